@@ -1,0 +1,1 @@
+"""Pure PySpark transforms: DataFrame in, DataFrame out. No Prefect imports here."""

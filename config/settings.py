@@ -1,0 +1,123 @@
+"""All tunable settings of webtrail in one place.
+
+Every value can be set with an environment variable (prefix ``WEBTRAIL_``, nested groups joined with
+``__``, e.g. ``WEBTRAIL_SECURITY__FLOOD_REQUESTS_PER_MINUTE=500``) or passed as a flow parameter.
+The README's configuration table lists them; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
+class ParserSettings(BaseModel):
+    """How access logs are read."""
+
+    log_format: str | None = Field(
+        default=None,
+        description="Named format (combined, common, vhost_combined, nginx_timed, json) or an nginx "
+        "log_format / Apache LogFormat string; None detects it from a sample of lines.",
+    )
+    trust_x_forwarded_for: bool = Field(
+        default=False, description="Use the first X-Forwarded-For address as the client when present."
+    )
+    max_line_bytes: int = Field(default=65_536, description="Longer lines are rejected as over-long.")
+    rejected_raw_chars: int = Field(default=2_000, description="Raw text kept per rejected line.")
+    batch_lines: int = Field(default=500_000, description="Lines parsed per polars batch (bounds memory).")
+
+
+class SessionSettings(BaseModel):
+    """Sessionization rules (DESIGN.md, Sessions)."""
+
+    gap_minutes: int = Field(default=30, description="Inactivity that starts a new session.")
+    split_at_midnight: bool = Field(default=False, description="Also end sessions at 00:00 UTC (GA4: off).")
+    lookback_hours: int = Field(
+        default=0, description="Hours of the previous day re-read so sessions crossing midnight stay whole."
+    )
+
+
+class SecuritySettings(BaseModel):
+    """Thresholds of the security rules: a rule fires at `count >= threshold` within its window."""
+
+    window_minutes: int = Field(default=10, description="Sliding window of the count-based rules.")
+    path_scan_distinct_paths: int = Field(default=20, description="Distinct 403/404 paths per IP in a window.")
+    brute_force_failures: int = Field(default=10, description="Failed login POSTs (401/403) per IP in a window.")
+    credential_stuffing_users: int = Field(
+        default=5, description="Distinct user ids with login_failure events per IP in a window."
+    )
+    flood_requests_per_minute: int = Field(default=300, description="Requests per IP in one minute.")
+    injection_min_requests: int = Field(default=1, description="Requests carrying an injection payload.")
+    anomaly_min_requests: int = Field(default=200, description="Minimum requests before an IP is scored.")
+    anomaly_score: float = Field(default=12.0, description="Robust z-score (median / MAD) that flags an IP.")
+    bot_categories: list[str] = Field(
+        default=[
+            "path_scan", "sensitive_file", "path_traversal", "sql_injection", "xss", "known_exploit",
+            "scanner_user_agent", "brute_force", "credential_stuffing", "flood", "webshell",
+            "open_proxy",
+        ],
+        description="Finding categories whose IPs are treated as automated (kept out of human sessions).",
+    )
+    patterns_dir: Path | None = Field(
+        default=None, description="Directory of extra pattern files added to the built-in ones."
+    )
+
+
+class QualitySettings(BaseModel):
+    """Data-contract thresholds passed to the Soda contracts as variables."""
+
+    max_reject_ratio: float = Field(default=0.01, description="Blocking: rejected / read lines per run.")
+
+
+class SparkSettings(BaseModel):
+    master: str = Field(default="local[*]", description="spark.master: local[*], spark://..., yarn, k8s://...")
+    driver_memory: str = Field(default="2g", description="spark.driver.memory")
+    shuffle_partitions: int = Field(default=8, description="spark.sql.shuffle.partitions")
+    extra_conf: dict[str, str] = Field(default_factory=dict, description="Any other spark.* settings.")
+
+
+class WebtrailSettings(BaseSettings):
+    """Top-level settings; environment variables override the defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="WEBTRAIL_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".webtrail"),
+        description="Staging Parquet, Spark outputs and the embedded PostgreSQL live here.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL under data_dir."
+    )
+    rejected_lines_cap: int = Field(default=1_000, description="Rejected lines stored per input file.")
+    funnel_steps: list[str] = Field(
+        default=["page_view:/product/", "add_to_cart", "checkout", "purchase"],
+        description="Funnel steps: an event type, optionally ':path-prefix' for page_view.",
+    )
+    parser: ParserSettings = Field(default_factory=ParserSettings)
+    sessions: SessionSettings = Field(default_factory=SessionSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.data_dir / "staging"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.data_dir / "output"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.data_dir / "postgres"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> WebtrailSettings:
+    """Settings read once per process from the environment."""
+    return WebtrailSettings()

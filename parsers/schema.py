@@ -1,0 +1,87 @@
+"""Column contracts of the staging datasets (Parquet) that every later stage reads.
+
+The polars parsers write exactly these columns in this order; the Spark analytics and the Soda
+contracts in checks/contracts/ read them by these names. Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+# One parsed access-log line.
+REQUESTS_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "line_number": pl.Int64(),
+    "client_ip": pl.String(),  # IPv4, IPv6 or hostname; X-Forwarded-For when trusted
+    "remote_user": pl.String(),
+    "requested_at": UTC_TS,
+    "method": pl.String(),
+    "path": pl.String(),
+    "query": pl.String(),
+    "protocol": pl.String(),
+    "request": pl.String(),  # the raw request line, e.g. 'GET /a?b=1 HTTP/1.1'
+    "status": pl.Int32(),
+    "bytes": pl.Int64(),
+    "referer": pl.String(),
+    "user_agent": pl.String(),
+    "request_time_ms": pl.Float64(),
+    "vhost": pl.String(),
+    "has_invalid_utf8": pl.Boolean(),
+}
+
+# One line that could not be parsed, kept with its reason (quarantine).
+REJECTED_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "line_number": pl.Int64(),
+    "reason": pl.String(),
+    "raw_text": pl.String(),
+}
+
+# One application event from the JSON-lines stream.
+EVENTS_SCHEMA: dict[str, pl.DataType] = {
+    "event_id": pl.String(),
+    "occurred_at": UTC_TS,
+    "event_type": pl.String(),
+    "user_id": pl.String(),
+    "anonymous_id": pl.String(),
+    "client_ip": pl.String(),
+    "user_agent": pl.String(),
+    "path": pl.String(),
+    "properties": pl.String(),  # the JSON object as text
+    "source_file": pl.String(),
+    "line_number": pl.Int64(),
+}
+
+EVENT_TYPES: tuple[str, ...] = (
+    "page_view", "login_success", "login_failure", "signup", "add_to_cart", "checkout", "purchase",
+    "logout",
+)
+
+# Snapshot of the user database.
+USERS_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String(),
+    "email": pl.String(),
+    "created_at": UTC_TS,
+    "country": pl.String(),
+    "plan": pl.String(),
+    "is_admin": pl.Boolean(),
+    "status": pl.String(),
+}
+
+# One row per distinct user-agent string.
+USER_AGENTS_SCHEMA: dict[str, pl.DataType] = {
+    "user_agent": pl.String(),
+    "browser_family": pl.String(),
+    "browser_version": pl.String(),
+    "os_family": pl.String(),
+    "os_version": pl.String(),
+    "device_type": pl.String(),  # desktop, mobile, tablet, bot, other
+    "is_bot": pl.Boolean(),
+}
+
+
+def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A zero-row frame with the given schema (a day without events still has a typed dataset)."""
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,1 @@
+"""webtrail sample_logs."""

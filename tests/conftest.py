@@ -1,0 +1,40 @@
+"""Shared fixtures: one SparkSession and one embedded PostgreSQL per pytest session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("SODA_CORE_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+if "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="webtrail-prefect-home-")
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the whole test session (start-up costs 10-15 s)."""
+    from analytics.spark import build_spark_session
+    from config.settings import SparkSettings
+
+    session = build_spark_session(
+        SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=2), app_name="webtrail-tests"
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real embedded PostgreSQL 16 (pgserver) for the session; yields its URL."""
+    import pgserver
+
+    data_dir: Path = tmp_path_factory.mktemp("pgdata")
+    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
