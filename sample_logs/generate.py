@@ -1,0 +1,179 @@
+"""Deterministic generator of one day of shop traffic: access log, JSON events, users DB, ground truth.
+
+    python -m sample_logs.generate --lines 6000 --date 2026-11-24 --out sample_logs [--seed 7]
+
+Same arguments give byte-identical files. Memory stays bounded for any line count: sessions are
+planned as integers and generated lazily in time order (see stream.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sample_logs import catalog as cat
+from sample_logs.attacks import attackers, crawler_counts, malformed_hits
+from sample_logs.records import Context, Hit, format_event, format_hit
+from sample_logs.stream import ATTACKER, CRAWLER, HUMAN, MALFORMED, merged
+from sample_logs.users import STUFFING_UNKNOWN, UsersDb, dormant_count, dormant_rows, user_row
+from sample_logs.visitors import HEAVY_VISITORS, make_visitor, plan_humans
+
+MIN_LINES = 2_000
+DEFAULT_SEED = 7
+DUPLICATE_EVENT_AT = 40  # the 40th event is written twice (same event_id)
+MALFORMED_EVENT_AT = 75  # a truncated copy of the 75th event precedes it
+_BUFFER = 1 << 20
+
+
+def crawler_total(lines: int) -> int:
+    return max(60, lines * 4 // 100)
+
+
+class _Tally:
+    """Counters of the ground truth, filled while the files are written."""
+
+    def __init__(self, n_visitors: int) -> None:
+        self.status: Counter[int] = Counter()
+        self.total_bytes = 0
+        self.by_kind: Counter[int] = Counter()
+        self.by_owner: Counter[tuple[int, int]] = Counter()
+        self.events: Counter[str] = Counter()
+        self.human_login_failures = 0
+        self.broken_hits = 0
+        self.broken_clients = bytearray(n_visitors)  # one flag per visitor: bounded, no ip set
+        self.heavy_minutes: Counter[tuple[int, int]] = Counter()
+
+    def add(self, hit: Hit, kind: int, owner: int) -> None:
+        self.by_kind[kind] += 1
+        if kind == MALFORMED:
+            return
+        self.status[hit.status] += 1
+        self.total_bytes += hit.size
+        if kind != HUMAN:
+            self.by_owner[kind, owner] += 1
+            return
+        if hit.target == cat.BROKEN_IMAGE:
+            self.broken_hits += 1
+            self.broken_clients[owner] = 1
+        if owner < HEAVY_VISITORS:
+            self.heavy_minutes[owner, hit.ts // 60_000] += 1
+        self.human_login_failures += sum(e["type"] == "login_failure" for e in hit.events)
+
+
+def generate(lines: int, day: date, out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """Write access.log, events.jsonl, users.db, ground_truth.json, manifest.json; return the truth."""
+    if lines < MIN_LINES:
+        raise ValueError(f"--lines must be at least {MIN_LINES} (the attack block alone is ~700 lines)")
+    ctx = Context(day, seed)
+    attack = attackers(ctx)
+    malformed = malformed_hits(ctx)
+    crawlers = crawler_counts(crawler_total(lines))
+    budget = lines - sum(len(a.hits) for a in attack) - len(malformed) - sum(crawlers)
+    plan = plan_humans(ctx, budget)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    users = UsersDb(out_dir / "users.db")
+    users.add(user_row(ctx, v.user_id, None, "active") for v in plan.registered_visitors(ctx) if v.user_id)
+    users.add(dormant_rows(ctx, dormant_count(plan.n_visitors)))
+
+    tally = _Tally(plan.n_visitors)
+    prefix, n_events, dup_id = ctx.log_prefix, 0, ""
+    with open(out_dir / "access.log", "wb", buffering=_BUFFER) as log, \
+            open(out_dir / "events.jsonl", "wb", buffering=_BUFFER) as events:
+        for hit, kind, owner in merged(ctx, plan, attack, crawlers, malformed):
+            log.write(format_hit(prefix, hit))
+            tally.add(hit, kind, owner)
+            for ev in hit.events:
+                n_events += 1
+                data = format_event(ev)
+                if n_events == MALFORMED_EVENT_AT:
+                    events.write(data[: len(data) // 2] + b"\n")  # writer crashed mid-line
+                events.write(data)
+                if n_events == DUPLICATE_EVENT_AT:  # at-least-once delivery: same event twice
+                    events.write(data)
+                    dup_id = ev["event_id"]
+                tally.events[ev["type"]] += 1
+                if ev["type"] == "signup":
+                    users.add([user_row(ctx, ev["user_id"], ev["ts"][:19] + "Z", "signup")])
+    users.close()
+
+    truth = _ground_truth(ctx, lines, plan, attack, crawlers, tally, n_events, dup_id, users.count)
+    (out_dir / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    manifest = {"date": day.isoformat(), "access_log": "access.log", "events": "events.jsonl",
+                "users_db": "users.db", "seed": seed}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return truth
+
+
+def _ground_truth(ctx: Context, lines: int, plan: Any, attack: list[Any], crawlers: list[int],
+                  tally: _Tally, n_events: int, dup_id: str, n_users: int) -> dict[str, Any]:
+    rejected = tally.by_kind[MALFORMED]
+    heavy = []
+    for i in range(HEAVY_VISITORS):
+        v = make_visitor(ctx, i)
+        per_min = [c for (o, _), c in tally.heavy_minutes.items() if o == i]
+        heavy.append({"ip": v.ip, "user_agent": v.ua, "user_id": v.user_id, "requests": sum(per_min),
+                      "max_requests_per_minute": max(per_min, default=0)})
+    return {
+        "date": ctx.day.isoformat(),
+        "seed": ctx.seed,
+        "lines": lines,
+        "rejected_lines": rejected,
+        "parsed_requests": lines - rejected,
+        "status_counts": {str(k): tally.status[k] for k in sorted(tally.status)},
+        "total_bytes": tally.total_bytes,
+        "human_sessions": len(plan.starts),
+        "human_visitors": plan.n_visitors,
+        "human_requests": tally.by_kind[HUMAN],
+        "crawler_requests": tally.by_kind[CRAWLER],
+        "attacker_requests": tally.by_kind[ATTACKER],
+        "bot_requests": tally.by_kind[CRAWLER] + tally.by_kind[ATTACKER],
+        "crawler_ips": [ip for ip, _, _ in cat.CRAWLERS],
+        "crawlers": [{"ip": ip, "user_agent": ua, "requests": n}
+                     for (ip, ua, _), n in zip(cat.CRAWLERS, crawlers, strict=True)],
+        "events": {
+            "lines": n_events + 2,
+            "malformed": 1,
+            "duplicates": 1,
+            "valid_unique": n_events,
+            "malformed_line_number": MALFORMED_EVENT_AT + 1,  # after the duplicate line
+            "duplicate_event_id": dup_id,
+            "by_type": dict(sorted(tally.events.items())),
+            "unknown_user_ids": len(STUFFING_UNKNOWN),
+        },
+        "users": n_users,
+        "attackers": [{"scenario": a.scenario, "ip": a.ip, "categories": list(a.categories),
+                       "user_agent": a.ua, "requests": len(a.hits)} for a in attack],
+        "benign": {
+            "heavy_users": heavy,
+            "broken_image": {"path": cat.BROKEN_IMAGE, "status": 404, "requests": tally.broken_hits,
+                             "clients": sum(tally.broken_clients)},
+            "human_login_failures": tally.human_login_failures,
+        },
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sample_logs.generate",
+                                     description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--lines", type=int, required=True, help=f"exact access-log lines (>= {MIN_LINES})")
+    parser.add_argument("--date", type=date.fromisoformat, required=True, help="UTC day, YYYY-MM-DD")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args(argv)
+    if args.lines < MIN_LINES:
+        parser.error(f"--lines must be at least {MIN_LINES} (the attack block alone is ~700 lines)")
+    truth = generate(args.lines, args.date, args.out, args.seed)
+    print(f"wrote {truth['lines']} log lines, {truth['events']['lines']} event lines, "
+          f"{truth['users']} users, {truth['human_sessions']} human sessions to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
