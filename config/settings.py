@@ -21,7 +21,7 @@ class ParserSettings(BaseModel):
 
     log_format: str | None = Field(
         default=None,
-        description="Named format (combined, common, vhost_combined, nginx_timed, json) or an nginx "
+        description="Named format (combined, common, vhost_combined, combined_timed, json) or an nginx "
         "log_format / Apache LogFormat string; None detects it from a sample of lines.",
     )
     trust_x_forwarded_for: bool = Field(
@@ -92,6 +92,16 @@ class WebtrailSettings(BaseSettings):
     )
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL under data_dir."
+    )
+    access_logs: list[str] = Field(
+        default_factory=list,
+        description="Access-log files, globs or directories; empty means the bundled sample_logs/ day.",
+    )
+    events: list[str] = Field(
+        default_factory=list, description="JSON-lines event files or globs; empty means none (or the sample's)."
+    )
+    users_db: str | None = Field(
+        default=None, description="User DB: SQLAlchemy URL, SQLite file or CSV; None means none (or the sample's)."
     )
     rejected_lines_cap: int = Field(default=1_000, description="Rejected lines stored per input file.")
     funnel_steps: list[str] = Field(

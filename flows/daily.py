@@ -1,0 +1,148 @@
+"""The daily run: parse -> check -> analyse (Spark) -> load (PostgreSQL) -> report.
+
+    python -m flows.daily                      # the bundled sample day, embedded PostgreSQL
+    python -m flows.daily --date 2026-11-24 --access-log '/var/log/nginx/access.log*' \
+        --events 'events/*.jsonl' --users-db postgresql://... --database-url postgresql://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+from uuid import uuid4
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+from pydantic import SecretStr
+
+from config.layout import DayLayout
+from config.plan import resolve_plan
+from config.settings import WebtrailSettings
+from report.summary import RunSummary, input_rows
+from tasks.analytics import run_analytics
+from tasks.ingest import (
+    discover_inputs,
+    enrich_user_agents_task,
+    parse_access_logs_task,
+    parse_events_task,
+    read_users_task,
+)
+from tasks.quality import check_inputs
+from tasks.report import publish_report
+from tasks.warehouse import already_loaded, begin_run, end_run, load_day, prepare_warehouse, summarize_day
+
+
+def _run_name() -> str:
+    day = flow_run.parameters.get("day")
+    return f"daily-{day or 'default-day'}"
+
+
+class StageTimer:
+    """Wall-clock seconds per stage, recorded in pipeline_runs.stage_timings."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 3)
+
+
+@flow(name="webtrail-daily", flow_run_name=_run_name, log_prints=True)
+def daily(
+    day: date | None = None,
+    access_log: list[str] | None = None,
+    events: list[str] | None = None,
+    users_db: str | None = None,
+    database_url: SecretStr | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Process one day end to end.
+
+    Args:
+        day: the UTC day to process; default: the sample's day, or yesterday for configured inputs.
+        access_log: access-log files, globs or directories (rotated and compressed sets included).
+        events: JSON-lines application event files or globs.
+        users_db: the user database: SQLAlchemy URL, SQLite file or CSV export.
+        database_url: PostgreSQL URL; default WEBTRAIL_DATABASE_URL, else the embedded PostgreSQL.
+        force: reload the day even when the same inputs were already loaded.
+    """
+    logger = get_run_logger()
+    settings = WebtrailSettings()
+    plan = resolve_plan(settings, day, access_log, events, users_db)
+    layout = DayLayout(settings.data_dir.resolve(), plan.day)
+    timer = StageTimer()
+    logger.info("Processing %s%s", plan.day, " (bundled sample day)" if plan.from_sample else "")
+
+    url = prepare_warehouse(settings, database_url)
+    access_files = discover_inputs(plan.access_logs, "access-logs")
+    event_files = discover_inputs(plan.events, "events") if plan.events else []
+
+    if not force and already_loaded(url, plan.day, access_files + event_files, plan.users_db):
+        logger.info("%s was already loaded from these exact inputs; pass --force to redo it.", plan.day)
+        return {"day": plan.day.isoformat(), "status": "skipped"}
+
+    run_id = uuid4()
+    begin_run(url, run_id, plan.day, str(flow_run.id) if flow_run.id else None)
+    try:
+        with timer.stage("parse"):
+            access_stats = parse_access_logs_task(access_files, layout, settings)
+            events_result = parse_events_task(event_files, layout, settings)
+            users_count = read_users_task(plan.users_db, layout)
+            enrich_user_agents_task(layout)
+        with timer.stage("input_checks"):
+            check_inputs(url, run_id, layout, access_stats, events_result, users_count, settings)
+        with timer.stage("analytics"):
+            outputs = run_analytics(layout, settings)
+        with timer.stage("load"):
+            load_day(url, run_id, layout, outputs, access_stats, events_result, settings)
+        summary: RunSummary = summarize_day(
+            url, run_id, plan.day, input_rows(access_stats, events_result, users_count)
+        )
+        end_run(url, run_id, "completed", summary, timer.seconds, None)
+    except BaseException as exc:
+        end_run(url, run_id, "failed", None, timer.seconds, f"{type(exc).__name__}: {exc}")
+        raise
+    publish_report(summary, timer.seconds)
+    print(summary.to_text())
+    return summary.to_dict()
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m flows.daily", description=daily.__doc__)
+    parser.add_argument("--date", type=date.fromisoformat, help="UTC day YYYY-MM-DD")
+    parser.add_argument("--access-log", nargs="+", help="access-log files, globs or directories")
+    parser.add_argument("--events", nargs="*", help="JSON-lines event files or globs")
+    parser.add_argument("--users-db", help="SQLAlchemy URL, SQLite file or CSV of the user DB")
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: WEBTRAIL_DATABASE_URL, else embedded)")
+    parser.add_argument("--force", action="store_true", help="reload even if these inputs were loaded")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point of `python -m flows.daily`."""
+    args = _parse_args(argv)
+    result = daily(
+        day=args.date,
+        access_log=args.access_log,
+        events=args.events,
+        users_db=args.users_db,
+        database_url=SecretStr(args.database_url) if args.database_url else None,
+        force=args.force,
+    )
+    if result.get("status") == "skipped":
+        print(f"{result['day']}: already loaded from the same inputs (use --force to reload).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Report stage: render run summaries and findings safely (log content is hostile)."""

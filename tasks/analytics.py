@@ -1,0 +1,27 @@
+"""Analytics stage: one Spark job builds every behavior, performance and security table."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from analytics.pipeline import build_tables, write_tables
+from analytics.spark import build_spark_session
+from config.layout import DayLayout
+from config.settings import WebtrailSettings
+
+
+@task(name="spark-analytics", cache_policy=NO_CACHE, timeout_seconds=6 * 3600)
+def run_analytics(layout: DayLayout, settings: WebtrailSettings) -> dict[str, str]:
+    """Sessionize, aggregate and detect in Spark; returns table name -> Parquet directory.
+
+    The session is created here and passed explicitly: Spark's active session is per thread and
+    Prefect may run tasks on worker threads.
+    """
+    logger = get_run_logger()
+    spark = build_spark_session(settings.spark)
+    logger.info("Spark %s on %s", spark.version, spark.sparkContext.master)
+    tables = build_tables(spark, layout, settings)
+    written = write_tables(tables, layout)
+    logger.info("Spark wrote %d tables under %s", len(written), layout.output)
+    return {name: str(path) for name, path in written.items()}

@@ -1,0 +1,79 @@
+"""Ingest stage: find the inputs and parse them into the day's staging Parquet files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from config.layout import DayLayout
+from config.settings import WebtrailSettings
+from parsers.access_log import FileParseStats, parse_access_logs
+from parsers.events import EventsParseResult, parse_events
+from parsers.inputs import discover_files
+from parsers.schema import EVENTS_SCHEMA, REJECTED_SCHEMA, USERS_SCHEMA, empty_frame
+from parsers.user_agents import enrich_user_agents
+from parsers.users import read_users
+
+
+@task(name="discover-{kind}", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+def discover_inputs(patterns: list[str], kind: str) -> list[Path]:
+    """Expand files, globs, directories and rotated sets; retried because shares can lag."""
+    files = discover_files(patterns)
+    get_run_logger().info("%s: %d file(s): %s", kind, len(files), ", ".join(str(f) for f in files))
+    return files
+
+
+@task(name="parse-access-logs", cache_policy=NO_CACHE, timeout_seconds=4 * 3600)
+def parse_access_logs_task(
+    files: list[Path], layout: DayLayout, settings: WebtrailSettings
+) -> list[FileParseStats]:
+    """Parse every access log into requests.parquet; unparsable lines go to the quarantine."""
+    layout.staging.mkdir(parents=True, exist_ok=True)
+    stats = parse_access_logs(
+        files, layout.day, layout.requests, layout.rejected, settings.parser,
+        lookback_hours=settings.sessions.lookback_hours,
+    )
+    logger = get_run_logger()
+    for s in stats:
+        logger.info(
+            "%s (%s): read %d, parsed %d, rejected %d %s, outside the day %d",
+            s.path, s.format_name, s.lines_read, s.lines_parsed, s.lines_rejected,
+            s.rejected_by_reason or "", s.lines_outside_day,
+        )
+    return stats
+
+
+@task(name="parse-events", cache_policy=NO_CACHE, timeout_seconds=3600)
+def parse_events_task(files: list[Path], layout: DayLayout, settings: WebtrailSettings) -> EventsParseResult | None:
+    """Parse the JSON events; with none configured, stage an empty typed dataset."""
+    layout.staging.mkdir(parents=True, exist_ok=True)
+    if not files:
+        empty_frame(EVENTS_SCHEMA).write_parquet(layout.events)
+        empty_frame(REJECTED_SCHEMA).write_parquet(layout.events_rejected)
+        get_run_logger().warning("No event files configured: behavior tables that need events stay empty.")
+        return None
+    return parse_events(
+        files, layout.day, layout.events, layout.events_rejected,
+        lookback_hours=settings.sessions.lookback_hours,
+    )
+
+
+@task(name="read-users", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
+def read_users_task(source: str | None, layout: DayLayout) -> int | None:
+    """Snapshot the user DB; retried because the source is usually a remote database."""
+    layout.staging.mkdir(parents=True, exist_ok=True)
+    if not source:
+        empty_frame(USERS_SCHEMA).write_parquet(layout.users)
+        get_run_logger().warning("No user DB configured: user plan and country stay empty.")
+        return None
+    return read_users(source, layout.users)
+
+
+@task(name="enrich-user-agents", cache_policy=NO_CACHE)
+def enrich_user_agents_task(layout: DayLayout) -> int:
+    """Classify each distinct user agent once (browser, OS, device, bot)."""
+    distinct = enrich_user_agents([layout.requests, layout.events], layout.user_agents)
+    get_run_logger().info("%d distinct user agents classified", distinct)
+    return distinct

@@ -1,0 +1,105 @@
+"""The contract files agree with the staging schemas and the warehouse tables (no Soda run)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from checks.runner import CONTRACTS_DIR, INPUT_DATASETS, PARSE_STATS_SCHEMA
+from config.layout import OUTPUT_TABLES
+from parsers.schema import EVENT_TYPES, EVENTS_SCHEMA, REQUESTS_SCHEMA, USERS_SCHEMA
+
+MIGRATION = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
+STAGING = {
+    "requests": REQUESTS_SCHEMA,
+    "events": EVENTS_SCHEMA,
+    "users": USERS_SCHEMA,
+    "parse_stats": PARSE_STATS_SCHEMA,
+}
+ALL_DATASETS = (*INPUT_DATASETS, *OUTPUT_TABLES)
+
+
+def load(dataset: str) -> dict[str, Any]:
+    return yaml.safe_load((CONTRACTS_DIR / f"{dataset}.yml").read_text(encoding="utf-8"))
+
+
+def all_checks(contract: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(check type, body) of every dataset-level and column-level check."""
+    found = [next(iter(c.items())) for c in contract.get("checks") or []]
+    for column in contract["columns"]:
+        found += [next(iter(c.items())) for c in column.get("checks") or []]
+    return [(check_type, body or {}) for check_type, body in found]
+
+
+def migration_columns() -> dict[str, list[str]]:
+    tables: dict[str, list[str]] = {}
+    for name, body in re.findall(r"CREATE TABLE webtrail\.(\w+) \((.*?)\n\);", MIGRATION.read_text(), re.S):
+        tables[name] = [
+            line.split()[0]
+            for line in body.strip().splitlines()
+            if line.strip() and not line.strip().startswith(("PRIMARY KEY", "--"))
+        ]
+    return tables
+
+
+def test_every_dataset_has_exactly_one_contract() -> None:
+    on_disk = {p.stem for p in CONTRACTS_DIR.glob("*.yml")}
+    assert on_disk == set(ALL_DATASETS)
+
+
+@pytest.mark.parametrize("dataset", ALL_DATASETS)
+def test_check_names_are_present_and_unique(dataset: str) -> None:
+    names = [body.get("name") for _, body in all_checks(load(dataset))]
+    assert all(isinstance(n, str) and n for n in names), names
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize("dataset", ALL_DATASETS)
+def test_dataset_is_parameterized_by_engine(dataset: str) -> None:
+    assert load(dataset)["dataset"] == f"${{var.DATASET_PREFIX}}/{dataset}"
+
+
+@pytest.mark.parametrize("dataset", list(STAGING))
+def test_input_contract_columns_follow_the_staging_schema(dataset: str) -> None:
+    columns = [c["name"] for c in load(dataset)["columns"]]
+    assert columns == list(STAGING[dataset])
+
+
+@pytest.mark.parametrize("dataset", OUTPUT_TABLES)
+def test_output_contract_columns_follow_the_migration(dataset: str) -> None:
+    columns = [c["name"] for c in load(dataset)["columns"]]
+    assert columns == migration_columns()[dataset]
+
+
+def test_event_types_follow_the_parser() -> None:
+    event_type = next(c for c in load("events")["columns"] if c["name"] == "event_type")
+    assert tuple(event_type["valid_values"]) == EVENT_TYPES
+
+
+def test_warn_checks_are_the_intended_ones() -> None:
+    """Warn level lives in the threshold (`level: warn`); the input contracts' warn checks are these."""
+    warn = {
+        (dataset, body["name"])
+        for dataset in INPUT_DATASETS
+        for _, body in all_checks(load(dataset))
+        if (body.get("threshold") or {}).get("level") == "warn"
+    }
+    assert warn == {
+        ("events", "events_row_count"),
+        ("users", "users_row_count"),
+        ("users", "plan_valid"),
+        ("users", "status_valid"),
+    }
+
+
+def test_security_values_follow_the_rules() -> None:
+    from analytics.rules import PAYLOAD_RULES, SEVERITIES, THRESHOLD_RULES
+
+    columns = {c["name"]: c for c in load("security_findings")["columns"]}
+    built_in = {r.category for r in PAYLOAD_RULES} | set(THRESHOLD_RULES)
+    assert built_in <= set(columns["category"]["valid_values"])
+    assert tuple(columns["severity"]["valid_values"]) == SEVERITIES

@@ -1,0 +1,150 @@
+"""Output contracts: every table's contract runs on a well-formed row (DuckDB, fast), and the same
+contracts run on Spark DataFrames (soda-sparkdf) and PostgreSQL tables (soda-postgres) [integration].
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from checks.runner import ContractReport, verify_frames, verify_postgres, verify_spark
+from config.layout import OUTPUT_TABLES
+
+MIGRATION = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
+DAY = date(2026, 11, 24)
+VARIABLES = {"DAY": DAY.isoformat()}
+T = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+
+# Values that satisfy the contracts' valid_values / ranges; everything else comes from the SQL type.
+OVERRIDES: dict[str, Any] = {
+    "severity": "high",
+    "category": "path_scan",
+    "device_type": "desktop",
+    "status": 404,
+    "error_rate": 0.0,
+    "errors": 0,
+    "status_3xx": 0,
+    "status_4xx": 0,
+    "status_5xx": 0,
+    "bounce_rate": 0.5,
+    "conversion_from_previous": 0.5,
+    "conversion_from_start": 0.5,
+    "evidence": '{"paths": ["/.env"]}',
+}
+BY_TYPE: dict[str, Any] = {
+    "date": DAY,
+    "text": "x",
+    "text[]": ["u1"],
+    "jsonb": "{}",
+    "integer": 1,
+    "bigint": 1,
+    "double": 1.0,
+    "boolean": False,
+    "timestamptz": T,
+    "uuid": "00000000-0000-0000-0000-000000000000",
+}
+
+
+def table_columns(table: str) -> list[tuple[str, str]]:
+    body = re.search(rf"CREATE TABLE webtrail\.{table} \((.*?)\n\);", MIGRATION.read_text(), re.S)
+    assert body is not None
+    return [
+        (line.split()[0], line.split()[1].rstrip(","))
+        for line in body.group(1).strip().splitlines()
+        if line.strip() and not line.strip().startswith(("PRIMARY KEY", "--"))
+    ]
+
+
+def good_row(table: str) -> dict[str, Any]:
+    return {name: OVERRIDES.get(name, BY_TYPE[sql_type]) for name, sql_type in table_columns(table)}
+
+
+def not_passed(report: ContractReport) -> dict[str, str]:
+    assert report.infrastructure_error is None, report.infrastructure_error
+    return {r.check_name: r.outcome for r in report.results if r.outcome != "PASSED"}
+
+
+@pytest.mark.parametrize("table", OUTPUT_TABLES)
+def test_a_well_formed_row_passes(table: str) -> None:
+    report = verify_frames(table, {table: pl.DataFrame([good_row(table)])}, VARIABLES)
+    assert not_passed(report) == {}
+
+
+@pytest.mark.parametrize("table", OUTPUT_TABLES)
+def test_a_repeated_primary_key_trips_only_the_key_check(table: str) -> None:
+    row = good_row(table)
+    report = verify_frames(table, {table: pl.DataFrame([row, row])}, VARIABLES)
+    assert not_passed(report) == {f"{table}_primary_key": "FAILED"}
+
+
+def test_rows_of_another_day_trip_only_the_day_check() -> None:
+    rows = [good_row("status_daily"), {**good_row("status_daily"), "day": date(2026, 11, 23)}]
+    report = verify_frames("status_daily", {"status_daily": pl.DataFrame(rows)}, VARIABLES)
+    assert not_passed(report) == {"status_daily_day_is_run_day": "FAILED"}
+
+
+# ------------------------------------------------------------------------------------ integration
+
+
+@pytest.mark.integration
+def test_output_contract_on_a_spark_dataframe(spark: Any) -> None:
+    schema = (
+        "day date, session_id string, visitor_key string, user_id string, client_ip string, "
+        "user_agent string, started_at timestamp, ended_at timestamp, duration_ms bigint, page_views int, "
+        "requests int, bytes bigint, entry_path string, exit_path string, is_bounce boolean, is_bot boolean, "
+        "browser_family string, os_family string, device_type string, referrer_domain string, "
+        "user_plan string, user_country string"
+    )
+    row = good_row("sessions")
+    clean = spark.createDataFrame([row], schema=schema)
+    assert not_passed(verify_spark("sessions", spark, clean, VARIABLES)) == {}
+
+    bad = spark.createDataFrame([row, {**row, "session_id": "s2", "device_type": "toaster"}], schema=schema)
+    report = verify_spark("sessions", spark, bad, VARIABLES)
+    assert not_passed(report) == {"device_type_valid": "FAILED"}
+    assert not spark.catalog.tableExists("sessions")  # the temp view is dropped again
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """An embedded PostgreSQL. Not tests/conftest.py's pg_server: run as root, pgserver's postgres user
+    cannot enter pytest's private (0700) temp root, so the data directory lives under /tmp instead."""
+    import pgserver
+
+    data_dir = tempfile.mkdtemp(prefix="webtrail-checks-pg-")
+    server = pgserver.get_server(data_dir, cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.mark.integration
+def test_output_contract_on_postgres_checks_the_run_day_only(pg_url: str) -> None:
+    import psycopg2
+
+    with psycopg2.connect(pg_url) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS webtrail CASCADE")
+        cursor.execute(MIGRATION.read_text())
+        cursor.execute(
+            "INSERT INTO webtrail.status_daily VALUES (%s, 200, 5, 100), (%s, 404, 1, 0), (%s, 200, 0, 0)",
+            (DAY, DAY, date(2026, 11, 23)),  # the older day has requests = 0: outside the run's filter
+        )
+    report = verify_postgres("status_daily", pg_url, VARIABLES)
+    assert not_passed(report) == {}
+    assert report.outcome_of("status_daily_row_count").measured_value == 2
+
+    report = verify_postgres("status_daily", pg_url, {"DAY": "2026-11-23"})
+    assert not_passed(report) == {"requests_positive": "FAILED"}
+
+
+@pytest.mark.integration
+def test_an_unreachable_postgres_is_a_run_error_without_the_password() -> None:
+    report = verify_postgres("status_daily", "postgresql://u:s3cret@127.0.0.1:1/db", VARIABLES)
+    assert report.infrastructure_error and "s3cret" not in report.infrastructure_error
+    assert not report.has_blocking_failure

@@ -1,0 +1,36 @@
+"""Helpers for the parser tests: write lines to a file and parse them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from config.settings import ParserSettings
+from parsers.access_log import FileParseStats, parse_access_logs
+
+DAY = date(2026, 11, 24)
+ParseFn = Callable[..., tuple[pl.DataFrame, pl.DataFrame, FileParseStats]]
+
+
+@pytest.fixture
+def parse_lines(tmp_path: Path) -> ParseFn:
+    """parse_lines(lines or bytes, **settings) -> (requests, rejected, stats) for one file."""
+    counter = iter(range(1_000))
+
+    def run(
+        content: list[str] | bytes, name: str = "access.log", lookback_hours: int = 0, **settings: object
+    ) -> tuple[pl.DataFrame, pl.DataFrame, FileParseStats]:
+        n = next(counter)
+        path = tmp_path / f"in{n}" / name
+        path.parent.mkdir()
+        data = content if isinstance(content, bytes) else ("\n".join(content) + "\n").encode()
+        path.write_bytes(data)
+        req, rej = tmp_path / f"out{n}" / "requests.parquet", tmp_path / f"out{n}" / "rejected.parquet"
+        [stats] = parse_access_logs([path], DAY, req, rej, ParserSettings(**settings), lookback_hours)
+        return pl.read_parquet(req), pl.read_parquet(rej), stats
+
+    return run
