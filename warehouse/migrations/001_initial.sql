@@ -220,6 +220,9 @@ CREATE TABLE webtrail.quality_results (
     outcome        text    NOT NULL,
     metric_values  jsonb   NOT NULL DEFAULT '{}',
     checked_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (run_id, dataset, check_name)
+    -- The same check name recurs per column (e.g. a "missing" check on several columns), so the key
+    -- includes the column; column_name stays NULL for dataset-level checks.
+    column_key     text GENERATED ALWAYS AS (coalesce(column_name, '')) STORED,
+    PRIMARY KEY (run_id, dataset, check_name, column_key)
 );
 CREATE INDEX quality_results_day_idx ON webtrail.quality_results (day, dataset);

@@ -5,8 +5,6 @@ contracts run on Spark DataFrames (soda-sparkdf) and PostgreSQL tables (soda-pos
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -103,25 +101,21 @@ def test_output_contract_on_a_spark_dataframe(spark: Any) -> None:
         "user_plan string, user_country string"
     )
     row = good_row("sessions")
+    spark.createDataFrame([{"x": 1}]).createOrReplaceTempView("sessions")  # a pipeline view of that name
     clean = spark.createDataFrame([row], schema=schema)
     assert not_passed(verify_spark("sessions", spark, clean, VARIABLES)) == {}
 
     bad = spark.createDataFrame([row, {**row, "session_id": "s2", "device_type": "toaster"}], schema=schema)
     report = verify_spark("sessions", spark, bad, VARIABLES)
     assert not_passed(report) == {"device_type_valid": "FAILED"}
-    assert not spark.catalog.tableExists("sessions")  # the temp view is dropped again
+    assert not spark.catalog.tableExists("global_temp.sessions")  # the view is dropped again
+    assert spark.table("sessions").columns == ["x"]  # and the pipeline's own temp view is untouched
 
 
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """An embedded PostgreSQL. Not tests/conftest.py's pg_server: run as root, pgserver's postgres user
-    cannot enter pytest's private (0700) temp root, so the data directory lives under /tmp instead."""
-    import pgserver
-
-    data_dir = tempfile.mkdtemp(prefix="webtrail-checks-pg-")
-    server = pgserver.get_server(data_dir, cleanup_mode="delete")
-    yield server.get_uri()
-    server.cleanup()
+def pg_url(pg_server: str) -> str:
+    """The session's embedded PostgreSQL (tests/conftest.py)."""
+    return pg_server
 
 
 @pytest.mark.integration
