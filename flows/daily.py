@@ -32,9 +32,17 @@ from tasks.ingest import (
     parse_events_task,
     read_users_task,
 )
-from tasks.quality import check_inputs
+from tasks.quality import check_inputs, check_outputs
 from tasks.report import publish_report
-from tasks.warehouse import already_loaded, begin_run, end_run, load_day, prepare_warehouse, summarize_day
+from tasks.warehouse import (
+    already_loaded,
+    begin_run,
+    end_run,
+    fingerprint_inputs,
+    load_day,
+    prepare_warehouse,
+    summarize_day,
+)
 
 
 def _run_name() -> str:
@@ -87,30 +95,34 @@ def daily(
     access_files = discover_inputs(plan.access_logs, "access-logs")
     event_files = discover_inputs(plan.events, "events") if plan.events else []
 
-    if not force and already_loaded(url, plan.day, access_files + event_files, plan.users_db):
+    fingerprints = fingerprint_inputs(access_files + event_files, plan.users_db, settings)
+    if not force and already_loaded(url, plan.day, fingerprints):
         logger.info("%s was already loaded from these exact inputs; pass --force to redo it.", plan.day)
         return {"day": plan.day.isoformat(), "status": "skipped"}
 
     run_id = uuid4()
     begin_run(url, run_id, plan.day, str(flow_run.id) if flow_run.id else None)
+    inputs: list[dict[str, Any]] = []
+    users_count: int | None = None
     try:
         with timer.stage("parse"):
             access_stats = parse_access_logs_task(access_files, layout, settings)
             events_result = parse_events_task(event_files, layout, settings)
             users_count = read_users_task(plan.users_db, layout)
             enrich_user_agents_task(layout)
+        inputs = input_rows(access_stats, events_result)
         with timer.stage("input_checks"):
-            check_inputs(url, run_id, layout, access_stats, events_result, users_count, settings)
+            check_inputs(url, run_id, layout, access_stats, settings)
         with timer.stage("analytics"):
             outputs = run_analytics(layout, settings)
+        with timer.stage("output_checks"):
+            check_outputs(url, run_id, layout, outputs, settings)
         with timer.stage("load"):
-            load_day(url, run_id, layout, outputs, access_stats, events_result, settings)
-        summary: RunSummary = summarize_day(
-            url, run_id, plan.day, input_rows(access_stats, events_result, users_count)
-        )
-        end_run(url, run_id, "completed", summary, timer.seconds, None)
+            table_rows = load_day(url, run_id, layout, outputs, inputs, fingerprints, settings)
+        summary: RunSummary = summarize_day(url, run_id, plan.day, inputs, users_count, table_rows)
+        end_run(url, run_id, "completed", inputs, users_count, timer.seconds, None)
     except BaseException as exc:
-        end_run(url, run_id, "failed", None, timer.seconds, f"{type(exc).__name__}: {exc}")
+        end_run(url, run_id, "failed", inputs, users_count, timer.seconds, f"{type(exc).__name__}: {exc}")
         raise
     publish_report(summary, timer.seconds)
     print(summary.to_text())

@@ -36,28 +36,25 @@ class RunSummary:
     query_hint: str = ""
     quality: dict[str, int] = field(default_factory=dict)
 
-    def _total(self, kind: str, key: str) -> int:
-        return sum(int(row[key]) for row in self.inputs if row["kind"] == kind)
-
     @property
     def lines_read(self) -> int:
-        return self._total("access_log", "lines_read")
+        return input_totals(self.inputs)["lines_read"]
 
     @property
     def lines_parsed(self) -> int:
-        return self._total("access_log", "lines_parsed")
+        return input_totals(self.inputs)["lines_parsed"]
 
     @property
     def lines_rejected(self) -> int:
-        return self._total("access_log", "lines_rejected")
+        return input_totals(self.inputs)["lines_rejected"]
 
     @property
     def events_read(self) -> int:
-        return self._total("events", "lines_read")
+        return input_totals(self.inputs)["events_read"]
 
     @property
     def events_rejected(self) -> int:
-        return self._total("events", "lines_rejected")
+        return input_totals(self.inputs)["events_rejected"]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -85,9 +82,7 @@ class RunSummary:
         )
 
 
-def input_rows(
-    access_stats: Sequence[_FileStats], events_result: _EventsResult | None, users_count: int | None
-) -> list[dict[str, Any]]:
+def input_rows(access_stats: Sequence[_FileStats], events_result: _EventsResult | None) -> list[dict[str, Any]]:
     """One audit row per input file (run_inputs), access logs then event files."""
     rows: list[dict[str, Any]] = []
     event_stats = list(events_result.files) if events_result is not None else []
@@ -98,3 +93,18 @@ def input_rows(
                 "lines_read": s.lines_read, "lines_parsed": s.lines_parsed, "lines_rejected": s.lines_rejected,
             })
     return rows
+
+
+def input_totals(inputs: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Run-level counts (pipeline_runs) from the per-file audit rows."""
+
+    def total(kind: str, key: str) -> int:
+        return sum(int(row[key]) for row in inputs if row["kind"] == kind)
+
+    return {
+        "lines_read": total("access_log", "lines_read"),
+        "lines_parsed": total("access_log", "lines_parsed"),
+        "lines_rejected": total("access_log", "lines_rejected"),
+        "events_read": total("events", "lines_read"),
+        "events_rejected": total("events", "lines_rejected"),
+    }

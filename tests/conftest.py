@@ -30,11 +30,27 @@ def spark():
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def service_tmp_dir() -> Iterator[Path]:
+    """A temporary directory that PostgreSQL can use when the tests run as root.
+
+    As root, pgserver runs postgres as an unprivileged system user, which cannot enter pytest's
+    private (0700) temporary directories; this one is world-traversable and removed afterwards.
+    """
+    import shutil
+
+    path = Path(tempfile.mkdtemp(prefix="webtrail-tests-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(service_tmp_dir: Path) -> Iterator[str]:
     """A real embedded PostgreSQL 16 (pgserver) for the session; yields its URL."""
     import pgserver
 
-    data_dir: Path = tmp_path_factory.mktemp("pgdata")
+    data_dir = service_tmp_dir / "pgdata"
+    data_dir.mkdir()
     server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()

@@ -7,6 +7,7 @@ the pipeline itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,14 @@ def ground_truth() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None, spark) -> Path:
+def data_dir(service_tmp_dir: Path, prefect_harness: None, spark) -> Iterator[Path]:
     """A fresh data directory; the flow starts its own embedded PostgreSQL under it."""
-    return tmp_path_factory.mktemp("webtrail-data")
+    from warehouse.embedded import stop_embedded
+
+    path = service_tmp_dir / "webtrail-data"
+    path.mkdir()
+    yield path
+    stop_embedded(path / "postgres")
 
 
 @pytest.fixture(scope="module")
