@@ -101,9 +101,12 @@ def test_counts_match_ground_truth(first_run: dict[str, Any], data_dir: Path, gr
         )
         run.execute("SELECT status, requests FROM webtrail.status_daily WHERE day = %s", (day,))
         assert {str(s): n for s, n in run.fetchall()} == ground_truth["status_counts"]
-        assert _scalar(conn, "SELECT count(*) FROM webtrail.rejected_lines WHERE day = %s", day) == (
-            ground_truth["rejected_lines"]
+        run.execute(
+            "SELECT source_file LIKE '%%.jsonl', count(*) FROM webtrail.rejected_lines WHERE day = %s GROUP BY 1",
+            (day,),
         )
+        expected = {False: ground_truth["rejected_lines"], True: ground_truth["events"]["malformed"]}
+        assert dict(run.fetchall()) == expected
 
 
 def test_sessions_match_ground_truth(first_run: dict[str, Any], data_dir: Path, ground_truth: dict) -> None:

@@ -44,8 +44,17 @@ class Frames:
             path, query, method = r.get("path", "/"), r.get("query"), r.get("method", "GET")
             target = path + (f"?{query}" if query is not None else "")
             filled.append({"line_number": i + 1, "request": f"{method} {target} HTTP/1.1", **r})
-        defaults = {"source_file": "access.log", "method": "GET", "path": "/", "protocol": "HTTP/1.1", "status": 200,
-                    "bytes": 100, "user_agent": HUMAN_UA, "has_invalid_utf8": False, "vhost": None}
+        defaults = {
+            "source_file": "access.log",
+            "method": "GET",
+            "path": "/",
+            "protocol": "HTTP/1.1",
+            "status": 200,
+            "bytes": 100,
+            "user_agent": HUMAN_UA,
+            "has_invalid_utf8": False,
+            "vhost": None,
+        }
         return self._df(filled, contracts.REQUESTS, defaults)
 
     def events(self, rows: list[dict[str, Any]]) -> DataFrame:
@@ -62,4 +71,3 @@ class Frames:
 @pytest.fixture(scope="session")
 def frames(spark: SparkSession) -> Frames:
     return Frames(spark)
-

@@ -12,9 +12,15 @@ from config.layout import OUTPUT_TABLES
 
 SQL = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
 SQL_TYPES = {
-    "date": T.DateType(), "text": T.StringType(), "timestamptz": T.TimestampType(), "bigint": T.LongType(),
-    "integer": T.IntegerType(), "double": T.DoubleType(), "boolean": T.BooleanType(),
-    "text[]": T.ArrayType(T.StringType(), True), "jsonb": T.StringType(),
+    "date": T.DateType(),
+    "text": T.StringType(),
+    "timestamptz": T.TimestampType(),
+    "bigint": T.LongType(),
+    "integer": T.IntegerType(),
+    "double": T.DoubleType(),
+    "boolean": T.BooleanType(),
+    "text[]": T.ArrayType(T.StringType(), True),
+    "jsonb": T.StringType(),
 }
 
 

@@ -48,8 +48,14 @@ def test_templates_assets_and_page_views(spark: SparkSession) -> None:
     df = spark.createDataFrame(rows, "path string, method string, status int, tpl string, asset string, pv boolean")
     custom = (*PATH_RULES, PathRule("sku", r"(?<=/sku/)[A-Z]{3}-\d+", "{sku}"))
     out = df.select(
-        "path", "tpl", "asset", "pv", path_template("path").alias("t"), asset_type("path").alias("a"),
-        is_page_view().alias("v"), path_template(F.lit("/sku/ABC-12/x"), custom).alias("c"),
+        "path",
+        "tpl",
+        "asset",
+        "pv",
+        path_template("path").alias("t"),
+        asset_type("path").alias("a"),
+        is_page_view().alias("v"),
+        path_template(F.lit("/sku/ABC-12/x"), custom).alias("c"),
     ).collect()
     for r in out:
         if r.pv is None:

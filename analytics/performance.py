@@ -1,0 +1,62 @@
+"""Performance tables: traffic_minute, endpoint_daily, status_daily (all requests, bots included).
+
+Percentiles are exact (Spark `percentile`, linear interpolation between closest ranks, as numpy's
+and polars' 'linear' method) over request_time_ms; null when no request of the group has a latency.
+An error is a 5xx answer (the server failed); 4xx are client errors and are counted separately in
+traffic_minute / status_daily. error_rate = errors / hits.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from analytics.paths import path_template
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def _percentiles(col: str = "request_time_ms") -> list[Column]:
+    """p50 / p95 / p99 of a column (exact, linear interpolation)."""
+    arr = F.percentile(F.col(col), list(QUANTILES))
+    return [arr.getItem(i).alias(f"p{round(q * 100)}_ms") for i, q in enumerate(QUANTILES)]
+
+
+def _status_count(low: int) -> Column:
+    return F.count(F.when(F.col("status").between(low, low + 99), 1))
+
+
+def traffic_minute(requests: DataFrame) -> DataFrame:
+    """Per UTC minute: requests, bytes, 2xx..5xx counts, latency percentiles, unique client IPs."""
+    return requests.groupBy(F.date_trunc("minute", "requested_at").alias("minute_at")).agg(
+        F.count(F.lit(1)).alias("requests"),
+        F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
+        *[_status_count(c).alias(f"status_{c // 100}xx") for c in (200, 300, 400, 500)],
+        *_percentiles(),
+        F.countDistinct("client_ip").alias("unique_clients"),
+    )
+
+
+def endpoint_daily(requests: DataFrame) -> DataFrame:
+    """Per (method, path template): hits, 5xx errors, error rate, latency percentiles and max, bytes.
+
+    A missing method or path is reported as '-'.
+    """
+    out = requests.groupBy(
+        F.coalesce(F.upper("method"), F.lit("-")).alias("method"),
+        F.coalesce(path_template("path"), F.lit("-")).alias("path_template"),
+    ).agg(
+        F.count(F.lit(1)).alias("hits"),
+        _status_count(500).alias("errors"),
+        *_percentiles(),
+        F.max("request_time_ms").alias("max_ms"),
+        F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
+    )
+    return out.withColumn("error_rate", F.col("errors") / F.col("hits"))
+
+
+def status_daily(requests: DataFrame) -> DataFrame:
+    """Requests and bytes per HTTP status (a missing status is reported as 0)."""
+    return requests.groupBy(F.coalesce("status", F.lit(0)).alias("status")).agg(
+        F.count(F.lit(1)).alias("requests"), F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes")
+    )

@@ -1,0 +1,130 @@
+"""Security rule catalogue and pattern files (analytics/patterns/*.txt plus a user directory).
+
+Pattern file format: one pattern per line; blank lines and lines starting with `#` are ignored; a
+line starting with `re:` is a regular expression (the common subset of Java and Python syntax),
+any other line is a literal substring. All matching is case-insensitive. A file in
+`SecuritySettings.patterns_dir` named like a built-in one (`sql_injection.txt`) adds its patterns
+to that rule; a file with a new name (`my_probe.txt`) defines a new payload rule of that name,
+matched on path, query, referer and user agent with severity medium.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "patterns"
+
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+
+# Where a payload rule looks. path: the path; path_query: path + '?' + query; everywhere: path,
+# query, referer and user agent; user_agent: the user agent only; request: the raw request line.
+TARGETS: tuple[str, ...] = ("path", "path_query", "everywhere", "user_agent", "request")
+
+
+@dataclass(frozen=True)
+class PayloadRule:
+    """A rule that fires on requests whose target text matches one of its patterns."""
+
+    category: str
+    rule_id: str
+    severity: str
+    target: str
+    description: str
+    escalate_on_success: bool = False  # a 2xx answer to a matching request makes it critical
+
+
+PAYLOAD_RULES: tuple[PayloadRule, ...] = (
+    PayloadRule("sensitive_file", "WT-SEC-002", "high", "path", "Sensitive file or status page probed", True),
+    PayloadRule("path_traversal", "WT-SEC-003", "high", "path_query", "Directory traversal payload", True),
+    PayloadRule("sql_injection", "WT-SEC-004", "high", "path_query", "SQL injection payload"),
+    PayloadRule("xss", "WT-SEC-005", "medium", "path_query", "Cross-site scripting payload"),
+    PayloadRule(
+        "known_exploit",
+        "WT-SEC-006",
+        "critical",
+        "everywhere",
+        "Known exploit payload (log4shell, spring4shell, shellshock, ThinkPHP, phpunit...)",
+    ),
+    PayloadRule(
+        "scanner_user_agent", "WT-SEC-007", "medium", "user_agent", "Vulnerability scanner user agent"
+    ),
+    PayloadRule("webshell", "WT-SEC-012", "high", "path", "Webshell or backdoor name requested", True),
+    PayloadRule(
+        "open_proxy", "WT-SEC-013", "medium", "request", "Open-proxy probe (absolute URI or CONNECT)"
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """A rule that fires when a count per client IP reaches a threshold within a window."""
+
+    category: str
+    rule_id: str
+    severity: str
+    description: str
+
+
+THRESHOLD_RULES: dict[str, ThresholdRule] = {
+    r.category: r
+    for r in (
+        ThresholdRule(
+            "path_scan", "WT-SEC-001", "medium", "Many distinct paths answered 403/404 in the window"
+        ),
+        ThresholdRule("brute_force", "WT-SEC-008", "high", "Login POSTs answered 401/403 in the window"),
+        ThresholdRule(
+            "credential_stuffing",
+            "WT-SEC-009",
+            "high",
+            "Distinct user ids with login_failure events in the window",
+        ),
+        ThresholdRule("flood", "WT-SEC-010", "medium", "Requests in one calendar minute"),
+        ThresholdRule(
+            "anomaly",
+            "WT-SEC-011",
+            "low",
+            "Requests per active minute far above the day's median (robust z-score)",
+        ),
+    )
+}
+
+
+def parse_patterns(text: str) -> list[str]:
+    """Regex sources of a pattern file's text: literals escaped, `re:` lines as written."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        out.append(line[3:] if line.startswith("re:") else re.escape(line))
+    return out
+
+
+def load_patterns(extra_dir: Path | None = None) -> dict[str, list[str]]:
+    """Patterns per file stem: the built-in files, then the files of `extra_dir` appended."""
+    patterns: dict[str, list[str]] = {}
+    dirs = [BUILTIN_DIR] + ([Path(extra_dir)] if extra_dir is not None else [])
+    for directory in dirs:
+        for file in sorted(directory.glob("*.txt")):
+            patterns.setdefault(file.stem, []).extend(parse_patterns(file.read_text(encoding="utf-8")))
+    return patterns
+
+
+def combined_regex(patterns: list[str]) -> str:
+    """One case-insensitive alternation of the patterns (each validated with Python's `re`)."""
+    for p in patterns:
+        re.compile(p)
+    return "(?i)(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
+
+
+def payload_rules(patterns: dict[str, list[str]]) -> list[PayloadRule]:
+    """The built-in payload rules plus one per user-defined pattern file of a new name."""
+    reserved = {r.category for r in PAYLOAD_RULES} | {"login_endpoints", "good_bots"}
+    extra = [
+        PayloadRule(name, f"WT-USER-{name}", "medium", "everywhere", f"User-defined patterns {name}.txt")
+        for name in sorted(patterns)
+        if name not in reserved
+    ]
+    return [r for r in PAYLOAD_RULES if patterns.get(r.category)] + extra

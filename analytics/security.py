@@ -1,0 +1,94 @@
+"""Security findings per (day, client ip, category), `ip_daily`, and the automated IPs.
+
+The detectors (analytics/detectors.py) produce signal rows; `findings_from_signals` groups them by
+(client_ip, category) into one finding with the highest severity, first/last seen, counts, sorted
+user ids, score (the rule's metric at its peak: distinct paths, failures, users, requests per
+minute, z-score; null for payload rules) and a JSON evidence (rule, threshold, window, detail,
+up to 5 matched texts and the first 5 signal rows: time, raw request line or event, status).
+Payload rules need `injection_min_requests` matching requests in the day.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from analytics import detectors as D
+from analytics import rules as R
+from config.settings import SecuritySettings
+
+SAMPLES = 5
+
+
+def _descriptions() -> dict[str, str]:
+    return {r.category: r.description for r in R.PAYLOAD_RULES} | {
+        k: v.description for k, v in R.THRESHOLD_RULES.items()
+    }
+
+
+def findings_from_signals(signals: DataFrame, s: SecuritySettings) -> DataFrame:
+    """One finding per (client_ip, category) with its evidence (columns of security_findings, no day)."""
+    rank = F.array_position(F.array(*[F.lit(x) for x in R.SEVERITIES]), F.col("severity"))
+    agg = signals.groupBy("client_ip", "category").agg(
+        F.max(F.struct(rank.alias("rank"), F.col("severity"), F.col("rule_id"))).alias("top"),
+        F.min("ts").alias("first_seen_at"), F.max("ts").alias("last_seen_at"),
+        F.count(F.lit(1)).alias("request_count"), F.countDistinct("path").alias("distinct_paths"),
+        F.array_sort(F.collect_set("user_id")).alias("user_ids"), F.max("metric").alias("score"),
+        F.max("threshold").alias("threshold"), F.max("window_minutes").alias("window_minutes"),
+        F.max("detail").alias("detail"),
+        F.slice(F.array_sort(F.collect_set("matched")), 1, SAMPLES).alias("matched"),
+    )
+    enough = F.col("category").isin(list(R.THRESHOLD_RULES)) | (F.col("request_count") >= s.injection_min_requests)
+    agg = agg.where(enough)
+    ordered = Window.partitionBy("client_ip", "category").orderBy("ts", "request", "status")
+    sample = F.struct(F.col("ts").alias("at"), "request", "status", "matched", "user_id")
+    samples = (
+        signals.withColumn("_rn", F.row_number().over(ordered)).where(F.col("_rn") <= SAMPLES)
+        .groupBy("client_ip", "category").agg(F.array_sort(F.collect_list(sample)).alias("samples"))
+    )
+    desc = F.create_map(*[F.lit(x) for kv in sorted(_descriptions().items()) for x in kv])
+    evidence = F.to_json(F.struct(
+        F.col("top.rule_id").alias("rule_id"), "category",
+        F.try_element_at(desc, F.col("category")).alias("description"),
+        "threshold", "window_minutes", "detail", "matched", "samples",
+    ))
+    return agg.join(samples, ["client_ip", "category"]).select(
+        "client_ip", "category",
+        F.col("top.rule_id").alias("rule_id"), F.col("top.severity").alias("severity"),
+        "first_seen_at", "last_seen_at", "request_count", F.col("distinct_paths").cast("int"), "user_ids",
+        F.col("score").cast("double"), evidence.alias("evidence"),
+    )
+
+
+def security_findings(requests: DataFrame, events: DataFrame, settings: SecuritySettings) -> DataFrame:
+    """All findings of one day's requests (REQUESTS staging columns) and events (EVENTS columns)."""
+    patterns = R.load_patterns(settings.patterns_dir)
+    base = D.prepare(requests, patterns)
+    signals = (
+        D.payload_signals(base, patterns)
+        .unionByName(D.threshold_signals(base, events, patterns, settings))
+        .unionByName(D.anomaly_signals(base, settings))
+    )
+    return findings_from_signals(signals, settings)
+
+
+def automated_ips(findings: DataFrame, settings: SecuritySettings) -> DataFrame:
+    """Distinct client IPs with a finding in one of `settings.bot_categories` (one column: client_ip)."""
+    bot = F.col("category").isin(list(settings.bot_categories))
+    return findings.where(bot).select("client_ip").distinct()
+
+
+def ip_daily(requests: DataFrame, findings: DataFrame) -> DataFrame:
+    """Per client IP: requests, bytes, 4xx, 5xx, distinct paths / user agents, first/last seen, is_flagged."""
+    status = F.col("status")
+    per_ip = requests.groupBy("client_ip").agg(
+        F.count(F.lit(1)).alias("requests"), F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
+        F.count(F.when(status.between(400, 499), 1)).alias("status_4xx"),
+        F.count(F.when(status.between(500, 599), 1)).alias("status_5xx"),
+        F.countDistinct("path").alias("distinct_paths"),
+        F.countDistinct("user_agent").alias("distinct_user_agents"),
+        F.min("requested_at").alias("first_seen_at"), F.max("requested_at").alias("last_seen_at"),
+    )
+    flagged = findings.select("client_ip").distinct().withColumn("is_flagged", F.lit(True))
+    joined = per_ip.join(flagged, "client_ip", "left")
+    return joined.withColumn("is_flagged", F.coalesce("is_flagged", F.lit(False)))

@@ -1,0 +1,190 @@
+"""Sessionization (DESIGN.md, Sessions) in the gaps-and-islands form.
+
+Device = (client_ip, user_agent) (a missing user agent counts as ''). Requests of a device are
+ordered by (requested_at, source_file, line_number); a request opens a new session when the gap to
+the previous one is *strictly greater* than `gap_minutes` (a gap of exactly 30 min stays in the same
+session, as in GA4 / Snowplow "more than 30 minutes of inactivity"), or, with `split_at_midnight`,
+when it falls on another UTC date than the previous one. The session number is the running sum of
+these flags.
+
+User attribution is per session: the user of the latest `login_success` event of the same
+(client_ip, user_agent) with occurred_at <= session end (a login in the middle of a session
+attributes the whole session; no split). visitor_key = user_id when known, else
+sha2(ip || 0x1f || ua). session_id = first 32 hex chars of sha2(visitor_key || 0x1f ||
+started_at ISO-8601 UTC || 0x1f || device hash): the device hash is added to the design's
+(visitor key, first timestamp) so two devices of one user starting in the same second cannot
+collide on the (day, session_id) key. The caller assigns sessions to the day of their start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from analytics.paths import is_page_view, path_template
+from config.settings import SessionSettings
+
+SEP = "\x1f"
+_ORDER = ("requested_at", "source_file", "line_number")
+_KEY = ["client_ip", "_ua", "_seq"]
+ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+
+
+@dataclass(frozen=True)
+class Sessionized:
+    """Per-request session assignment and the sessions table (without `day`)."""
+
+    requests: DataFrame
+    sessions: DataFrame
+
+
+def normalize_host(host: Column) -> Column:
+    """Lower case, port and trailing dot removed, leading `www.` stripped; '' becomes null."""
+    h = F.regexp_replace(F.regexp_replace(F.lower(F.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", "")
+    return F.when(h != "", h)
+
+
+def referer_host(referer: Column) -> Column:
+    """Normalized host of an absolute http(s)-like referer URL; null for '-', relative or garbage."""
+    raw = F.regexp_extract(referer, r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)", 1)
+    return normalize_host(raw)
+
+
+def device_hash(client_ip: Column, user_agent: Column) -> Column:
+    """sha2-256 hex of ip || 0x1f || user agent (null parts as '')."""
+    return F.sha2(F.concat_ws(SEP, F.coalesce(client_ip, F.lit("")), F.coalesce(user_agent, F.lit(""))), 256)
+
+
+def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame:
+    """Requests with `_ua` and `_seq` (session number within the device): the islands."""
+    order = Window.partitionBy("client_ip", "_ua").orderBy(*_ORDER)
+    prev = F.lag("requested_at").over(order)
+    gap_us = settings.gap_minutes * 60_000_000
+    new = prev.isNull() | ((F.unix_micros("requested_at") - F.unix_micros(prev)) > gap_us)
+    if settings.split_at_midnight:
+        new = new | (F.to_date("requested_at") != F.to_date(prev))
+    running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    return (
+        requests.withColumn("_ua", F.coalesce("user_agent", F.lit("")))
+        .withColumn("_new", new.cast("int"))
+        .withColumn("_seq", F.sum("_new").over(running))
+        .drop("_new")
+    )
+
+
+def _first(cond: Column, value: str, last: bool = False) -> Column:
+    """Value of the first (or last) row in request order where cond holds."""
+    s = F.when(cond, F.struct(*[F.col(c) for c in _ORDER], F.col(value).alias("v")))
+    return (F.max(s) if last else F.min(s)).getField("v")
+
+
+def sessionize(
+    requests: DataFrame,
+    user_agents: DataFrame,
+    events: DataFrame,
+    users: DataFrame,
+    automated_ips: DataFrame,
+    settings: SessionSettings,
+    site_hosts: Sequence[str] = (),
+) -> Sessionized:
+    """Sessions of the requests (REQUESTS columns) with users, bots, clients and referrers.
+
+    A referer is external when its host differs from the request's vhost and from `site_hosts`
+    (hosts compared after `normalize_host`).
+    """
+    own = [h.lower().removeprefix("www.") for h in site_hosts]
+    ref = referer_host(F.col("referer"))
+    external = ref.isNotNull() & ~ref.eqNullSafe(normalize_host(F.col("vhost"))) & ~ref.isin(own)
+    reqs = assign_sessions(requests, settings).withColumns(
+        {
+            "path_template": path_template("path"),
+            "is_page_view": is_page_view(),
+            "_ref_host": F.when(external, ref),
+        }
+    )
+    pv = F.col("is_page_view")
+    sess = reqs.groupBy(*_KEY).agg(
+        F.max("user_agent").alias("user_agent"),
+        F.min("requested_at").alias("started_at"),
+        F.max("requested_at").alias("ended_at"),
+        F.count(F.lit(1)).alias("requests"),
+        F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
+        F.count(F.when(pv, 1)).alias("page_views"),
+        _first(pv, "path_template").alias("entry_path"),
+        _first(pv, "path_template", last=True).alias("exit_path"),
+        _first(F.col("_ref_host").isNotNull(), "_ref_host").alias("referrer_domain"),
+    )
+    logins = events.where((F.col("event_type") == "login_success") & F.col("user_id").isNotNull()).select(
+        "client_ip", F.coalesce("user_agent", F.lit("")).alias("_ua"), "occurred_at", "user_id"
+    )
+    attributed = (
+        sess.select(*_KEY, "ended_at")
+        .join(logins, ["client_ip", "_ua"])
+        .where(F.col("occurred_at") <= F.col("ended_at"))
+        .groupBy(*_KEY)
+        .agg(F.max(F.struct("occurred_at", "user_id")).getField("user_id").alias("user_id"))
+    )
+    device = device_hash(F.col("client_ip"), F.col("_ua"))
+    ua_info = user_agents.select(
+        "user_agent", "browser_family", "os_family", "device_type", F.col("is_bot").alias("_ua_bot")
+    ).dropDuplicates(["user_agent"])
+    auto = automated_ips.select("client_ip").distinct().withColumn("_ip_bot", F.lit(True))
+    user_info = users.select(
+        "user_id", F.col("plan").alias("user_plan"), F.col("country").alias("user_country")
+    ).dropDuplicates(["user_id"])
+    sess = (
+        sess.join(attributed, _KEY, "left")
+        .withColumn("visitor_key", F.coalesce("user_id", device))
+        .withColumn(
+            "session_id",
+            F.substring(
+                F.sha2(F.concat_ws(SEP, "visitor_key", F.date_format("started_at", ISO_MICROS), device), 256),
+                1,
+                32,
+            ),
+        )
+        .withColumn("duration_ms", F.floor((F.unix_micros("ended_at") - F.unix_micros("started_at")) / 1000))
+        .withColumn("is_bounce", F.col("page_views") <= 1)
+        .join(F.broadcast(ua_info), "user_agent", "left")
+        .join(F.broadcast(auto), "client_ip", "left")
+        .withColumn("is_bot", F.coalesce("_ua_bot", F.lit(False)) | F.coalesce("_ip_bot", F.lit(False)))
+        .join(user_info, "user_id", "left")
+    )
+    assigned = reqs.join(
+        sess.select(
+            *_KEY,
+            "session_id",
+            "visitor_key",
+            "user_id",
+            "is_bot",
+            F.col("started_at").alias("session_started_at"),
+        ),
+        _KEY,
+    ).drop("_ua", "_seq", "_ref_host")
+    columns = [
+        "session_id",
+        "visitor_key",
+        "user_id",
+        "client_ip",
+        "user_agent",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "page_views",
+        "requests",
+        "bytes",
+        "entry_path",
+        "exit_path",
+        "is_bounce",
+        "is_bot",
+        "browser_family",
+        "os_family",
+        "device_type",
+        "referrer_domain",
+        "user_plan",
+        "user_country",
+    ]
+    return Sessionized(requests=assigned, sessions=sess.select(*columns))

@@ -1,0 +1,87 @@
+"""build_tables / write_tables on tiny staging Parquet files (empty events and users files)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analytics.contracts import OUTPUT_SCHEMAS
+from analytics.pipeline import build_tables, write_tables
+from config.layout import OUTPUT_TABLES, DayLayout
+from config.settings import WebtrailSettings
+from parsers.schema import EVENTS_SCHEMA, REQUESTS_SCHEMA, USER_AGENTS_SCHEMA, USERS_SCHEMA, empty_frame
+
+UA = "Mozilla/5.0 Firefox/126.0"
+
+
+def write_staging(layout: DayLayout) -> None:
+    layout.staging.mkdir(parents=True)
+    times = [
+        datetime(2026, 4, 30, 23, 50, tzinfo=UTC),
+        datetime(2026, 5, 1, 0, 5, tzinfo=UTC),
+        datetime(2026, 5, 1, 9, 0, tzinfo=UTC),
+        datetime(2026, 5, 1, 9, 1, tzinfo=UTC),
+    ]
+    ips = ["1.1.1.1", "1.1.1.1", "2.2.2.2", "3.3.3.3"]
+    paths = ["/", "/product/1", "/product/2", "/.env"]
+    n = len(times)
+    requests = pl.DataFrame(
+        {
+            "source_file": ["a.log"] * n,
+            "line_number": list(range(1, n + 1)),
+            "client_ip": ips,
+            "remote_user": [None] * n,
+            "requested_at": times,
+            "method": ["GET"] * n,
+            "path": paths,
+            "query": [None] * n,
+            "protocol": ["HTTP/1.1"] * n,
+            "request": [f"GET {p} HTTP/1.1" for p in paths],
+            "status": [200, 200, 200, 404],
+            "bytes": [10, 20, 30, 40],
+            "referer": [None] * n,
+            "user_agent": [UA] * n,
+            "request_time_ms": [1.0, 2.0, 3.0, None],
+            "vhost": [None] * n,
+            "has_invalid_utf8": [False] * n,
+        },
+        schema=REQUESTS_SCHEMA,
+    )
+    requests.write_parquet(layout.requests)
+    empty_frame(EVENTS_SCHEMA).write_parquet(layout.events)
+    empty_frame(USERS_SCHEMA).write_parquet(layout.users)
+    pl.DataFrame(
+        {
+            "user_agent": [UA],
+            "browser_family": ["Firefox"],
+            "browser_version": ["126"],
+            "os_family": ["Other"],
+            "os_version": [None],
+            "device_type": ["desktop"],
+            "is_bot": [False],
+        },
+        schema=USER_AGENTS_SCHEMA,
+    ).write_parquet(layout.user_agents)
+
+
+def test_build_and_write_tables(spark: Any, tmp_path: Path) -> None:
+    layout = DayLayout(tmp_path, date(2026, 5, 1))
+    write_staging(layout)
+    tables = build_tables(spark, layout, WebtrailSettings(data_dir=tmp_path))
+    assert list(tables) == list(OUTPUT_TABLES)
+    for name, df in tables.items():
+        assert df.schema.fieldNames() == OUTPUT_SCHEMAS[name].fieldNames(), name
+    paths = write_tables(tables, layout)
+    back = {name: spark.read.parquet(str(p)) for name, p in paths.items()}
+    # the 23:50 request of 04-30 is lookback: its session (continued at 00:05) belongs to 04-30
+    sessions = back["sessions"].collect()
+    assert sorted((s.client_ip, s.requests) for s in sessions) == [("2.2.2.2", 1), ("3.3.3.3", 1)]
+    assert {s.day for s in sessions} == {date(2026, 5, 1)}
+    assert back["traffic_minute"].count() == 3 and back["status_daily"].count() == 2
+    found = back["security_findings"].collect()
+    assert [(f.client_ip, f.category) for f in found] == [("3.3.3.3", "sensitive_file")]
+    assert [s.is_bot for s in sessions if s.client_ip == "3.3.3.3"] == [True]
+    assert back["funnel_daily"].count() == 0 and back["user_daily"].count() == 0

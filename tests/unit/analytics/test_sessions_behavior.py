@@ -1,0 +1,172 @@
+"""Sessionization (gaps, ties, users, bots, midnight) and the session-based behavior tables."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pyspark.sql import functions as F
+
+from analytics import behavior
+from analytics.sessions import sessionize
+from config.settings import SessionSettings
+
+T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
+HUMAN = "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0"
+BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+OTHER = "OtherUA/1.0"
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def req(ip: str, s: float, path: str, line: int, ua: str = HUMAN, referer: str | None = None) -> dict[str, Any]:
+    return {
+        "client_ip": ip,
+        "requested_at": at(s),
+        "path": path,
+        "line_number": line,
+        "user_agent": ua,
+        "referer": referer,
+    }
+
+
+REQUESTS = [
+    # A: gap of exactly 30 min stays, 30 min + 1 s starts a new (single-hit) session
+    req("1.1.1.1", 0, "/product/1", 1, referer="https://www.Google.com/search?q=x"),
+    req("1.1.1.1", 1, "/static/app.css", 2, referer="https://shop.example/product/1"),
+    req("1.1.1.1", 1800, "/product/2", 3, referer="https://shop.example/product/1"),
+    req("1.1.1.1", 3601, "/about", 4),
+    # same IP, other user agent: another device
+    req("1.1.1.1", 60, "/f", 5, ua=OTHER),
+    # B: identical timestamps ordered by line; a login in the middle attributes the whole session
+    req("2.2.2.2", 100, "/b", 11),
+    req("2.2.2.2", 100, "/a", 10),
+    req("2.2.2.2", 200, "/c", 12),
+    # C: bot by user agent; D: bot by automated IP
+    req("3.3.3.3", 10, "/bot", 20, ua=BOT),
+    req("4.4.4.4", 10, "/d", 21),
+    # E: crosses midnight (23:50 -> 00:10)
+    req("5.5.5.5", -36600, "/e1", 30),
+    req("5.5.5.5", -35400, "/e2", 31),
+]
+EVENTS = [
+    {"client_ip": "2.2.2.2", "occurred_at": at(150), "event_type": "login_success", "user_id": "u1"},
+    {"client_ip": "2.2.2.2", "occurred_at": at(160), "event_type": "purchase", "user_id": "u1"},
+    {"client_ip": "2.2.2.2", "occurred_at": at(500), "event_type": "login_success", "user_id": "u2"},
+]
+UAS = [
+    {"user_agent": HUMAN, "browser_family": "Firefox", "os_family": "Linux", "device_type": "desktop", "is_bot": False},
+    {"user_agent": BOT, "browser_family": "Googlebot", "os_family": "Other", "device_type": "bot", "is_bot": True},
+]
+
+
+def device(ip: str, ua: str) -> str:
+    return hashlib.sha256(f"{ip}\x1f{ua}".encode()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def sessionized(frames: Any, spark: Any):
+    inputs = (
+        frames.requests(REQUESTS),
+        frames.user_agents(UAS),
+        frames.events(EVENTS),
+        frames.users([{"user_id": "u1", "plan": "pro", "country": "DE"}]),
+        spark.createDataFrame([("4.4.4.4",)], "client_ip string"),
+    )
+    off = sessionize(*inputs, SessionSettings(), site_hosts=["shop.example"])
+    on = sessionize(*inputs, SessionSettings(split_at_midnight=True), site_hosts=["shop.example"])
+    sessions = off.sessions.cache()
+    return (
+        off.requests.cache(),
+        sessions,
+        {(r.client_ip, r.user_agent, r.started_at.astimezone(UTC)): r for r in sessions.collect()},
+        on.sessions,
+    )
+
+
+def test_sessions(sessionized) -> None:
+    _, _, s, _ = sessionized
+    assert len(s) == 7
+    a1, a2 = s[("1.1.1.1", HUMAN, at(0))], s[("1.1.1.1", HUMAN, at(3601))]
+    assert (a1.requests, a1.page_views, a1.duration_ms, a1.is_bounce, a1.ended_at.astimezone(UTC)) == (
+        3,
+        2,
+        1_800_000,
+        False,
+        at(1800),
+    )
+    assert (a1.entry_path, a1.exit_path, a1.referrer_domain, a1.bytes) == (
+        "/product/{id}",
+        "/product/{id}",
+        "google.com",
+        300,
+    )
+    assert (a2.requests, a2.duration_ms, a2.is_bounce, a2.referrer_domain) == (1, 0, True, None)
+    vk = device("1.1.1.1", HUMAN)
+    assert a1.visitor_key == vk and a1.user_id is None and not a1.is_bot and a1.browser_family == "Firefox"
+    assert a1.session_id == hashlib.sha256(f"{vk}\x1f2026-05-01T10:00:00.000000Z\x1f{vk}".encode()).hexdigest()[:32]
+    b = s[("2.2.2.2", HUMAN, at(100))]
+    assert (b.requests, b.entry_path, b.exit_path, b.user_id, b.visitor_key) == (3, "/a", "/c", "u1", "u1")
+    assert (b.user_plan, b.user_country) == ("pro", "DE")
+    assert s[("3.3.3.3", BOT, at(10))].is_bot and s[("4.4.4.4", HUMAN, at(10))].is_bot
+    f = s[("1.1.1.1", OTHER, at(60))]
+    assert (f.browser_family, f.is_bot, f.visitor_key) == (None, False, device("1.1.1.1", OTHER))
+    assert s[("5.5.5.5", HUMAN, at(-36600))].requests == 2
+
+
+def test_request_assignment_and_midnight_split(sessionized) -> None:
+    requests, sessions, _, on = sessionized
+    per_session = requests.groupBy("session_id").count().join(sessions.select("session_id", "requests"), "session_id")
+    assert per_session.where(F.col("count") != F.col("requests")).count() == 0
+    split = [(r.client_ip, r.requests) for r in on.where(F.col("client_ip") == "5.5.5.5").collect()]
+    assert sorted(split) == [("5.5.5.5", 1), ("5.5.5.5", 1)]
+
+
+def test_page_daily(sessionized) -> None:
+    requests, _, _, _ = sessionized
+    got = {
+        r.path_template: tuple(r)[1:]
+        for r in behavior.page_daily(requests)
+        .select(
+            "path_template",
+            "views",
+            "unique_visitors",
+            "entries",
+            "exits",
+            "bounces",
+            "bounce_rate",
+            "avg_time_on_page_ms",
+        )
+        .collect()
+    }
+    assert got == {
+        "/product/{id}": (2, 1, 1, 1, 0, 0.0, 1_800_000.0),
+        "/about": (1, 1, 1, 1, 1, 1.0, None),
+        "/a": (1, 1, 1, 0, 0, 0.0, 0.0),
+        "/b": (1, 1, 0, 0, 0, None, 100_000.0),
+        "/c": (1, 1, 0, 1, 0, None, None),
+        "/e1": (1, 1, 1, 0, 0, 0.0, 1_200_000.0),
+        "/e2": (1, 1, 0, 1, 0, None, None),
+        "/f": (1, 1, 1, 1, 1, 1.0, None),
+    }
+
+
+def test_user_client_referrer_daily(sessionized, frames: Any) -> None:
+    _, sessions, _, _ = sessionized
+    users = behavior.user_daily(sessions, frames.events(EVENTS)).collect()
+    assert [(u.user_id, u.sessions, u.page_views, u.requests, u.events, u.purchases) for u in users] == [
+        ("u1", 1, 3, 3, 2, 1)
+    ]
+    clients = {tuple(r)[:4]: tuple(r)[4:] for r in behavior.client_daily(sessions).collect()}
+    assert clients == {
+        ("Firefox", "Linux", "desktop", False): (9, 4, 3),
+        ("Firefox", "Linux", "desktop", True): (1, 1, 1),
+        ("Googlebot", "Other", "bot", True): (1, 1, 1),
+        ("Other", "Other", "other", False): (1, 1, 1),
+    }
+    refs = {r.referrer_domain: (r.sessions, r.visitors) for r in behavior.referrer_daily(sessions).collect()}
+    assert refs == {"google.com": (1, 1), "(direct)": (4, 4)}
