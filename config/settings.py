@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,9 @@ class SecuritySettings(BaseModel):
             "open_proxy",
         ],
         description="Finding categories whose IPs are treated as automated (kept out of human sessions).",
+    )
+    alert_min_severity: Literal["low", "medium", "high", "critical"] = Field(
+        default="high", description="Findings at or above this severity emit a Prefect event (alerts)."
     )
     patterns_dir: Path | None = Field(
         default=None, description="Directory of extra pattern files added to the built-in ones."

@@ -33,7 +33,7 @@ from tasks.ingest import (
     read_users_task,
 )
 from tasks.quality import check_inputs, check_outputs
-from tasks.report import publish_report
+from tasks.report import alert_findings, publish_report
 from tasks.warehouse import (
     already_loaded,
     begin_run,
@@ -125,6 +125,7 @@ def daily(
         end_run(url, run_id, "failed", inputs, users_count, timer.seconds, f"{type(exc).__name__}: {exc}")
         raise
     publish_report(summary, timer.seconds)
+    alert_findings(url, plan.day, settings.security)
     print(summary.to_text())
     return summary.to_dict()
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from psycopg2.extras import RealDictCursor
+from pydantic import SecretStr
 
+from config.settings import SecuritySettings
+from report.findings import alertable, finding_event, findings_markdown
 from report.markdown import escape_markdown, markdown_table
 from report.summary import RunSummary
+from warehouse.connect import connection
 
 
 @task(name="publish-report", cache_policy=NO_CACHE)
@@ -39,3 +47,30 @@ def publish_report(summary: RunSummary, stage_seconds: dict[str, float]) -> None
         description=f"webtrail report for {day}",
     )
     get_run_logger().info("Published the run summary and report artifacts for %s", day)
+
+
+def emit_finding_events(findings: list[dict], min_severity: str) -> int:
+    """One `webtrail.security.finding` event per finding at or above `min_severity`."""
+    chosen = alertable(findings, min_severity)
+    for finding in chosen:
+        emit_event(**finding_event(finding))
+    return len(chosen)
+
+
+@task(name="alert-findings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def alert_findings(url: SecretStr, day: date, security: SecuritySettings) -> int:
+    """Emit events for serious findings of the day and publish their escaped markdown digest."""
+    with connection(url.get_secret_value()) as conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
+        cur.execute("SELECT * FROM webtrail.security_findings WHERE day = %s", (day,))
+        findings = [dict(row) for row in cur.fetchall()]
+    emitted = emit_finding_events(findings, security.alert_min_severity)
+    create_markdown_artifact(
+        key="webtrail-security-findings",
+        markdown=findings_markdown(day.isoformat(), findings),
+        description=f"Security findings of {day}",
+    )
+    get_run_logger().info(
+        "%d finding(s) for %s; %d at or above %s severity emitted as events",
+        len(findings), day, emitted, security.alert_min_severity,
+    )
+    return emitted
