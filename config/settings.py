@@ -97,6 +97,10 @@ class WebtrailSettings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None, description="PostgreSQL URL; unset starts the embedded PostgreSQL under data_dir."
     )
+    database_secret_block: str | None = Field(
+        default=None,
+        description="Name of a Prefect Secret block holding the PostgreSQL URL (used when no URL is set).",
+    )
     access_logs: list[str] = Field(
         default_factory=list,
         description="Access-log files, globs or directories; empty means the bundled sample_logs/ day.",

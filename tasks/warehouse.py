@@ -9,6 +9,7 @@ from pathlib import Path
 from uuid import UUID
 
 from prefect import get_run_logger, task
+from prefect.blocks.system import Secret
 from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
@@ -27,7 +28,13 @@ _IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 10, 30], "cache_policy":
 
 @task(name="prepare-warehouse", **_IO_RETRIES)
 def prepare_warehouse(settings: WebtrailSettings, override: SecretStr | None) -> SecretStr:
-    """The database URL (flag, env var, or the embedded server), with every migration applied."""
+    """The database URL, with every migration applied.
+
+    Precedence: the flag / parameter, WEBTRAIL_DATABASE_URL, the Prefect Secret block named by
+    WEBTRAIL_DATABASE_SECRET_BLOCK, else the embedded server.
+    """
+    if override is None and settings.database_url is None and settings.database_secret_block:
+        override = SecretStr(Secret.load(settings.database_secret_block).get())
     if override is not None:
         settings = settings.model_copy(update={"database_url": override})
     url = database_url(settings)

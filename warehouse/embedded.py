@@ -14,7 +14,6 @@ import fcntl
 import logging
 import os
 import signal
-import stat
 import time
 import warnings
 from collections.abc import Iterator
@@ -45,7 +44,6 @@ def embedded_url(postgres_dir: Path, database: str = DEFAULT_DATABASE) -> str:
     """Start or reuse the embedded server under ``postgres_dir``; its URL for ``database`` (created)."""
     root = Path(postgres_dir).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
-    _check_reachable_as_root(root)
     pgdata = root / "data"
     with _file_lock(root / "embedded.lock"):
         _clear_stale_pid(pgdata)
@@ -56,20 +54,6 @@ def embedded_url(postgres_dir: Path, database: str = DEFAULT_DATABASE) -> str:
             url = _start(pgdata)
         _ensure_database(url, database)
     return _with_db(url, database)
-
-
-def _check_reachable_as_root(root: Path) -> None:
-    """As root, pgserver runs postgres as an unprivileged user, which must be able to enter `root`."""
-    if os.geteuid() != 0:
-        return
-    for directory in [root, *root.parents]:
-        if not directory.stat().st_mode & stat.S_IXOTH:
-            raise RuntimeError(
-                f"the embedded PostgreSQL cannot use {root}: run as root, it runs as an unprivileged user that "
-                f"cannot enter {directory} (no execute permission for others). Set WEBTRAIL_DATA_DIR to a "
-                f"directory outside it (e.g. /var/lib/webtrail), `chmod o+x {directory}`, or set "
-                "WEBTRAIL_DATABASE_URL to an existing PostgreSQL."
-            )
 
 
 def stop_embedded(postgres_dir: Path) -> bool:

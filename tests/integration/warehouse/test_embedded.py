@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from config.settings import WebtrailSettings
-from warehouse.embedded import database_url, embedded_url, redact, stop_embedded
+from warehouse.embedded import database_url, redact, stop_embedded
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -91,11 +91,3 @@ def test_stale_pid_of_a_foreign_live_process(settings: WebtrailSettings) -> None
     psycopg2.connect(url).close()
     assert _pid(settings) != os.getpid()
 
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs postgres as another user")
-def test_root_with_a_private_parent_gets_a_clear_message(tmp_path: Path) -> None:
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
-    private.chmod(0o700)
-    with pytest.raises(RuntimeError, match=r"cannot enter .*private.*WEBTRAIL_DATA_DIR"):
-        embedded_url(private / "pg")
