@@ -17,11 +17,7 @@ def make(tmp_path: Path, names: list[str]) -> None:
         p = tmp_path / name
         data = b"x\n"
         p.write_bytes(
-            gzip.compress(data)
-            if name.endswith(".gz")
-            else bz2.compress(data)
-            if name.endswith(".bz2")
-            else data
+            gzip.compress(data) if name.endswith(".gz") else bz2.compress(data) if name.endswith(".bz2") else data
         )
 
 
@@ -52,9 +48,7 @@ def test_dateext_and_several_sets(tmp_path: Path) -> None:
 
 def test_glob_file_and_dedupe(tmp_path: Path) -> None:
     make(tmp_path, ["access.log", "access.log.1", "other.txt"])
-    got = discover_files(
-        [str(tmp_path / "access.log*"), str(tmp_path / "access.log"), str(tmp_path / "other.txt")]
-    )
+    got = discover_files([str(tmp_path / "access.log*"), str(tmp_path / "access.log"), str(tmp_path / "other.txt")])
     assert [p.name for p in got] == ["access.log.1", "access.log", "other.txt"]
 
 

@@ -18,7 +18,7 @@ def read(path: Path, batch: int = 300, max_bytes: int = 1_000) -> tuple[list[str
     out: list[str] = []
     for b in reader:
         assert b.first_line_number == len(out) + 1 and len(b.lines) <= batch
-        out += b.lines
+        out += b.lines.to_list()
     return out, reader
 
 
@@ -44,7 +44,7 @@ def test_truncated_gzip_keeps_readable_lines(tmp_path: Path) -> None:
     path.write_bytes(packed[: len(packed) // 2])
     reader = LineReader(path, 500, 1_000)
     batches = list(reader)
-    lines = [ln for b in batches for ln in b.lines]
+    lines = [ln for b in batches for ln in b.lines.to_list()]
     assert reader.truncated and 0 < len(lines) < len(LINES)
     assert lines[:-1] == LINES[: len(lines) - 1]
     assert batches[-1].truncated_line == len(lines)  # the partial last line is flagged
@@ -62,5 +62,5 @@ def test_invalid_utf8_reported_with_raw_length(tmp_path: Path) -> None:
     path = tmp_path / "bad.log"
     path.write_bytes(b"ok\nbad \xff\xfe\r\nok\n")
     [batch] = list(LineReader(path, 10, 100))
-    assert batch.lines == ["ok", "bad \ufffd\ufffd\r", "ok"]
+    assert batch.lines.to_list() == ["ok", "bad \ufffd\ufffd\r", "ok"]
     assert batch.invalid_utf8 == {2: 6}

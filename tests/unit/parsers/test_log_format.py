@@ -15,10 +15,7 @@ TIMED = (
 COMBINED = '203.0.113.9 - - [24/Nov/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"'
 COMMON = '203.0.113.9 - frank [24/Nov/2026:13:55:36 +0000] "GET / HTTP/1.0" 200 -'
 VHOST = 'shop.example.com:443 203.0.113.9 - - [24/Nov/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "x"'
-JSON = (
-    '{"remote_addr":"1.2.3.4","time_iso8601":"2026-11-24T13:55:36+00:00",'
-    '"request":"GET / HTTP/1.1","status":200}'
-)
+JSON = '{"remote_addr":"1.2.3.4","time_iso8601":"2026-11-24T13:55:36+00:00","request":"GET / HTTP/1.1","status":200}'
 
 
 def test_nginx_string_fields() -> None:

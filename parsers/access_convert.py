@@ -1,0 +1,182 @@
+"""polars side of access-log parsing: raw lines -> REQUESTS_SCHEMA rows or reject reasons.
+
+The Spark parser (parsers/spark_access_log.py) mirrors these rules with the same regexes; the parity
+test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from parsers.log_format import JSON_KEYS, LogFormat
+from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA, UTC_TS
+
+# C0 controls except TAB, and DEL: web servers escape these, so raw ones mean a corrupt line.
+JUNK_RE = r"[\x00-\x08\x0B-\x1F\x7F]"
+# METHOD SP target [SP protocol]; method is an RFC 9110 token, so TLS or binary probes that
+# nginx logs as '\x16\x03...' keep their raw request but no method/path.
+REQUEST_LINE_RE = r"\A([A-Za-z0-9_!#$%'*+.^`|~-]+)(?: +([^ ]+(?: +[^ ]+)*?))?(?: +([A-Za-z]+/[0-9.]+))? *\z"
+REQUEST_LINE_STRICT_RE = r"\A([A-Za-z0-9_!#$%'*+.^`|~-]+) ([^ ]+) ([A-Za-z]+/[0-9.]+)\z"
+CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
+ISO_TIME = "%Y-%m-%dT%H:%M:%S%.f%:z"
+
+# Order matters: the first matching reason is reported.
+PRE_REASONS = ("line_too_long", "binary_junk", "empty_line")
+POST_REASONS = ("bad_timestamp", "empty_request")
+
+
+def _field(fields: Sequence[str], name: str) -> pl.Expr:
+    return pl.col(name) if name in fields else pl.lit(None, pl.String)
+
+
+def _dash_null(e: pl.Expr) -> pl.Expr:
+    return pl.when(e == "-").then(None).otherwise(e)
+
+
+def pre_reason(max_line_bytes: int, check_junk: bool = True) -> pl.Expr:
+    """Reject reason decided before matching (needs columns ``line`` and ``byte_len``).
+
+    ``check_junk=False`` skips the control-byte scan when the reader saw none in the batch."""
+    line = pl.col("line")
+    junk = line.str.contains(JUNK_RE) if check_junk else pl.lit(False)
+    return (
+        pl.when(pl.col("byte_len") > max_line_bytes)
+        .then(pl.lit("line_too_long"))
+        .when(junk)
+        .then(pl.lit("binary_junk"))
+        .when(line.str.contains(r"\A[ \t]*\z"))
+        .then(pl.lit("empty_line"))
+        .otherwise(None)
+    )
+
+
+def extract_fields(df: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
+    """Add one String column per format field and a boolean ``matched``."""
+    if fmt.is_json:
+        return _extract_json(df)
+    names = fmt.group_names
+    groups = pl.col("line").str.extract_groups(fmt.regex)
+    out = df.with_columns(groups.alias("_g")).with_columns(
+        pl.col("_g").struct.field(str(i + 1)).alias(n) for i, n in enumerate(names)
+    )
+    # every group takes part in a match, so the first group is null exactly when nothing matched
+    return out.with_columns(matched=pl.col(names[0]).is_not_null()).drop("_g")
+
+
+def _extract_json(df: pl.DataFrame) -> pl.DataFrame:
+    line = pl.col("line")
+    cols = [
+        pl.coalesce([line.str.json_path_match(f"$['{k}']") for k in keys]).alias(name)
+        for name, keys in JSON_KEYS.items()
+    ]
+    out = df.with_columns(cols)
+    matched = (
+        line.str.starts_with("{")
+        & pl.col("client").is_not_null()
+        & pl.col("status").str.contains(r"\A[0-9]{3}\z").fill_null(False)
+        & (pl.col("request").is_not_null() | pl.col("method").is_not_null())
+    )
+    return out.with_columns(matched=matched)
+
+
+def _timestamp(fields: Sequence[str]) -> pl.Expr:
+    parts = []
+    if "time_clf" in fields:
+        parts.append(pl.col("time_clf").str.to_datetime(CLF_TIME, strict=False, time_unit="us"))
+    if "time_iso" in fields:
+        iso = pl.col("time_iso").str.replace(r"Z\z", "+00:00")
+        parts.append(iso.str.to_datetime(ISO_TIME, strict=False, time_unit="us"))
+    if "time_epoch" in fields:
+        us = (pl.col("time_epoch").cast(pl.Float64, strict=False) * 1e6).round().cast(pl.Int64)
+        parts.append(pl.from_epoch(us, time_unit="us").dt.replace_time_zone("UTC"))
+    return pl.coalesce([p.cast(UTC_TS) for p in parts]) if parts else pl.lit(None, UTC_TS)
+
+
+def _request_line(fields: Sequence[str]) -> pl.Expr:
+    """The raw request line; formats that log method / uri / protocol separately get it rebuilt
+    (JSON logs may have either, so both are combined)."""
+    request = pl.col("request") if "request" in fields else None
+    if not {"method", "uri", "path"} & set(fields):
+        return request if request is not None else pl.lit(None, pl.String)
+    target = (
+        _field(fields, "uri")
+        if "uri" in fields
+        else pl.concat_str([_field(fields, "path"), pl.lit("?") + _field(fields, "query")], ignore_nulls=True)
+    )
+    rebuilt = pl.concat_str(
+        [_field(fields, "method"), target, _field(fields, "protocol")], separator=" ", ignore_nulls=True
+    )
+    return rebuilt if request is None else pl.coalesce(request, rebuilt)
+
+
+def _request_time_ms(fields: Sequence[str]) -> pl.Expr:
+    def num(name: str) -> pl.Expr:
+        return _field(fields, name).cast(pl.Float64, strict=False)
+
+    return pl.coalesce([num("request_time_ms"), num("request_time_s") * 1000.0, num("request_time_us") / 1000.0])
+
+
+def _split_request_lines(df: pl.DataFrame) -> pl.DataFrame:
+    """Add struct ``_r`` (method, target, protocol) from ``request``.
+
+    The strict METHOD SP target SP protocol form covers nearly every line and is 3x cheaper than the
+    general regex, which then runs only on the rest. Both give the same groups on strict lines.
+    """
+    df = df.with_columns(pl.col("request").str.extract_groups(REQUEST_LINE_STRICT_RE).alias("_r"))
+    strict = pl.col("_r").struct.field("1").is_not_null()
+    rest = df.filter(~strict)
+    if rest.height == 0:
+        return df
+    rest = rest.with_columns(pl.col("request").str.extract_groups(REQUEST_LINE_RE).alias("_r"))
+    return pl.concat([df.filter(strict), rest]).sort("line_number")
+
+
+def to_requests(df: pl.DataFrame, fields: Sequence[str], trust_xff: bool) -> pl.DataFrame:
+    """Typed request columns plus ``reason`` (bad_timestamp / empty_request or null)."""
+    request = _request_line(fields)
+    client = _dash_null(_field(fields, "client"))
+    if trust_xff and "xff" in fields:
+        first = _dash_null(pl.col("xff")).str.split(",").list.first().str.strip_chars()
+        client = pl.coalesce([pl.when(first != "").then(first), client])
+    df = df.with_columns(
+        _timestamp(fields).alias("requested_at"),
+        request.alias("request"),
+        client.alias("client_ip"),
+    )
+    df = _split_request_lines(df)
+    target = pl.col("_r").struct.field("2")
+    has_query = target.str.contains("?", literal=True)
+    df = df.with_columns(
+        method=pl.col("_r").struct.field("1"),
+        path=target.str.split_exact("?", 1).struct.field("field_0"),
+        query=pl.when(has_query).then(target.str.splitn("?", 2).struct.field("field_1")),
+        protocol=pl.col("_r").struct.field("3"),
+        remote_user=_dash_null(_field(fields, "remote_user")),
+        status=_field(fields, "status").cast(pl.Int32, strict=False),
+        bytes=_dash_null(_field(fields, "bytes")).cast(pl.Int64, strict=False),
+        referer=_dash_null(_field(fields, "referer")),
+        user_agent=_dash_null(_field(fields, "user_agent")),
+        request_time_ms=_request_time_ms(fields),
+        vhost=_dash_null(_field(fields, "vhost")),
+        reason=pl.when(pl.col("requested_at").is_null())
+        .then(pl.lit("bad_timestamp"))
+        .when(pl.col("request").is_null() | pl.col("request").is_in(["", "-"]))
+        .then(pl.lit("empty_request"))
+        .otherwise(None),
+    )
+    return df
+
+
+def select_requests(df: pl.DataFrame) -> pl.DataFrame:
+    """Exactly the REQUESTS_SCHEMA columns, in order and typed."""
+    return df.select(pl.col(n).cast(t) for n, t in REQUESTS_SCHEMA.items())
+
+
+def select_rejected(df: pl.DataFrame, raw_chars: int) -> pl.DataFrame:
+    """REJECTED_SCHEMA rows: raw text without NUL bytes (Postgres text cannot hold them), truncated."""
+    raw = pl.col("line").str.replace_all("\x00", "", literal=True).str.slice(0, raw_chars)
+    return df.select(pl.col("source_file"), pl.col("line_number"), pl.col("reason"), raw.alias("raw_text")).select(
+        pl.col(n).cast(t) for n, t in REJECTED_SCHEMA.items()
+    )

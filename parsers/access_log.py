@@ -1,0 +1,181 @@
+"""Access logs -> staging Parquet (requests + rejected lines), streaming, one batch at a time.
+
+Every line read is either parsed or rejected with a reason; parsed requests outside the day window
+are counted, not written. Both Parquet files are always written, possibly with zero rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from config.settings import ParserSettings
+from parsers.access_convert import extract_fields, pre_reason, select_rejected, select_requests, to_requests
+from parsers.line_reader import LineBatch, LineReader
+from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
+from parsers.parquet_sink import ParquetSink
+from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
+
+log = logging.getLogger(__name__)
+
+SAMPLE_LINES = 1_000
+
+
+@dataclass
+class FileParseStats:
+    """What happened to one input file (recorded per run: lines_read == parsed + rejected)."""
+
+    path: str
+    size_bytes: int
+    sha256: str
+    format_name: str
+    lines_read: int = 0
+    lines_parsed: int = 0
+    lines_rejected: int = 0
+    lines_outside_day: int = 0  # parsed, but requested_at outside the day window (not written)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False  # compressed stream ended early or was corrupt
+
+
+def day_window(day: date, lookback_hours: int = 0) -> tuple[datetime, datetime]:
+    """[day 00:00 UTC - lookback, day+1 00:00 UTC)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start - timedelta(hours=lookback_hours), start + timedelta(days=1)
+
+
+def sample_lines(path: Path, max_line_bytes: int, limit: int = SAMPLE_LINES) -> list[str]:
+    """Up to ``limit`` non-blank lines from the start of a file (reads at most 100 x limit lines)."""
+    out: list[str] = []
+    for n, batch in enumerate(LineReader(path, 10 * limit, max_line_bytes)):
+        lines = batch.lines.head(10 * limit).to_list()
+        out += [ln.rstrip("\r") for ln in lines if ln.strip() and len(ln) <= max_line_bytes]
+        if len(out) >= limit or n >= 9:
+            break
+    return out[:limit]
+
+
+def formats_for(path: Path, settings: ParserSettings) -> list[LogFormat]:
+    """The configured format (strict), or the detected one followed by the other named text
+    formats as fallbacks, so a file whose format changed mid-day (e.g. a reload that added
+    $request_time) still parses. An explicitly configured format never falls back."""
+    if settings.log_format:
+        return [compile_format(settings.log_format)]
+    sample = sample_lines(path, settings.max_line_bytes)
+    if not sample:
+        return []  # empty or blank-only file: nothing to detect, every line is rejected anyway
+    primary = detect_format(sample, source=str(path))
+    return [primary] + [f for f in named_formats() if not f.is_json and f.name != primary.name]
+
+
+def _lines_frame(batch: LineBatch, source: str) -> pl.DataFrame:
+    first, n = batch.first_line_number, len(batch.lines)
+    df = pl.DataFrame({"line": batch.lines.alias("line")}).with_columns(
+        pl.col("line").str.strip_suffix("\r"),
+        pl.int_range(first, first + n, dtype=pl.Int64).alias("line_number"),
+        pl.lit(source).alias("source_file"),
+    )
+    byte_len = df["line"].str.len_bytes().cast(pl.Int64)
+    if batch.invalid_utf8:  # replacement characters changed these lines' length: use the raw one
+        idx = [k - first for k in batch.invalid_utf8]
+        byte_len = byte_len.scatter(idx, list(batch.invalid_utf8.values()))
+    bad = list(batch.invalid_utf8)
+    invalid = pl.col("line_number").is_in(bad) if bad else pl.lit(False)
+    return df.with_columns(byte_len.alias("byte_len"), invalid.alias("has_invalid_utf8"))
+
+
+def parse_batch(
+    batch: LineBatch, source: str, formats: Sequence[LogFormat], settings: ParserSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of lines -> (requests in REQUESTS_SCHEMA, rejected in REJECTED_SCHEMA)."""
+    df = _lines_frame(batch, source)
+    reason = pre_reason(settings.max_line_bytes, batch.may_have_control)
+    if batch.truncated_line is not None:
+        reason = pl.when(pl.col("line_number") == batch.truncated_line).then(pl.lit("truncated_file")).otherwise(reason)
+    df = df.with_columns(reason.alias("reason"))
+    rejected = [select_rejected(df.filter(pl.col("reason").is_not_null()), settings.rejected_raw_chars)]
+    requests = []
+    todo = df.filter(pl.col("reason").is_null()).drop("reason")
+    base_cols = todo.columns
+    for fmt in formats:
+        if todo.height == 0:
+            break
+        fields = extract_fields(todo, fmt)
+        matched = fields.filter(pl.col("matched"))
+        todo = fields.filter(~pl.col("matched")).select(base_cols)
+        if matched.height:
+            conv = to_requests(matched, fmt.group_names, settings.trust_x_forwarded_for)
+            requests.append(select_requests(conv.filter(pl.col("reason").is_null())))
+            rejected.append(select_rejected(conv.filter(pl.col("reason").is_not_null()), settings.rejected_raw_chars))
+    rejected.append(select_rejected(todo.with_columns(reason=pl.lit("no_format_match")), settings.rejected_raw_chars))
+    req = pl.concat(requests) if requests else pl.DataFrame(schema=REQUESTS_SCHEMA)
+    return req.sort("line_number"), pl.concat(rejected).sort("line_number")
+
+
+def parse_file(
+    path: Path,
+    window: tuple[datetime, datetime],
+    requests_sink: ParquetSink,
+    rejected_sink: ParquetSink,
+    settings: ParserSettings,
+) -> FileParseStats:
+    """Stream one file into the sinks and return its counts."""
+    formats = formats_for(path, settings)
+    reader = LineReader(path, settings.batch_lines, settings.max_line_bytes)
+    name = formats[0].name if formats else "none"
+    stats = FileParseStats(path=str(path), size_bytes=reader.size_bytes, sha256="", format_name=name)
+    reasons: Counter[str] = Counter()
+    start, end = window
+    for batch in reader:
+        req, rej = parse_batch(batch, str(path), formats, settings)
+        in_day = req.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
+        requests_sink.write(in_day)
+        rejected_sink.write(rej)
+        stats.lines_read += len(batch.lines)
+        stats.lines_parsed += req.height
+        stats.lines_rejected += rej.height
+        stats.lines_outside_day += req.height - in_day.height
+        reasons.update(dict(rej["reason"].value_counts().iter_rows()))
+    stats.rejected_by_reason = dict(sorted(reasons.items()))
+    stats.sha256, stats.truncated = reader.sha256, reader.truncated
+    if reader.truncated:
+        log.warning("%s: compressed stream is truncated or corrupt; parsed what was readable", path)
+    return stats
+
+
+def parse_access_logs(
+    paths: Sequence[Path],
+    day: date,
+    requests_out: Path,
+    rejected_out: Path,
+    settings: ParserSettings,
+    lookback_hours: int = 0,
+) -> list[FileParseStats]:
+    """Parse access logs into ``requests_out`` (requests of the day window) and ``rejected_out``.
+
+    Raises LogFormatError naming the file when no format can be detected for it.
+    """
+    window = day_window(day, lookback_hours)
+    stats = []
+    with (
+        ParquetSink(requests_out, REQUESTS_SCHEMA) as req_sink,
+        ParquetSink(rejected_out, REJECTED_SCHEMA) as rej_sink,
+    ):
+        for path in paths:
+            stats.append(parse_file(Path(path), window, req_sink, rej_sink, settings))
+            s = stats[-1]
+            log.info(
+                "%s: %s, %d read, %d parsed, %d rejected, %d outside day",
+                path,
+                s.format_name,
+                s.lines_read,
+                s.lines_parsed,
+                s.lines_rejected,
+                s.lines_outside_day,
+            )
+    return stats

@@ -1,0 +1,209 @@
+"""Streaming line reader for plain, gzip and bzip2 files with bounded memory.
+
+Lines are split on ``\\n`` only (a trailing ``\\r`` is left for the caller to strip, so CRLF and LF
+files give the same lines). A final newline does not start another line. Bytes are decoded as UTF-8;
+the rare lines with invalid bytes are decoded with U+FFFD replacement and reported, so the fast
+path (a whole block decoded at once) stays fast. A truncated or corrupt compressed stream yields
+what could be decompressed and sets ``truncated``; the partial last line is reported separately.
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+CHUNK_BYTES = 4 << 20
+# C0 controls except TAB, LF and CR, plus DEL: deleting them is a cheap "any junk here?" test
+_CONTROL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def has_control_bytes(block: bytes) -> bool:
+    """Whether a block may hold a line with raw control bytes (a CR is fine only before LF)."""
+    if len(block.translate(None, _CONTROL)) != len(block):
+        return True
+    if b"\r" not in block:  # memchr: the usual LF-only file skips the counting
+        return False
+    return block.count(b"\r") != block.count(b"\r\n") + block.endswith(b"\r")
+
+
+@dataclass
+class LineBatch:
+    """Consecutive lines of one file; ``first_line_number`` is 1-based."""
+
+    first_line_number: int
+    lines: pl.Series  # String; a trailing "\r" is kept
+    # line number -> raw byte length, only for lines that held invalid UTF-8 (sparse)
+    invalid_utf8: dict[int, int] = field(default_factory=dict)
+    # line number of a partial last line of a truncated compressed file, if any
+    truncated_line: int | None = None
+    # False when no line can hold raw control bytes: the parser may skip its per-line check
+    may_have_control: bool = True
+
+
+class LineReader:
+    """Iterate over a file in ``LineBatch``es of at most ``batch_lines`` lines.
+
+    Lines longer than ``max_line_bytes`` are cut to ``max_line_bytes + 1`` bytes while reading, so
+    one endless line cannot exhaust memory and the caller still sees it as too long.
+    After iteration ``sha256`` (of the file's bytes as stored) and ``truncated`` are set.
+    """
+
+    def __init__(self, path: Path, batch_lines: int, max_line_bytes: int) -> None:
+        self.path = Path(path)
+        self.batch_lines = max(1, batch_lines)
+        self.max_line_bytes = max_line_bytes
+        self.truncated = False
+        self.size_bytes = self.path.stat().st_size
+        self._hash = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    # -- raw bytes -------------------------------------------------------------------------------
+    def _file_chunks(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                self._hash.update(chunk)
+                yield chunk
+
+    def _gzip(self, raw: Iterator[bytes]) -> Iterator[bytes]:
+        d, started = zlib.decompressobj(wbits=31), False
+        try:
+            for data in raw:
+                while data:
+                    started = True
+                    yield d.decompress(data, CHUNK_BYTES)  # bounded output: no zip bomb
+                    if d.eof:  # member ended: a multi-member gzip may continue
+                        data, d, started = d.unused_data.lstrip(b"\0"), zlib.decompressobj(wbits=31), False
+                    else:
+                        data = d.unconsumed_tail
+            yield d.flush()
+        except zlib.error:
+            started = True
+        self.truncated = started and not d.eof
+
+    def _bzip2(self, raw: Iterator[bytes]) -> Iterator[bytes]:
+        d, started = bz2.BZ2Decompressor(), False
+        try:
+            for data in raw:
+                while True:
+                    started = started or bool(data)
+                    yield d.decompress(data, CHUNK_BYTES)
+                    data = b""
+                    if d.eof:
+                        data, d, started = d.unused_data, bz2.BZ2Decompressor(), False
+                        if not data:
+                            break
+                    elif d.needs_input:
+                        break
+        except (OSError, EOFError):
+            started = True
+        self.truncated = started and not d.eof
+
+    def chunks(self) -> Iterator[bytes]:
+        """Decompressed bytes; the codec is chosen by magic bytes, not by file name."""
+        with open(self.path, "rb") as f:
+            magic = f.read(3)
+        raw = self._file_chunks()
+        if magic[:2] == b"\x1f\x8b":
+            return self._gzip(raw)
+        if magic == b"BZh":
+            return self._bzip2(raw)
+        return raw
+
+    # -- lines -----------------------------------------------------------------------------------
+    def _blocks(self) -> Iterator[bytes]:
+        """Blocks of whole lines, each ending with its newline; a final partial line comes last."""
+        pending = b""
+        for chunk in self.chunks():
+            if not chunk:
+                continue
+            data = pending + chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                # no newline yet: keep only enough of the line to know it is too long
+                pending = data[: self.max_line_bytes + 1]
+                continue
+            pending = data[cut + 1 :]
+            if len(pending) > self.max_line_bytes:
+                pending = pending[: self.max_line_bytes + 1]
+            yield data[: cut + 1]
+        if pending:
+            yield pending
+
+    def _decode(self, block: bytes, first: int) -> tuple[pl.Series, dict[int, int]]:
+        if block.endswith(b"\n"):
+            lines = _arrow_lines(block)
+            if lines is not None:
+                return lines, {}
+            block = block[:-1]
+        lines_py, bad = [], {}
+        for i, raw in enumerate(block.split(b"\n")):
+            try:
+                lines_py.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                lines_py.append(raw.decode("utf-8", errors="replace"))
+                bad[first + i] = len(raw.rstrip(b"\r"))
+        return pl.Series("line", lines_py, dtype=pl.String), bad
+
+    def __iter__(self) -> Iterator[LineBatch]:
+        next_line = 1  # number of the first pending line
+        pieces: list[pl.Series] = []
+        pending = 0
+        bad: dict[int, int] = {}
+        control: list[tuple[int, int]] = []  # [first, last] line numbers of blocks with control bytes
+        last_block_partial = False
+        for block in self._blocks():
+            first = next_line + pending
+            lines, block_bad = self._decode(block, first)
+            if has_control_bytes(block):
+                control.append((first, first + lines.len() - 1))
+            pieces.append(lines)
+            pending += lines.len()
+            bad.update(block_bad)
+            last_block_partial = not block.endswith(b"\n")
+            while pending >= self.batch_lines:
+                joined = pl.concat(pieces) if len(pieces) > 1 else pieces[0]
+                batch, rest = joined.head(self.batch_lines), joined.slice(self.batch_lines)
+                end = next_line + self.batch_lines
+                yield self._batch(next_line, batch, bad, control, None)
+                bad = {k: v for k, v in bad.items() if k >= end}
+                control = [(lo, hi) for lo, hi in control if hi >= end]
+                pieces, pending, next_line = [rest], rest.len(), end
+        if pending:
+            joined = pl.concat(pieces) if len(pieces) > 1 else pieces[0]
+            last = next_line + pending - 1
+            truncated_line = last if self.truncated and last_block_partial else None
+            yield self._batch(next_line, joined, bad, control, truncated_line)
+
+    @staticmethod
+    def _batch(
+        first: int, lines: pl.Series, bad: dict[int, int], control: list[tuple[int, int]], truncated: int | None
+    ) -> LineBatch:
+        end = first + lines.len()
+        flagged = any(lo < end and hi >= first for lo, hi in control)
+        return LineBatch(first, lines, {k: v for k, v in bad.items() if k < end}, truncated, flagged)
+
+
+def _arrow_lines(block: bytes) -> pl.Series | None:
+    """The lines of a newline-terminated block without a Python object per line, or None when the
+    block is not valid UTF-8. Offsets come from the newline positions; the data buffer is shared."""
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+    offsets = np.zeros(len(ends) + 1, dtype=np.int64)
+    offsets[1:] = ends + 1
+    arr = pa.Array.from_buffers(pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])
+    try:
+        arr.validate(full=True)  # UTF-8 check in C++
+    except pa.ArrowInvalid:
+        return None
+    series = pl.Series("line", arr)
+    return series.str.strip_suffix("\n")
