@@ -40,6 +40,11 @@ class DayLayout:
         return self.staging / "events_rejected.parquet"
 
     @property
+    def events_api_download(self) -> Path:
+        """The day's events as fetched from the HTTP API, before validation."""
+        return self.staging / "events_api.jsonl"
+
+    @property
     def users(self) -> Path:
         return self.staging / "users.parquet"
 

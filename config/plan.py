@@ -18,6 +18,7 @@ class RunPlan:
     access_logs: list[str]
     events: list[str] = field(default_factory=list)
     users_db: str | None = None
+    events_api: str | None = None
     from_sample: bool = False
 
 
@@ -38,6 +39,7 @@ def resolve_plan(
     access_logs: list[str] | None = None,
     events: list[str] | None = None,
     users_db: str | None = None,
+    events_api: str | None = None,
 ) -> RunPlan:
     """Flow parameters win over settings; with no access logs anywhere, use the bundled sample day.
 
@@ -52,6 +54,7 @@ def resolve_plan(
             access_logs=[str(SAMPLE_DIR / manifest["access_log"])],
             events=list(events) if events is not None else [str(SAMPLE_DIR / manifest["events"])],
             users_db=users_db or str(SAMPLE_DIR / manifest["users_db"]),
+            events_api=events_api,
             from_sample=True,
         )
     return RunPlan(
@@ -59,4 +62,5 @@ def resolve_plan(
         access_logs=logs,
         events=list(events if events is not None else settings.events),
         users_db=users_db or settings.users_db,
+        events_api=events_api or settings.events_api_url,
     )

@@ -108,6 +108,10 @@ class WebtrailSettings(BaseSettings):
     events: list[str] = Field(
         default_factory=list, description="JSON-lines event files or globs; empty means none (or the sample's)."
     )
+    events_api_url: str | None = Field(
+        default=None,
+        description="HTTP JSON API to pull the day's events from (paged; `start` / `end` query parameters).",
+    )
     users_db: str | None = Field(
         default=None, description="User DB: SQLAlchemy URL, SQLite file or CSV; None means none (or the sample's)."
     )

@@ -28,6 +28,7 @@ from tasks.analytics import run_analytics
 from tasks.ingest import (
     discover_inputs,
     enrich_user_agents_task,
+    fetch_events_api,
     parse_access_logs_task,
     parse_events_task,
     read_users_task,
@@ -73,6 +74,7 @@ def daily(
     users_db: str | None = None,
     database_url: SecretStr | None = None,
     force: bool = False,
+    events_api: str | None = None,
 ) -> dict[str, Any]:
     """Process one day end to end.
 
@@ -83,10 +85,11 @@ def daily(
         users_db: the user database: SQLAlchemy URL, SQLite file or CSV export.
         database_url: PostgreSQL URL; default WEBTRAIL_DATABASE_URL, else the embedded PostgreSQL.
         force: reload the day even when the same inputs were already loaded.
+        events_api: an HTTP JSON API to pull the day's events from, besides the event files.
     """
     logger = get_run_logger()
     settings = WebtrailSettings()
-    plan = resolve_plan(settings, day, access_log, events, users_db)
+    plan = resolve_plan(settings, day, access_log, events, users_db, events_api)
     layout = DayLayout(settings.data_dir.resolve(), plan.day)
     timer = StageTimer()
     logger.info("Processing %s%s", plan.day, " (bundled sample day)" if plan.from_sample else "")
@@ -94,6 +97,8 @@ def daily(
     url = prepare_warehouse(settings, database_url)
     access_files = discover_inputs(plan.access_logs, "access-logs")
     event_files = discover_inputs(plan.events, "events") if plan.events else []
+    if plan.events_api:
+        event_files.append(fetch_events_api(plan.events_api, layout, settings))
 
     fingerprints = fingerprint_inputs(access_files + event_files, plan.users_db, settings)
     if not force and already_loaded(url, plan.day, fingerprints):
@@ -137,6 +142,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", nargs="*", help="JSON-lines event files or globs")
     parser.add_argument("--users-db", help="SQLAlchemy URL, SQLite file or CSV of the user DB")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: WEBTRAIL_DATABASE_URL, else embedded)")
+    parser.add_argument("--events-api", help="HTTP JSON API to pull the day's events from")
     parser.add_argument("--force", action="store_true", help="reload even if these inputs were loaded")
     return parser.parse_args(argv)
 
@@ -151,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         users_db=args.users_db,
         database_url=SecretStr(args.database_url) if args.database_url else None,
         force=args.force,
+        events_api=args.events_api,
     )
     if result.get("status") == "skipped":
         print(f"{result['day']}: already loaded from the same inputs (use --force to reload).")

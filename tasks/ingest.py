@@ -9,8 +9,9 @@ from prefect.cache_policies import NO_CACHE
 
 from config.layout import DayLayout
 from config.settings import WebtrailSettings
-from parsers.access_log import FileParseStats, parse_access_logs
+from parsers.access_log import FileParseStats, day_window, parse_access_logs
 from parsers.events import EventsParseResult, parse_events
+from parsers.events_api import fetch_events
 from parsers.inputs import discover_files
 from parsers.schema import EVENTS_SCHEMA, REJECTED_SCHEMA, USERS_SCHEMA, empty_frame
 from parsers.user_agents import enrich_user_agents
@@ -56,8 +57,19 @@ def parse_events_task(files: list[Path], layout: DayLayout, settings: WebtrailSe
         return None
     return parse_events(
         files, layout.day, layout.events, layout.events_rejected,
-        lookback_hours=settings.sessions.lookback_hours,
+        lookback_hours=settings.sessions.lookback_hours, settings=settings.parser,
     )
+
+
+@task(name="fetch-events-api", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE, timeout_seconds=3600)
+def fetch_events_api(url: str, layout: DayLayout, settings: WebtrailSettings) -> Path:
+    """Download the day's events from the HTTP API into a JSON-lines file (validated by parse_events)."""
+    start, end = day_window(layout.day, settings.sessions.lookback_hours)
+    result = fetch_events(url, layout.events_api_download, params={"start": start.isoformat(), "end": end.isoformat()})
+    get_run_logger().info(
+        "events API: %d events in %d pages (%d retried requests)", result.events, result.pages, result.retries
+    )
+    return layout.events_api_download
 
 
 @task(name="read-users", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)

@@ -1,19 +1,25 @@
-"""The warehouse password reaches PostgreSQL and nothing else: not Prefect, logs, artifacts or stdout."""
+"""The warehouse password reaches PostgreSQL and nothing else: not Prefect, logs, artifacts or stdout.
+
+The flow run here also takes its events from a paged HTTP API (a server on 127.0.0.1) instead of the
+sample's file, so the API path is covered end to end without another Spark run.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 from pydantic import SecretStr
 
-from config.settings import WebtrailSettings
+from config.settings import SAMPLE_DIR, WebtrailSettings
 from warehouse.connect import url_with_database
 
 pytestmark = pytest.mark.integration
@@ -41,6 +47,47 @@ def password_url(pg_server: str) -> Iterator[str]:
     admin.close()
 
 
+@pytest.fixture(scope="module")
+def events_api() -> Iterator[tuple[str, list[str]]]:
+    """Serves the sample's event lines in pages of 400 with a cursor; yields (url, queries seen)."""
+    lines = (SAMPLE_DIR / "events.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines if _is_json(line)]
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            query = parse_qs(urlsplit(self.path).query)
+            seen.append(urlsplit(self.path).query)
+            start = int(query.get("cursor", ["0"])[0])
+            page = {"events": records[start:start + 400]}
+            if start + 400 < len(records):
+                page["next_cursor"] = str(start + 400)
+            body = json.dumps(page).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/events", seen
+    server.shutdown()
+    server.server_close()
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
 def test_secret_block_supplies_the_url(
     prefect_harness: None, password_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -61,7 +108,7 @@ def test_secret_block_supplies_the_url(
 
 
 def test_password_appears_nowhere_after_a_run(
-    prefect_harness: None, spark, password_url: str, service_tmp_dir: Path,
+    prefect_harness: None, spark, password_url: str, service_tmp_dir: Path, events_api: tuple[str, list[str]],
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
     from prefect.client.orchestration import get_client
@@ -78,7 +125,8 @@ def test_password_appears_nowhere_after_a_run(
     data_dir = service_tmp_dir / "credentials-run"
     monkeypatch.setenv("WEBTRAIL_DATA_DIR", str(data_dir))
     monkeypatch.delenv("WEBTRAIL_DATABASE_SECRET_BLOCK", raising=False)
-    state = daily(database_url=SecretStr(password_url), force=True, return_state=True)
+    api_url, api_queries = events_api
+    state = daily(database_url=SecretStr(password_url), force=True, events=[], events_api=api_url, return_state=True)
     assert state.is_completed(), state.message
     flow_run_id = state.state_details.flow_run_id
 
@@ -104,3 +152,11 @@ def test_password_appears_nowhere_after_a_run(
         assert cur.fetchone()[0] > 0
         cur.execute("SELECT coalesce(string_agg(coalesce(error, ''), ''), '') FROM webtrail.pipeline_runs")
         assert PASSWORD not in cur.fetchone()[0]
+        # events came from the API: every valid sample event (the file's duplicate line included) in 3 pages
+        ground_truth = json.loads((SAMPLE_DIR / "ground_truth.json").read_text())
+        cur.execute("SELECT events_read, events_rejected FROM webtrail.pipeline_runs")
+        assert cur.fetchone() == (ground_truth["events"]["lines"] - ground_truth["events"]["malformed"], 0)
+        cur.execute("SELECT count(*) FROM webtrail.funnel_daily WHERE visitors > 0")
+        assert cur.fetchone()[0] > 0
+    assert len(api_queries) == 3
+    assert parse_qs(api_queries[0]) == {"start": ["2026-11-24T00:00:00+00:00"], "end": ["2026-11-25T00:00:00+00:00"]}
