@@ -8,29 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import polars as pl
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from parsers import schema as staging
-
-_POLARS_TO_SPARK: dict[type, T.DataType] = {
-    pl.String: T.StringType(),
-    pl.Int64: T.LongType(),
-    pl.Int32: T.IntegerType(),
-    pl.Float64: T.DoubleType(),
-    pl.Boolean: T.BooleanType(),
-    pl.Datetime: T.TimestampType(),
-}
-
-
-def spark_schema(polars_schema: dict[str, pl.DataType]) -> T.StructType:
-    """The Spark StructType of a staging dataset described by a polars schema dict."""
-    return T.StructType(
-        [T.StructField(name, _POLARS_TO_SPARK[type(dtype)], True) for name, dtype in polars_schema.items()]
-    )
-
+from parsers.schema import spark_schema
 
 REQUESTS = spark_schema(staging.REQUESTS_SCHEMA)
 EVENTS = spark_schema(staging.EVENTS_SCHEMA)

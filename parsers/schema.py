@@ -6,6 +6,8 @@ contracts in checks/contracts/ read them by these names. Timestamps are UTC.
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 UTC_TS = pl.Datetime("us", "UTC")
@@ -80,6 +82,24 @@ USER_AGENTS_SCHEMA: dict[str, pl.DataType] = {
     "device_type": pl.String(),  # desktop, mobile, tablet, bot, other
     "is_bot": pl.Boolean(),
 }
+
+
+def spark_type(dtype: pl.DataType) -> Any:
+    """The Spark type of a staging column: the same contract read by the Spark parser and analytics."""
+    from pyspark.sql import types as T  # lazy: the polars parsers do not need Spark
+
+    spark_types = {
+        pl.String: T.StringType(), pl.Int64: T.LongType(), pl.Int32: T.IntegerType(), pl.Float64: T.DoubleType(),
+        pl.Boolean: T.BooleanType(), pl.Datetime: T.TimestampType(),
+    }
+    return spark_types[type(dtype)]
+
+
+def spark_schema(schema: dict[str, pl.DataType]) -> Any:
+    """The Spark StructType (all columns nullable) of a staging dataset."""
+    from pyspark.sql import types as T
+
+    return T.StructType([T.StructField(name, spark_type(dtype), True) for name, dtype in schema.items()])
 
 
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -11,30 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import polars as pl
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from parsers.access_convert import JUNK_RE, REQUEST_LINE_RE
 from parsers.log_format import JSON_KEYS, LogFormat, compile_format
-from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
+from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA, spark_type
 
-_SPARK_TYPES: dict[type[pl.DataType], T.DataType] = {
-    pl.String: T.StringType(),
-    pl.Int64: T.LongType(),
-    pl.Int32: T.IntegerType(),
-    pl.Float64: T.DoubleType(),
-    pl.Boolean: T.BooleanType(),
-    pl.Datetime: T.TimestampType(),
-}
 CLF_TIME = "dd/MMM/yyyy:HH:mm:ss Z"
 ISO_TIME = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSSSSS]XXX"
-
-
-def spark_type(dtype: pl.DataType) -> T.DataType:
-    """Spark type of a staging column (UTC timestamps are Spark TimestampType)."""
-    return _SPARK_TYPES[type(dtype)]
 
 
 def _formats(log_format: str | LogFormat | Sequence[LogFormat]) -> list[LogFormat]:
