@@ -45,6 +45,12 @@ CONTRACTS_DIR: Path = Path(__file__).resolve().parent / "contracts"
 
 INPUT_DATASETS: tuple[str, ...] = ("requests", "events", "users", "parse_stats")
 
+# contracts/cross_table.yml: totals and references across the staging and the Spark outputs.
+CROSS_TABLE = "cross_table"
+CROSS_TABLE_SOURCES: tuple[str, ...] = (
+    "requests", "users", "sessions", "user_daily", "traffic_minute", "status_daily", "endpoint_daily", "ip_daily",
+)
+
 DUCKDB_DATA_SOURCE = "webtrail"
 DUCKDB_DATASET_PREFIX = f"{DUCKDB_DATA_SOURCE}/main"
 SPARK_DATA_SOURCE = "webtrail_spark"
@@ -129,13 +135,18 @@ class QualityGateError(Exception):
 
     def __init__(self, failures: list[tuple[str, CheckOutcome]], extra_lines: list[str] | None = None):
         self.failures = failures
+        self.extra_lines = list(extra_lines or [])
         head = f"{len(failures)} blocking data-quality check(s) failed:"
         lines = [
             f"  {dataset}.{r.check_name}: measured {_fmt(r.measured_value)}, expected {r.threshold}"
             + (f" (column {r.column_name})" if r.column_name else "")
             for dataset, r in failures
         ]
-        super().__init__("\n".join([head, *lines, *(extra_lines or [])]))
+        super().__init__("\n".join([head, *lines, *self.extra_lines]))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable with its failures (Prefect may serialize a task's exception)."""
+        return (type(self), (self.failures, self.extra_lines))
 
 
 class ContractRunError(Exception):
@@ -167,7 +178,7 @@ def parse_stats_frame(stats: Iterable[tuple[str, int, int]]) -> pl.DataFrame:
 
 def verify_parquet(
     dataset: str,
-    parquet_paths: Mapping[str, Path],
+    parquet_paths: Mapping[str, Path | pl.DataFrame],
     variables: Mapping[str, str],
     *,
     contract: Path | None = None,
@@ -175,9 +186,14 @@ def verify_parquet(
     """Run `dataset`'s contract on Parquet files exposed as DuckDB views (name -> file or directory).
 
     The contract's table is ``parquet_paths[dataset]``; other entries are available to SQL checks.
+    An entry may also be an in-memory polars frame (e.g. the one-row anchor of ``cross_table``).
     """
     started = time.perf_counter()
-    missing = [f"{name}: {path}" for name, path in parquet_paths.items() if not Path(path).exists()]
+    missing = [
+        f"{name}: {path}"
+        for name, path in parquet_paths.items()
+        if not isinstance(path, pl.DataFrame) and not Path(path).exists()
+    ]
     if dataset not in parquet_paths:
         missing.insert(0, f"no Parquet path given for dataset {dataset!r}")
     if missing:
@@ -185,10 +201,13 @@ def verify_parquet(
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        for name, path in parquet_paths.items():
-            path = Path(path)
-            source = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
-            connection.read_parquet(source).create_view(name, replace=True)
+        for name, source in parquet_paths.items():
+            if isinstance(source, pl.DataFrame):
+                connection.register(name, source.to_arrow())
+                continue
+            path = Path(source)
+            pattern = str(path / "**" / "*.parquet") if path.is_dir() else str(path)
+            connection.read_parquet(pattern).create_view(name, replace=True)
     except Exception as exc:  # noqa: BLE001 - unreadable Parquet is a run error, reported, not raised
         connection.close()
         return _error_report(dataset, f"cannot read Parquet: {type(exc).__name__}: {exc}", started)
@@ -197,6 +216,30 @@ def verify_parquet(
         return _run(dataset, data_source, DUCKDB_DATASET_PREFIX, variables, contract, started)
     finally:
         connection.close()
+
+
+def verify_cross_table(
+    parquet_paths: Mapping[str, Path],
+    variables: Mapping[str, str],
+    *,
+    contract: Path | None = None,
+) -> ContractReport:
+    """Run contracts/cross_table.yml: totals and user references across several Parquet datasets.
+
+    ``parquet_paths`` needs every name of CROSS_TABLE_SOURCES (extra entries are ignored); the anchor
+    dataset ``cross_table`` is a one-row frame holding the run's DAY.
+    """
+    started = time.perf_counter()
+    absent = [name for name in CROSS_TABLE_SOURCES if name not in parquet_paths]
+    if absent:
+        return _error_report(CROSS_TABLE, f"missing input: no Parquet path for {', '.join(absent)}", started)
+    try:
+        day = date.fromisoformat(str(variables.get("DAY")))
+    except ValueError:
+        return _error_report(CROSS_TABLE, f"DAY={variables.get('DAY')!r} is not a YYYY-MM-DD date", started)
+    sources: dict[str, Path | pl.DataFrame] = {name: Path(parquet_paths[name]) for name in CROSS_TABLE_SOURCES}
+    sources[CROSS_TABLE] = pl.DataFrame({"day": [day]}, schema={"day": pl.Date()})
+    return verify_parquet(CROSS_TABLE, sources, variables, contract=contract)
 
 
 def verify_frames(
@@ -251,6 +294,39 @@ def verify_spark(
         spark.catalog.dropGlobalTempView(dataset)
 
 
+def postgres_connection(database_url: str) -> dict[str, Any]:
+    """soda-postgres ``connection:`` properties for a libpq URL or key=value string, as libpq reads it.
+
+    Percent-encoded query parameters are decoded, so a unix-socket directory in ``host`` (the embedded
+    server's ``postgresql://postgres@/webtrail?host=%2F...&port=5432``) reaches psycopg as a path.
+    Parameters the URL leaves out take libpq's defaults (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+    PGDATABASE, the OS user), so Soda connects where the loader's psycopg2 does; an empty host means
+    libpq's default socket. Every other libpq parameter (sslrootcert, options, ...) is passed through.
+    Raises ValueError (from psycopg) for a malformed URL.
+    """
+    from psycopg import pq
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = {key: str(value) for key, value in conninfo_to_dict(database_url).items() if value is not None}
+    defaults = {
+        d.keyword.decode(): d.val.decode()
+        for d in pq.Conninfo.get_defaults()
+        if d.val is not None and d.keyword.decode() in ("host", "port", "user", "password", "dbname")
+    }
+    params = {**defaults, **params}
+    user = params.pop("user", "") or "postgres"
+    connection: dict[str, Any] = {
+        "host": params.pop("host", ""),
+        "port": int(params.pop("port", "5432") or 5432),
+        "database": params.pop("dbname", "") or user,
+        "user": user,
+        "password": params.pop("password", ""),  # empty: libpq then reads ~/.pgpass
+        "connect_timeout": params.pop("connect_timeout", "30"),
+    }
+    connection.update(params)
+    return connection
+
+
 def verify_postgres(
     dataset: str,
     database_url: str,
@@ -263,25 +339,15 @@ def verify_postgres(
 
     With DAY set, only that day's rows are verified (ROW_FILTER; the Spark/Parquet runs see one day).
 
-    `database_url` is a libpq URL or key=value string; it never appears in the report.
+    `database_url` is a libpq URL or key=value string (see postgres_connection); it never appears in
+    the report.
     """
     started = time.perf_counter()
     try:
-        from psycopg.conninfo import conninfo_to_dict
         from soda_postgres.common.data_sources.postgres_data_source import PostgresDataSourceImpl
         from soda_postgres.common.data_sources.postgres_data_source_connection import PostgresDataSource
 
-        params = conninfo_to_dict(database_url)
-        database = str(params.get("dbname") or params.get("user") or "postgres")
-        connection: dict[str, Any] = {
-            "host": params.get("host") or "localhost",
-            "port": int(params.get("port") or 5432),
-            "database": database,
-            "user": params.get("user") or "postgres",
-            "password": params.get("password") or "",
-        }
-        if params.get("sslmode"):
-            connection["sslmode"] = params["sslmode"]
+        connection = postgres_connection(database_url)
         model = PostgresDataSource(name=POSTGRES_DATA_SOURCE, connection=connection)
         data_source = PostgresDataSourceImpl(data_source_model=model)
     except Exception as exc:  # noqa: BLE001 - the message may carry the URL: keep only the type
@@ -294,7 +360,7 @@ def verify_postgres(
             return _error_report(dataset, f"DAY={merged['DAY']!r} is not a YYYY-MM-DD date", started)
         # The table holds every day: verify the run's day only (a validated date, never free text).
         merged["ROW_FILTER"] = f"day = DATE '{day.isoformat()}'"
-    prefix = f"{POSTGRES_DATA_SOURCE}/{database}/{schema}"
+    prefix = f"{POSTGRES_DATA_SOURCE}/{connection['database']}/{schema}"
     return _run(dataset, data_source, prefix, merged, contract, started)
 
 

@@ -33,7 +33,7 @@ from tasks.ingest import (
     parse_events_task,
     read_users_task,
 )
-from tasks.quality import check_inputs, check_outputs
+from tasks.quality import check_inputs, check_loaded, check_outputs
 from tasks.report import alert_findings, publish_report
 from tasks.warehouse import (
     already_loaded,
@@ -124,6 +124,9 @@ def daily(
             check_outputs(url, run_id, layout, outputs, settings)
         with timer.stage("load"):
             table_rows = load_day(url, run_id, layout, outputs, inputs, fingerprints, settings)
+        with timer.stage("loaded_checks"):
+            # After the commit: a blocking failure fails the run (and alerts) but cannot undo the load.
+            check_loaded(url, run_id, layout, settings)
         summary: RunSummary = summarize_day(url, run_id, plan.day, inputs, users_count, table_rows)
         end_run(url, run_id, "completed", inputs, users_count, timer.seconds, None)
     except BaseException as exc:

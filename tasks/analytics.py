@@ -21,7 +21,11 @@ def run_analytics(layout: DayLayout, settings: WebtrailSettings) -> dict[str, st
     logger = get_run_logger()
     spark = build_spark_session(settings.spark)
     logger.info("Spark %s on %s", spark.version, spark.sparkContext.master)
-    tables = build_tables(spark, layout, settings)
-    written = write_tables(tables, layout)
+    try:
+        written = write_tables(build_tables(spark, layout, settings), layout)
+    finally:
+        # The session outlives the run (backfills, workers): cached frames of this day's Parquet paths
+        # would otherwise be served to the next run of the same day.
+        spark.catalog.clearCache()
     logger.info("Spark wrote %d tables under %s", len(written), layout.output)
     return {name: str(path) for name, path in written.items()}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checks.runner import CONTRACTS_DIR, INPUT_DATASETS, PARSE_STATS_SCHEMA
+from checks.runner import CONTRACTS_DIR, CROSS_TABLE, INPUT_DATASETS, PARSE_STATS_SCHEMA
 from config.layout import OUTPUT_TABLES
 from parsers.schema import EVENT_TYPES, EVENTS_SCHEMA, REQUESTS_SCHEMA, USERS_SCHEMA
 
@@ -20,7 +20,7 @@ STAGING = {
     "users": USERS_SCHEMA,
     "parse_stats": PARSE_STATS_SCHEMA,
 }
-ALL_DATASETS = (*INPUT_DATASETS, *OUTPUT_TABLES)
+ALL_DATASETS = (*INPUT_DATASETS, *OUTPUT_TABLES, CROSS_TABLE)
 
 
 def load(dataset: str) -> dict[str, Any]:
@@ -94,6 +94,17 @@ def test_warn_checks_are_the_intended_ones() -> None:
         ("users", "plan_valid"),
         ("users", "status_valid"),
     }
+
+
+def test_cross_table_totals_block_and_references_warn() -> None:
+    levels = {
+        body["name"]: (body.get("threshold") or {}).get("level", "fail") for _, body in all_checks(load(CROSS_TABLE))
+    }
+    assert {name for name, level in levels.items() if level == "warn"} == {
+        "sessions_user_id_in_users",
+        "user_daily_user_id_in_users",
+    }
+    assert all(name.endswith(("_match_staged", "_match_sessions")) for name, lv in levels.items() if lv != "warn")
 
 
 def test_security_values_follow_the_rules() -> None:

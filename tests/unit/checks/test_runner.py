@@ -14,6 +14,7 @@ from checks.runner import (
     QualityGateError,
     _rendered_contract,
     parse_stats_frame,
+    postgres_connection,
     raise_on_blocking,
     verify_frames,
     verify_parquet,
@@ -103,6 +104,15 @@ def test_the_gate_names_dataset_check_measured_value_and_threshold() -> None:
     assert raised.value.failures == [("parse_stats", failing.results[0])]
 
 
+def test_the_gate_error_survives_pickling() -> None:
+    import pickle
+
+    failure = outcome("parse_quality", "blocking", "FAILED", 0.02, "<= 0.01")
+    error = QualityGateError([("parse_stats", failure)], ["  also could not run: users"])
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.failures == error.failures and str(copy) == str(error)
+
+
 def test_warnings_and_passes_do_not_stop_the_run() -> None:
     raise_on_blocking(
         [
@@ -160,3 +170,36 @@ def test_a_threshold_variable_without_value_or_default_is_refused(tmp_path: Path
     contract.write_text("threshold:\n  must_be: ${var.NOPE}\n")
     with pytest.raises(ContractRunError, match="NOPE"), _rendered_contract(contract, {}):
         pass
+
+
+# --------------------------------------------------------------------- PostgreSQL connection
+
+
+def test_the_embedded_socket_url_becomes_a_socket_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    url = "postgresql://postgres@/webtrail?host=%2Fvar%2Flib%2Fweb%20trail%2Fdata&port=5433"
+    assert postgres_connection(url) == {
+        "host": "/var/lib/web trail/data", "port": 5433, "database": "webtrail", "user": "postgres",
+        "password": "", "connect_timeout": "30",
+    }
+
+
+def test_key_value_strings_and_extra_parameters_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    conn = postgres_connection("host=db.example port=6432 dbname=dw user=etl sslmode=require options='-c x=1'")
+    assert conn == {
+        "host": "db.example", "port": 6432, "database": "dw", "user": "etl", "password": "",
+        "connect_timeout": "30", "sslmode": "require", "options": "-c x=1",
+    }
+
+
+def test_what_the_url_leaves_out_comes_from_the_libpq_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGUSER", "alice")
+    monkeypatch.setenv("PGPASSWORD", "from-env")
+    monkeypatch.setenv("PGHOST", "pg.internal")
+    monkeypatch.delenv("PGDATABASE", raising=False)
+    conn = postgres_connection("postgresql:///?connect_timeout=5")
+    assert (conn["host"], conn["user"], conn["password"], conn["database"], conn["connect_timeout"]) == (
+        "pg.internal", "alice", "from-env", "alice", "5"
+    )

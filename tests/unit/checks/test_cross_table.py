@@ -1,0 +1,160 @@
+"""contracts/cross_table.yml on tiny Parquet files (DuckDB): output totals against the staged requests,
+user references against the users snapshot, and the session rule with a lookback window."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from checks.runner import CROSS_TABLE_SOURCES, verify_cross_table
+from parsers.schema import REQUESTS_SCHEMA, USERS_SCHEMA
+
+DAY = "2026-11-24"
+MIDNIGHT = datetime(2026, 11, 24, tzinfo=UTC)
+VARIABLES = {"DAY": DAY, "SESSION_GAP_MINUTES": "30", "SESSION_SPLIT_AT_MIDNIGHT": "false"}
+
+# (client_ip, user_agent, minutes from midnight, bytes): staging with a 2-hour lookback.
+#   A: 23:50 (day before), 00:10, 00:20  -> one session begun the day before; its 2 day requests are not counted
+#   B: 22:00 (day before), 00:45         -> the gap > 30 min starts a session on the day: 1 request
+#   C: 10:00, 10:05 | 12:00               -> two sessions: 2 + 1 requests
+#   D: 11:00 (no user agent), 11:10 ('')  -> one device, one session: 2 requests
+STAGED = [
+    ("10.0.0.1", "ua-a", -10, 100), ("10.0.0.1", "ua-a", 10, 100), ("10.0.0.1", "ua-a", 20, 100),
+    ("10.0.0.2", "ua-b", -120, 50), ("10.0.0.2", "ua-b", 45, 50),
+    ("10.0.0.3", "ua-c", 600, 10), ("10.0.0.3", "ua-c", 605, 10), ("10.0.0.3", "ua-c", 720, 10),
+    ("10.0.0.4", None, 660, 1), ("10.0.0.4", "", 670, 1),
+]
+DAY_REQUESTS = 8  # staged requests on the day
+DAY_BYTES = 2 * 100 + 50 + 3 * 10 + 2 * 1
+SESSIONS = [  # the sessions that start on the day (what analytics/sessions.py gives)
+    {"session_id": "b", "user_id": None, "is_bot": True, "requests": 1},
+    {"session_id": "c1", "user_id": "u1", "is_bot": False, "requests": 2},
+    {"session_id": "c2", "user_id": "u1", "is_bot": False, "requests": 1},
+    {"session_id": "d", "user_id": "u2", "is_bot": False, "requests": 2},
+]
+
+
+def staged_requests() -> pl.DataFrame:
+    rows = [
+        {"source_file": "access.log", "line_number": n, "client_ip": ip, "user_agent": ua, "bytes": size,
+         "requested_at": MIDNIGHT + timedelta(minutes=m), "method": "GET", "path": "/", "status": 200}
+        for n, (ip, ua, m, size) in enumerate(STAGED, start=1)
+    ]
+    return pl.DataFrame([{name: row.get(name) for name in REQUESTS_SCHEMA} for row in rows], schema=REQUESTS_SCHEMA)
+
+
+def users(*ids: str) -> pl.DataFrame:
+    return pl.DataFrame([{"user_id": i, "status": "active"} for i in ids], schema=USERS_SCHEMA)
+
+
+def consistent_outputs() -> dict[str, pl.DataFrame]:
+    return {
+        "sessions": pl.DataFrame(SESSIONS),
+        "user_daily": pl.DataFrame([{"user_id": "u1", "requests": 3}, {"user_id": "u2", "requests": 2}]),
+        "traffic_minute": pl.DataFrame({"requests": [5, 3]}),
+        "status_daily": pl.DataFrame({"status": [200], "requests": [DAY_REQUESTS], "bytes": [DAY_BYTES]}),
+        "endpoint_daily": pl.DataFrame({"hits": [DAY_REQUESTS]}),
+        "ip_daily": pl.DataFrame({"requests": [2, 1, 3, 2]}),
+    }
+
+
+def run(tmp_path: Path, frames: dict[str, pl.DataFrame], variables: dict[str, str] | None = None) -> dict[str, Any]:
+    """Write the frames as Parquet, run the contract; {check: (outcome, measured)} or the run error."""
+    paths = {}
+    for name, frame in frames.items():
+        paths[name] = tmp_path / f"{name}.parquet"
+        frame.write_parquet(paths[name])
+    report = verify_cross_table(paths, VARIABLES if variables is None else variables)
+    assert report.infrastructure_error is None, report.infrastructure_error
+    return {r.check_name: (r.outcome, r.measured_value) for r in report.results}
+
+
+def inputs(**overrides: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    return {"requests": staged_requests(), "users": users("u1", "u2"), **consistent_outputs(), **overrides}
+
+
+def problems(results: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in results.items() if value[0] != "PASSED"}
+
+
+def test_consistent_tables_pass_every_check(tmp_path: Path) -> None:
+    results = run(tmp_path, inputs())
+    assert problems(results) == {}
+    assert len(results) == 9
+
+
+def test_a_lost_minute_trips_the_traffic_total_with_the_difference(tmp_path: Path) -> None:
+    results = run(tmp_path, inputs(traffic_minute=pl.DataFrame({"requests": [5]})))
+    assert problems(results) == {"traffic_minute_requests_match_staged": ("FAILED", -3)}
+
+
+def test_status_endpoint_and_ip_totals(tmp_path: Path) -> None:
+    results = run(
+        tmp_path,
+        inputs(
+            status_daily=pl.DataFrame({"status": [200], "requests": [DAY_REQUESTS + 1], "bytes": [DAY_BYTES - 2]}),
+            endpoint_daily=pl.DataFrame({"hits": [DAY_REQUESTS - 1]}),
+            ip_daily=pl.DataFrame({"requests": [2, 1, 3, 2, 4]}),
+        ),
+    )
+    assert problems(results) == {
+        "status_daily_requests_match_staged": ("FAILED", 1),
+        "status_daily_bytes_match_staged": ("FAILED", -2),
+        "endpoint_daily_hits_match_staged": ("FAILED", -1),
+        "ip_daily_requests_match_staged": ("FAILED", 4),
+    }
+
+
+def test_sessions_must_hold_every_request_of_the_sessions_begun_on_the_day(tmp_path: Path) -> None:
+    missing_bot_session = pl.DataFrame([s for s in SESSIONS if s["session_id"] != "b"])
+    results = run(tmp_path, inputs(sessions=missing_bot_session))
+    assert problems(results) == {"sessions_requests_match_staged": ("FAILED", -1)}
+
+
+def test_split_at_midnight_counts_the_requests_after_midnight_as_a_new_session(tmp_path: Path) -> None:
+    results = run(tmp_path, inputs(), {**VARIABLES, "SESSION_SPLIT_AT_MIDNIGHT": "true"})
+    assert problems(results) == {"sessions_requests_match_staged": ("FAILED", -2)}  # A's 00:10 and 00:20
+
+
+def test_a_wider_gap_joins_b_to_its_evening_session(tmp_path: Path) -> None:
+    results = run(tmp_path, inputs(), {**VARIABLES, "SESSION_GAP_MINUTES": "180"})
+    assert problems(results) == {"sessions_requests_match_staged": ("FAILED", 1)}  # B's request is carried in
+
+
+def test_user_daily_must_match_the_human_sessions_of_known_users(tmp_path: Path) -> None:
+    user_daily = pl.DataFrame([{"user_id": "u1", "requests": 3}])
+    results = run(tmp_path, inputs(user_daily=user_daily))
+    assert problems(results) == {"user_daily_requests_match_sessions": ("FAILED", -2)}
+
+
+def test_unknown_users_only_warn(tmp_path: Path) -> None:
+    results = run(tmp_path, inputs(users=users("u1")))
+    assert problems(results) == {
+        "sessions_user_id_in_users": ("WARN", 1),
+        "user_daily_user_id_in_users": ("WARN", 1),
+    }
+
+
+def test_without_a_users_snapshot_references_are_not_measured(tmp_path: Path) -> None:
+    assert problems(run(tmp_path, inputs(users=users()))) == {}
+
+
+def test_every_source_is_required(tmp_path: Path) -> None:
+    paths = {name: tmp_path / f"{name}.parquet" for name in CROSS_TABLE_SOURCES if name != "ip_daily"}
+    report = verify_cross_table(paths, VARIABLES)
+    assert report.infrastructure_error == "missing input: no Parquet path for ip_daily"
+
+
+@pytest.mark.parametrize("missing", ["DAY", "SESSION_GAP_MINUTES"])
+def test_every_variable_is_required(tmp_path: Path, missing: str) -> None:
+    paths = {}
+    for name, frame in inputs().items():
+        paths[name] = tmp_path / f"{name}.parquet"
+        frame.write_parquet(paths[name])
+    report = verify_cross_table(paths, {k: v for k, v in VARIABLES.items() if k != missing})
+    assert report.infrastructure_error and missing in report.infrastructure_error
+    assert not report.has_blocking_failure
