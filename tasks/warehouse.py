@@ -130,5 +130,5 @@ def summarize_day(
     return RunSummary(
         run_id=str(run_id), day=day, inputs=inputs, table_rows=table_rows, findings_by_category=findings,
         human_sessions=int(human), bot_sessions=int(bot), users_read=users_read, quality=quality,
-        query_hint=f"python -m warehouse.show sessions --day {day}   (or psql {redact(url.get_secret_value())})",
+        query_hint=f"python -m warehouse.show sessions --day {day}   (or: psql \"{redact(url.get_secret_value())}\")",
     )

@@ -3,6 +3,7 @@
     python -m warehouse.show security_findings --day 2026-11-24
     python -m warehouse.show sessions --limit 20
     python -m warehouse.show --sql "SELECT category, count(*) FROM webtrail.security_findings GROUP BY 1"
+    psql "$(python -m warehouse.show --url)"
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from psycopg2 import sql
 
 from config.settings import WebtrailSettings
-from warehouse.connect import connection
+from warehouse.connect import connection, redact
 from warehouse.embedded import database_url
 
 
@@ -42,10 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", type=date.fromisoformat, help="only this day (tables with a day column)")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--sql", help="a read-only query to run instead")
+    parser.add_argument("--url", action="store_true", help="print the database URL (password hidden) for psql")
     args = parser.parse_args(argv)
-    if not args.table and not args.sql:
-        parser.error("give a table name or --sql")
+    if not args.table and not args.sql and not args.url:
+        parser.error("give a table name, --sql or --url")
     url = database_url(WebtrailSettings())
+    if args.url:
+        print(redact(url))
+        return 0
     with connection(url) as conn, conn.cursor() as cur:
         conn.set_session(readonly=True)
         if args.sql:
