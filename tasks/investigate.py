@@ -1,0 +1,75 @@
+"""Investigation tasks: resolve the window, query Parquet + warehouse, publish the artifacts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import SecretStr
+
+from config.settings import WebtrailSettings
+from report.investigate import (
+    InvestigationQuery,
+    InvestigationResult,
+    investigate,
+    investigation_markdown,
+    latest_loaded_day,
+    request_table,
+)
+from warehouse.connect import connection, redact
+from warehouse.embedded import database_url
+
+MARKDOWN_KEY = "webtrail-investigation"
+TABLE_KEY = "webtrail-investigation-requests"
+_IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [2, 10], "cache_policy": NO_CACHE}
+
+
+@task(name="warehouse-url", **_IO_RETRIES)
+def warehouse_url(settings: WebtrailSettings, override: SecretStr | None) -> SecretStr:
+    """The configured PostgreSQL URL, or the embedded server's (started if needed); never migrated here."""
+    if override is not None:
+        settings = settings.model_copy(update={"database_url": override})
+    url = database_url(settings)
+    get_run_logger().info("Reading the warehouse at %s", redact(url))
+    return SecretStr(url)
+
+
+@task(name="latest-loaded-day", **_IO_RETRIES)
+def latest_day(url: SecretStr) -> date | None:
+    """The most recent day in the warehouse, for an investigation without a time window."""
+    with connection(url.get_secret_value()) as conn:
+        conn.set_session(readonly=True)
+        return latest_loaded_day(conn)
+
+
+@task(name="run-investigation", timeout_seconds=1800, **_IO_RETRIES)
+def run_investigation(url: SecretStr, settings: WebtrailSettings, query: InvestigationQuery) -> InvestigationResult:
+    """Scan the staged requests of the window's days and read findings, sessions and ip_daily."""
+    with connection(url.get_secret_value()) as conn:
+        conn.set_session(readonly=True)
+        result = investigate(conn, settings.data_dir.resolve(), query)
+    logger = get_run_logger()
+    if result.days_missing:
+        logger.warning("No staged requests for %s", ", ".join(d.isoformat() for d in result.days_missing))
+    logger.info(
+        "%s: %d matching requests, %d findings, %d sessions, IPs %s",
+        query.describe(), result.request_count, len(result.findings), len(result.sessions), result.ips,
+    )
+    return result
+
+
+@task(name="publish-investigation", cache_policy=NO_CACHE)
+def publish_investigation(result: InvestigationResult) -> None:
+    """A markdown report (log content escaped) and a table artifact of the matching requests."""
+    subject = result.query.describe()
+    create_markdown_artifact(
+        key=MARKDOWN_KEY, markdown=investigation_markdown(result), description=f"Investigation of {subject}"
+    )
+    create_table_artifact(
+        key=TABLE_KEY,
+        table=request_table(result) or [{"result": "no matching requests"}],
+        description=f"First {len(result.requests)} of {result.request_count} matching requests ({subject})",
+    )
