@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from pydantic import SecretStr
 
@@ -47,15 +48,31 @@ from tasks.warehouse import (
 
 
 def _run_name() -> str:
-    day = flow_run.parameters.get("day")
-    return f"daily-{day or 'default-day'}"
+    """`daily-<day>` with the day the run will really process (the sample's, or yesterday)."""
+    p = flow_run.parameters
+    try:
+        day = resolve_plan(
+            WebtrailSettings(), p.get("day"), p.get("access_log"), p.get("events"), p.get("users_db"),
+            p.get("events_api"),
+        ).day
+    except Exception:  # noqa: BLE001 - a name must never fail the run
+        day = p.get("day") or "unknown-day"
+    return f"daily-{day}" + ("-force" if p.get("force") else "")
+
+
+# Share of the run done when each stage ends, for the progress artifact.
+STAGE_PROGRESS = {
+    "parse": 20.0, "input_checks": 30.0, "analytics": 75.0, "output_checks": 85.0, "load": 95.0,
+    "loaded_checks": 100.0,
+}
 
 
 class StageTimer:
-    """Wall-clock seconds per stage, recorded in pipeline_runs.stage_timings."""
+    """Wall-clock seconds per stage (pipeline_runs.stage_timings) and the run's progress artifact."""
 
-    def __init__(self) -> None:
+    def __init__(self, progress_id: UUID | None = None) -> None:
         self.seconds: dict[str, float] = {}
+        self.progress_id = progress_id
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -64,9 +81,11 @@ class StageTimer:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - started, 3)
+        if self.progress_id is not None:  # reached only when the stage succeeded
+            update_progress_artifact(self.progress_id, STAGE_PROGRESS.get(name, 0.0), description=f"{name} done")
 
 
-@flow(name="webtrail-daily", flow_run_name=_run_name, log_prints=True)
+@flow(name="webtrail-daily", flow_run_name=_run_name, log_prints=True, timeout_seconds=12 * 3600)
 def daily(
     day: date | None = None,
     access_log: list[str] | None = None,
@@ -91,7 +110,9 @@ def daily(
     settings = WebtrailSettings()
     plan = resolve_plan(settings, day, access_log, events, users_db, events_api)
     layout = DayLayout(settings.data_dir.resolve(), plan.day)
-    timer = StageTimer()
+    timer = StageTimer(
+        create_progress_artifact(0.0, key="webtrail-daily-progress", description=f"Processing {plan.day}")
+    )
     logger.info("Processing %s%s", plan.day, " (bundled sample day)" if plan.from_sample else "")
 
     url = prepare_warehouse(settings, database_url)
@@ -130,7 +151,10 @@ def daily(
         summary: RunSummary = summarize_day(url, run_id, plan.day, inputs, users_count, table_rows)
         end_run(url, run_id, "completed", inputs, users_count, timer.seconds, None)
     except BaseException as exc:
-        end_run(url, run_id, "failed", inputs, users_count, timer.seconds, f"{type(exc).__name__}: {exc}")
+        try:
+            end_run(url, run_id, "failed", inputs, users_count, timer.seconds, f"{type(exc).__name__}: {exc}")
+        except Exception as audit_exc:  # noqa: BLE001 - never hide the original error
+            logger.error("could not record the failure in pipeline_runs: %s", audit_exc)
         raise
     publish_report(summary, timer.seconds)
     alert_findings(url, plan.day, settings.security)

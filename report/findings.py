@@ -25,6 +25,9 @@ def finding_event(finding: Mapping[str, Any]) -> dict[str, Any]:
         "resource": {
             "prefect.resource.id": f"webtrail.ip.{finding['client_ip']}",
             "prefect.resource.name": str(finding["client_ip"]),
+            # Labels, unlike the payload, can be matched by automations.
+            "webtrail.severity": str(finding["severity"]),
+            "webtrail.category": str(finding["category"]),
         },
         "payload": {
             "day": str(finding["day"]),

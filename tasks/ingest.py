@@ -18,7 +18,8 @@ from parsers.user_agents import enrich_user_agents
 from parsers.users import read_users
 
 
-@task(name="discover-{kind}", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(name="discover-inputs", task_run_name="discover-{kind}", retries=2, retry_delay_seconds=[2, 10],
+      cache_policy=NO_CACHE, timeout_seconds=600)
 def discover_inputs(patterns: list[str], kind: str) -> list[Path]:
     """Expand files, globs, directories and rotated sets; retried because shares can lag."""
     files = discover_files(patterns)
@@ -26,7 +27,8 @@ def discover_inputs(patterns: list[str], kind: str) -> list[Path]:
     return files
 
 
-@task(name="parse-access-logs", cache_policy=NO_CACHE, timeout_seconds=4 * 3600)
+@task(name="parse-access-logs", task_run_name="parse-access-logs-{layout.day}", cache_policy=NO_CACHE,
+      timeout_seconds=4 * 3600)
 def parse_access_logs_task(
     files: list[Path], layout: DayLayout, settings: WebtrailSettings
 ) -> list[FileParseStats]:
@@ -46,7 +48,7 @@ def parse_access_logs_task(
     return stats
 
 
-@task(name="parse-events", cache_policy=NO_CACHE, timeout_seconds=3600)
+@task(name="parse-events", task_run_name="parse-events-{layout.day}", cache_policy=NO_CACHE, timeout_seconds=3600)
 def parse_events_task(files: list[Path], layout: DayLayout, settings: WebtrailSettings) -> EventsParseResult | None:
     """Parse the JSON events; with none configured, stage an empty typed dataset."""
     layout.staging.mkdir(parents=True, exist_ok=True)
@@ -72,7 +74,7 @@ def fetch_events_api(url: str, layout: DayLayout, settings: WebtrailSettings) ->
     return layout.events_api_download
 
 
-@task(name="read-users", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE)
+@task(name="read-users", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE, timeout_seconds=1800)
 def read_users_task(source: str | None, layout: DayLayout) -> int | None:
     """Snapshot the user DB; retried because the source is usually a remote database."""
     layout.staging.mkdir(parents=True, exist_ok=True)

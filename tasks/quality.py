@@ -112,7 +112,12 @@ def _publish(url: SecretStr, run_id: UUID, layout: DayLayout, stage: str, report
         if row["outcome"] != "PASSED":
             emit_event(
                 event="webtrail.quality.failed",
-                resource={"prefect.resource.id": f"webtrail.dataset.{row['dataset']}"},
+                resource={
+                    "prefect.resource.id": f"webtrail.dataset.{row['dataset']}",
+                    # Labels, unlike the payload, can be matched by automations (e.g. blocking only).
+                    "webtrail.check.level": str(row["level"]),
+                    "webtrail.check.outcome": str(row["outcome"]),
+                },
                 payload={"day": layout.day.isoformat(), "stage": stage, "check": row["check_name"],
                          "level": row["level"], "outcome": row["outcome"], "measured": row["measured_value"],
                          "threshold": row["threshold"]},

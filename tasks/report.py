@@ -57,18 +57,18 @@ def emit_finding_events(findings: list[dict], min_severity: str) -> int:
     return len(chosen)
 
 
-@task(name="alert-findings", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+@task(name="alert-findings", cache_policy=NO_CACHE)  # no retries: a retry would send every event again
 def alert_findings(url: SecretStr, day: date, security: SecuritySettings) -> int:
     """Emit events for serious findings of the day and publish their escaped markdown digest."""
     with connection(url.get_secret_value()) as conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
         cur.execute("SELECT * FROM webtrail.security_findings WHERE day = %s", (day,))
         findings = [dict(row) for row in cur.fetchall()]
-    emitted = emit_finding_events(findings, security.alert_min_severity)
     create_markdown_artifact(
         key="webtrail-security-findings",
         markdown=findings_markdown(day.isoformat(), findings),
         description=f"Security findings of {day}",
     )
+    emitted = emit_finding_events(findings, security.alert_min_severity)
     get_run_logger().info(
         "%d finding(s) for %s; %d at or above %s severity emitted as events",
         len(findings), day, emitted, security.alert_min_severity,

@@ -23,7 +23,8 @@ from warehouse.embedded import database_url
 from warehouse.loader import replace_day
 from warehouse.migrate import migrate
 
-_IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 10, 30], "cache_policy": NO_CACHE}
+# connect() already retries a few seconds of connection errors; the task retry covers longer outages.
+_IO_RETRIES = {"retries": 1, "retry_delay_seconds": [30], "cache_policy": NO_CACHE}
 
 
 @task(name="prepare-warehouse", **_IO_RETRIES)

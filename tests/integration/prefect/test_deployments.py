@@ -351,7 +351,8 @@ emit_event(
 )
 emit_event(
     event="webtrail.quality.failed",
-    resource={"prefect.resource.id": "webtrail.dataset.requests"},
+    resource={"prefect.resource.id": "webtrail.dataset.requests", "webtrail.check.level": "blocking",
+              "webtrail.check.outcome": "FAILED"},
     payload={"day": "2026-11-24", "check": "requests_row_count", "level": "blocking", "outcome": "FAILED",
              "measured": 0, "threshold": "> 0"},
 )
