@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 DIRECT = "(direct)"
+_FUNNEL_SCHEMA = "step_number int, step_name string, visitors bigint, conversion_from_previous double, " \
+    "conversion_from_start double"
 _ORDER = ("requested_at", "source_file", "line_number")
 
 
 def human_events(events: DataFrame, user_agents: DataFrame, automated_ips: DataFrame) -> DataFrame:
     """Events whose user agent is not a bot and whose client IP is not automated."""
-    bots = user_agents.where(F.col("is_bot")).select("user_agent").distinct()
+    # anti joins: duplicates on the right change nothing, so no distinct (and no shuffle) is needed
+    bots = user_agents.where(F.col("is_bot")).select("user_agent")
     return events.join(F.broadcast(bots), "user_agent", "left_anti").join(
-        F.broadcast(automated_ips.select("client_ip").distinct()), "client_ip", "left_anti"
+        F.broadcast(automated_ips.select("client_ip")), "client_ip", "left_anti"
     )
 
 
@@ -53,15 +55,17 @@ def user_daily(sessions: DataFrame, events: DataFrame) -> DataFrame:
     return per_user.join(ev, "user_id", "left").fillna(0, subset=["events", "purchases"])
 
 
-def page_daily(session_requests: DataFrame) -> DataFrame:
+def page_daily(session_requests: DataFrame, session_key: Sequence[str] = ("session_id",)) -> DataFrame:
     """Human page views per path template: views, visitors, entries, exits, bounces, time on page.
 
     Entries / exits are the first / last page view of a session; a bounce is the entry of a session
     with a single page view; bounce_rate = bounces / entries (null without entries); time on page =
     gap to the next page view of the session, averaged over page views that have one (exits excluded).
+    `session_key`: the columns identifying a session (any key 1:1 with session_id; a key the input is
+    already partitioned by saves a shuffle).
     """
     pv = session_requests.where(F.col("is_page_view") & ~F.col("is_bot"))
-    ordered = Window.partitionBy("session_id").orderBy(*_ORDER)
+    ordered = Window.partitionBy(*session_key).orderBy(*_ORDER)
     nxt = F.lead("requested_at").over(ordered)
     pv = pv.select(
         "path_template",
@@ -69,7 +73,7 @@ def page_daily(session_requests: DataFrame) -> DataFrame:
         "requested_at",
         (F.row_number().over(ordered) == 1).alias("_entry"),
         nxt.alias("_next"),
-        F.count(F.lit(1)).over(Window.partitionBy("session_id")).alias("_n"),
+        F.count(F.lit(1)).over(Window.partitionBy(*session_key)).alias("_n"),
     )
     on_page = (F.unix_micros("_next") - F.unix_micros("requested_at")) / 1000.0
     out = pv.groupBy("path_template").agg(
@@ -97,7 +101,8 @@ def funnel_daily(events: DataFrame, steps: Sequence[str]) -> DataFrame:
     order). conversion_from_previous is null for step 1; both rates are null when the base is 0.
     No rows when there are no events (no data is not zero visitors).
     """
-    spark = events.sparkSession
+    if not steps:
+        return events.sparkSession.createDataFrame([], _FUNNEL_SCHEMA)
     conds = []
     for k, step in enumerate(steps, start=1):
         event_type, prefix = parse_step(step)
@@ -105,41 +110,37 @@ def funnel_daily(events: DataFrame, steps: Sequence[str]) -> DataFrame:
         if prefix is not None:
             cond = cond & F.coalesce(F.col("path").startswith(prefix), F.lit(False))
         conds.append(F.when(cond, F.lit(k)))
-    visitor = F.coalesce("user_id", "anonymous_id")
-    matched = events.where(visitor.isNotNull()).select(
-        visitor.alias("visitor"),
+    # explode_outer: events matching no step still make their visitor (and the day) present
+    per_event = events.select(
+        F.coalesce("user_id", "anonymous_id").alias("visitor"),
         "occurred_at",
-        F.explode(F.filter(F.array(*conds), lambda x: x.isNotNull())).alias("step"),
+        F.explode_outer(F.filter(F.array(*conds), lambda x: x.isNotNull())).alias("step"),
     )
     greedy = F.aggregate(
-        F.array_sort(F.collect_list(F.struct("occurred_at", "step"))),
+        F.array_sort(F.collect_list(F.when(F.col("step").isNotNull(), F.struct("occurred_at", "step")))),
         F.lit(0),
         lambda acc, x: F.when(x["step"] == acc + 1, acc + 1).otherwise(acc),
     )
-    depth = matched.groupBy("visitor").agg(greedy.alias("depth"))
-    schema = T.StructType(
-        [T.StructField("step_number", T.IntegerType()), T.StructField("step_name", T.StringType())]
-    )
-    step_df = spark.createDataFrame(list(enumerate(steps, start=1)), schema)
-    present = (
-        events.agg(F.count(F.lit(1)).alias("_n")).where(F.col("_n") > 0).select(F.lit(1).alias("_present"))
-    )
-    counts = (
-        step_df.crossJoin(present)
-        .join(depth, F.col("depth") >= F.col("step_number"), "left")
-        .groupBy("step_number", "step_name")
-        .agg(F.count("visitor").alias("visitors"))
-    )
-    ordered = Window.orderBy("step_number")
-    prev = F.lag("visitors").over(ordered)
-    first = F.first("visitors").over(ordered.rowsBetween(Window.unboundedPreceding, Window.currentRow))
-    return counts.select(
-        "step_number",
-        "step_name",
-        "visitors",
-        F.when(prev > 0, F.col("visitors") / prev).alias("conversion_from_previous"),
-        F.when(first > 0, F.col("visitors") / first).alias("conversion_from_start"),
-    )
+    depth = per_event.groupBy("visitor").agg(greedy.alias("depth"))
+    # one row with the visitors of every step; the rows of the table are unpacked from it
+    known = F.col("visitor").isNotNull()
+    reached = [F.count(F.when(known & (F.col("depth") >= k), 1)).alias(f"_s{k}") for k in range(1, len(steps) + 1)]
+    totals = depth.agg(F.count(F.lit(1)).alias("_groups"), *reached).where(F.col("_groups") > 0)
+
+    def rate(k: int, base: int) -> Column:
+        return F.when(F.col(f"_s{base}") > 0, F.col(f"_s{k}") / F.col(f"_s{base}"))
+
+    rows = [
+        F.struct(
+            F.lit(k).alias("step_number"),
+            F.lit(step).alias("step_name"),
+            F.col(f"_s{k}").alias("visitors"),
+            (rate(k, k - 1) if k > 1 else F.lit(None).cast("double")).alias("conversion_from_previous"),
+            rate(k, 1).alias("conversion_from_start"),
+        )
+        for k, step in enumerate(steps, start=1)
+    ]
+    return totals.select(F.inline(F.array(*rows)))
 
 
 def client_daily(sessions: DataFrame) -> DataFrame:

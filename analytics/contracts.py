@@ -115,6 +115,8 @@ OUTPUT_SCHEMAS: dict[str, T.StructType] = {
         ("p95_ms", D),
         ("p99_ms", D),
         ("unique_clients", INT),
+        ("is_spike", B),
+        ("spike_score", D),
     ),
     "endpoint_daily": _struct(
         ("day", DT),
@@ -160,11 +162,33 @@ OUTPUT_SCHEMAS: dict[str, T.StructType] = {
 }
 
 
+# Text keys that PostgreSQL indexes (primary keys and secondary indexes): a btree entry cannot exceed
+# ~2.7 kB, and log content is attacker-controlled. Values are cut *before* grouping, so two long
+# values sharing a prefix fold into one group instead of breaking the key. client_ip is bounded by the
+# parser; categories and families come from our own rule / user-agent catalogues.
+MAX_PATH_TEMPLATE_CHARS = 1024
+MAX_USER_ID_CHARS = 256
+MAX_HOST_CHARS = 256  # DNS names are at most 253 characters
+MAX_METHOD_CHARS = 64
+MAX_KEY_BYTES = 2048  # UTF-8 bytes: with the other key columns still below the ~2.7 kB btree limit
+
+
+def bounded_text(col: Column, max_chars: int) -> Column:
+    """The first `max_chars` characters, and at most MAX_KEY_BYTES UTF-8 bytes (null stays null).
+
+    A value still longer than MAX_KEY_BYTES bytes after the character cut (multi-byte text) is cut to
+    MAX_KEY_BYTES // 4 characters, which always fits.
+    """
+    cut = F.substring(col, 1, max_chars)
+    return F.when(F.octet_length(cut) > MAX_KEY_BYTES, F.substring(cut, 1, MAX_KEY_BYTES // 4)).otherwise(cut)
+
+
 def conform(df: DataFrame, table: str, day: date | None = None) -> DataFrame:
     """Select the table's columns in contract order, cast to contract types; `day` set when given."""
-    if day is not None:
-        df = df.withColumn("day", F.lit(day).cast(DT))
-    cols: list[Column] = [F.col(f.name).cast(f.dataType).alias(f.name) for f in OUTPUT_SCHEMAS[table].fields]
+    cols: list[Column] = [
+        (F.lit(day) if f.name == "day" and day is not None else F.col(f.name)).cast(f.dataType).alias(f.name)
+        for f in OUTPUT_SCHEMAS[table].fields
+    ]
     return df.select(*cols)
 
 

@@ -1,12 +1,18 @@
 """Security detectors: each turns requests / events into *signal rows* of one common shape.
 
 Payload rules (patterns in analytics/patterns/*.txt, see analytics/rules.py) match every request's
-target text raw and URL-decoded once and twice. Threshold rules count per client IP in a sliding
-window of `window_minutes` evaluated at every qualifying row: the window ending at t is (t - W, t]
-on epoch microseconds (a row exactly W before t is out); the signals of a rule are the rows of every
-window that reached the threshold. `flood` counts per calendar minute. Requests whose user agent is a
-declared search-engine crawler (patterns/good_bots.txt) are ignored by the behavioral rules
-(path_scan, flood, anomaly) but not by the payload rules.
+target text raw and URL-decoded once and twice (each distinct form once, joined by newlines). The
+user agent part of a rule's target (rules on `user_agent` and `everywhere`) and the good-bot check
+are evaluated once per distinct user agent and joined back: user agents repeat, and they are the
+longest part of a request. Patterns therefore match within one part (path + query, referer, user
+agent), never across two.
+
+Threshold rules count per client IP in a sliding window of `window_minutes` evaluated at every
+qualifying row: the window ending at t is (t - W, t] on epoch microseconds (a row exactly W before t
+is out); the signals of a rule are the rows of every window that reached the threshold. path_scan,
+brute_force and credential_stuffing share one window pass. `flood` counts per calendar minute.
+Requests whose user agent is a declared search-engine crawler (patterns/good_bots.txt) are ignored by
+the behavioral rules (path_scan, flood, anomaly) but not by the payload rules.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ SIGNAL_COLUMNS = (
     "client_ip", "category", "rule_id", "severity", "ts", "path", "user_id", "request", "status", "matched",
     "metric", "threshold", "window_minutes", "detail",
 )
+_UA_TARGETS = ("user_agent", "everywhere")  # targets with a user-agent part, matched per distinct agent
 
 
 def _decode(col: Column) -> Column:
@@ -35,35 +42,92 @@ def _decode(col: Column) -> Column:
     return F.coalesce(F.try_url_decode(safe), col)
 
 
+def _decoded(col: Column) -> Column:
+    # decoding only changes text holding '%' or '+': skip the work for the others
+    return F.when(col.contains("%") | col.contains("+"), _decode(col)).otherwise(col)
+
+
 def with_variants(col: Column) -> Column:
-    """Raw, decoded once and decoded twice, joined by newlines (patterns see all three)."""
-    once = _decode(col)
-    return F.concat_ws("\n", col, once, _decode(once))
+    """Raw, decoded once and decoded twice, each distinct form once, joined by newlines."""
+    once = _decoded(col)
+    return F.array_join(F.array_distinct(F.array(col, once, _decoded(once))), "\n")
 
 
-def prepare(requests: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
-    """Requests (REQUESTS columns) with what the detectors share: ts, ts_us, user, targets, good-bot flag."""
+def _first_match(text: Column, regex: str) -> Column:
+    """The first match of regex in text, '' when none (or text is null)."""
+    return F.coalesce(F.regexp_extract(text, regex, 0), F.lit(""))
+
+
+def user_agent_matches(agents: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
+    """Per distinct `_ua`: `_good_bot` and `_ua_m` (per payload rule, its match in the agent, or '')."""
     good_bots = R.combined_regex(patterns.get("good_bots") or ["$^"])
+    ua = F.col("_ua")
+    variants = with_variants(ua)
+    per_rule = [
+        _first_match(ua if r.target == "user_agent" else variants, R.combined_regex(patterns[r.category]))
+        if r.target in _UA_TARGETS else F.lit("")
+        for r in R.payload_rules(patterns)
+    ]
+    return agents.select("_ua", ua.rlike(good_bots).alias("_good_bot"), F.array(*per_rule).alias("_ua_m"))
+
+
+MATCHED_COLUMNS = ("_ua", "_good_bot", "_hits")
+
+
+def match_payloads(requests: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
+    """Requests with the results of the pattern matching (MATCHED_COLUMNS), next to their own columns.
+
+    `_ua` (user agent, '' when missing), `_good_bot` and `_hits` (one struct per payload rule that
+    matched: category, rule_id, severity, escalate, m = the matched text). The regex work of the
+    detectors: do it once per request (the pipeline keeps the result in its per-request frame).
+    """
+    requests = requests.withColumn("_ua", F.coalesce(F.col("user_agent"), F.lit("")))
+    agents = user_agent_matches(requests.select("_ua").distinct(), patterns)
     path = F.coalesce(F.col("path"), F.lit(""))
     path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
-    ua = F.coalesce(F.col("user_agent"), F.lit(""))
-    return requests.select(
-        "client_ip", "path", "method", "status",
-        F.col("requested_at").alias("ts"), F.unix_micros("requested_at").alias("ts_us"),
-        F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")).alias("request"),
-        F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")).alias("user_id"),
-        ua.rlike(good_bots).alias("is_good_bot"),
-        with_variants(path).alias("_t_path"),
-        with_variants(path_query).alias("_t_path_query"),
-        with_variants(F.concat_ws("\n", path_query, F.col("referer"), ua)).alias("_t_everywhere"),
-        ua.alias("_t_user_agent"),
-        F.coalesce(F.col("request"), F.lit("")).alias("_t_request"),
+    texts = {
+        "path": with_variants(path),
+        "path_query": with_variants(path_query),
+        "everywhere": F.concat_ws("\n", with_variants(path_query), with_variants(F.col("referer"))),
+        "request": F.coalesce(F.col("request"), F.lit("")),
+    }
+    base = requests.join(F.broadcast(agents), "_ua", "left").withColumns(
+        {f"_t_{name}": text for name, text in texts.items()}
+    )
+    hits = []
+    for i, r in enumerate(R.payload_rules(patterns)):
+        own = _first_match(F.col(f"_t_{r.target}"), R.combined_regex(patterns[r.category])) if r.target in texts \
+            else F.lit("")
+        ua_part = F.coalesce(F.element_at("_ua_m", i + 1), F.lit(""))
+        m = ua_part if r.target == "user_agent" else (F.when(own != "", own).otherwise(ua_part)
+                                                      if r.target in _UA_TARGETS else own)
+        hits.append(F.struct(
+            F.lit(r.category).alias("category"), F.lit(r.rule_id).alias("rule_id"),
+            F.lit(r.severity).alias("severity"), F.lit(r.escalate_on_success).alias("escalate"), m.alias("m"),
+        ))
+    return base.select(
+        *requests.columns,
+        F.coalesce(F.col("_good_bot"), F.lit(False)).alias("_good_bot"),
+        F.filter(F.array(*hits), lambda h: h["m"] != "").alias("_hits"),
     )
 
 
-def to_signals(df: DataFrame, **values: Any) -> DataFrame:
-    """Rows in the signal shape: `values` (Columns or literals), else df's column, else null."""
-    out = []
+def prepare(requests: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
+    """Requests with what the detectors share: MATCHED_COLUMNS (`match_payloads`, unless present), `ts` /
+    `ts_us`, `_user` (remote user) and `_request` (raw request line or 'METHOD path')."""
+    if not set(MATCHED_COLUMNS) <= set(requests.columns):
+        requests = match_payloads(requests, patterns)
+    return requests.withColumns({
+        "ts": F.col("requested_at"),
+        "ts_us": F.unix_micros("requested_at"),
+        "_user": F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")),
+        "_request": F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")),
+    })
+
+
+def to_signals(df: DataFrame, keep: tuple[str, ...] = (), **values: Any) -> DataFrame:
+    """Rows in the signal shape: `values` (Columns or literals), else df's column, else null; plus `keep`."""
+    out = [F.col(name) for name in keep]
     for name in SIGNAL_COLUMNS:
         value = values.get(name, F.col(name) if name in df.columns else None)
         col = value if isinstance(value, Column) else F.lit(value)
@@ -71,35 +135,35 @@ def to_signals(df: DataFrame, **values: Any) -> DataFrame:
     return df.select(*out)
 
 
-def payload_signals(base: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
-    """One signal per (request, payload rule) whose patterns match the rule's target text.
+def payload_signals(base: DataFrame) -> DataFrame:
+    """One signal per (request, payload rule) whose patterns matched (`_hits` of `prepare`).
 
     A 2xx answer to a request matching a rule with `escalate_on_success` makes it critical.
     """
-    hits = F.array(*[
-        F.struct(
-            F.lit(r.category).alias("category"), F.lit(r.rule_id).alias("rule_id"),
-            F.lit(r.severity).alias("severity"), F.lit(r.escalate_on_success).alias("escalate"),
-            F.regexp_extract(F.col(f"_t_{r.target}"), R.combined_regex(patterns[r.category]), 0).alias("m"),
-        )
-        for r in R.payload_rules(patterns)
-    ])
-    hit = base.select("*", F.explode(F.filter(hits, lambda h: h["m"] != "")).alias("hit"))
+    hit = base.select("*", F.explode("_hits").alias("hit"))
     success = F.col("hit.escalate") & F.col("status").between(200, 299)
     return to_signals(
         hit, category=F.col("hit.category"), rule_id=F.col("hit.rule_id"), matched=F.col("hit.m"),
         severity=F.when(success, F.lit("critical")).otherwise(F.col("hit.severity")),
+        user_id=F.col("_user"), request=F.col("_request"),
     )
 
 
-def burst(rows: DataFrame, threshold: float, window_minutes: int, distinct: str | None = None) -> DataFrame:
-    """Rows inside some window (t - W, t] whose count (or distinct count) per IP reached threshold."""
+def burst(rows: DataFrame, window_minutes: int) -> DataFrame:
+    """Rows inside some window (t - W, t] whose count per (client_ip, category) reached `threshold`.
+
+    Each row carries its rule's `threshold`, `ts_us`, `_distinct` and `_key`: distinct rules count the
+    distinct non-null keys of the window (paths, user ids), the others its rows. `metric` is the count
+    of the window ending at the row.
+    """
     window_us = window_minutes * _US_PER_MINUTE
-    ordered = Window.partitionBy("client_ip").orderBy("ts_us")
+    ordered = Window.partitionBy("client_ip", "category").orderBy("ts_us")
     back, fwd = ordered.rangeBetween(-(window_us - 1), 0), ordered.rangeBetween(0, window_us - 1)
-    metric = F.size(F.collect_set(distinct).over(back)) if distinct else F.count(F.lit(1)).over(back)
+    metric = F.when(F.col("_distinct"), F.size(F.collect_set("_key").over(back))).otherwise(
+        F.count(F.lit(1)).over(back)
+    )
     rows = rows.withColumn("metric", metric.cast("double"))
-    fired = F.max((F.col("metric") >= threshold).cast("int")).over(fwd)
+    fired = F.max((F.col("metric") >= F.col("threshold")).cast("int")).over(fwd)
     return rows.withColumn("_fired", fired).where(F.col("_fired") == 1).drop("_fired")
 
 
@@ -109,34 +173,60 @@ def _rule(category: str, threshold: float, window: int | None) -> dict[str, Any]
             "window_minutes": window}
 
 
-def threshold_signals(
+def windowed_signals(
     base: DataFrame, events: DataFrame, patterns: dict[str, list[str]], s: SecuritySettings
 ) -> DataFrame:
-    """Signals of path_scan, brute_force (HTTP), credential_stuffing (events) and flood."""
+    """Signals of path_scan, brute_force (HTTP) and credential_stuffing (events), in one window pass."""
     w = s.window_minutes
-    behave = base.where(~F.col("is_good_bot"))
-    denied = behave.where(F.col("status").isin(403, 404))
-    scans = burst(denied, s.path_scan_distinct_paths, w, distinct="path")
     login_re = R.combined_regex(patterns.get("login_endpoints") or ["$^"])
     to_login = F.coalesce(F.col("path"), F.lit("")).rlike(login_re)
-    failed_logins = base.where((F.upper("method") == "POST") & F.col("status").isin(401, 403) & to_login)
-    brute = burst(failed_logins, s.brute_force_failures, w)
+    requests = base.withColumns({"user_id": F.col("_user"), "request": F.col("_request")})
+    denied = requests.where(~F.col("_good_bot") & F.col("status").isin(403, 404))
+    failed_logins = requests.where((F.upper("method") == "POST") & F.col("status").isin(401, 403) & to_login)
     failures = events.where(F.col("event_type") == "login_failure").select(
-        "client_ip", "user_id", "path",
-        F.col("occurred_at").alias("ts"), F.unix_micros("occurred_at").alias("ts_us"),
+        "client_ip", "user_id", "path", F.col("occurred_at").alias("ts"),
         F.concat(F.lit("event login_failure user="), F.coalesce("user_id", F.lit("-")), F.lit(" path="),
                  F.coalesce("path", F.lit("-"))).alias("request"),
     )
-    stuffing = burst(failures, s.credential_stuffing_users, w, distinct="user_id")
-    per_minute = F.count(F.lit(1)).over(Window.partitionBy("client_ip", F.date_trunc("minute", "ts")))
-    flood = behave.withColumn("metric", per_minute).where(F.col("metric") >= s.flood_requests_per_minute)
-    out = (
-        to_signals(scans, **_rule("path_scan", s.path_scan_distinct_paths, w))
-        .unionByName(to_signals(brute, **_rule("brute_force", s.brute_force_failures, w)))
-        .unionByName(to_signals(stuffing, **_rule("credential_stuffing", s.credential_stuffing_users, w)))
-        .unionByName(to_signals(flood, **_rule("flood", s.flood_requests_per_minute, 1)))
+    parts = [
+        (denied, "path", _rule("path_scan", s.path_scan_distinct_paths, w)),
+        (failed_logins, None, _rule("brute_force", s.brute_force_failures, w)),
+        (failures, "user_id", _rule("credential_stuffing", s.credential_stuffing_users, w)),
+    ]
+    tagged = [
+        to_signals(
+            df.withColumns({
+                "_key": F.col(key) if key else F.lit(None).cast("string"), "_distinct": F.lit(key is not None),
+                "ts_us": F.unix_micros("ts"),
+            }),
+            keep=("_key", "_distinct", "ts_us"), **rule,
+        )
+        for df, key, rule in parts
+    ]
+    rows = tagged[0].unionByName(tagged[1]).unionByName(tagged[2])
+    # one shuffle and one sort for the three rules: partitioned by (client_ip, category)
+    return burst(rows, w).select(*SIGNAL_COLUMNS)
+
+
+def minute_counts(base: DataFrame) -> DataFrame:
+    """Requests per (client_ip, calendar minute) of the non-crawler requests: client_ip, minute, n."""
+    return (
+        base.where(~F.col("_good_bot"))
+        .groupBy("client_ip", F.date_trunc("minute", "ts").alias("minute"))
+        .agg(F.count(F.lit(1)).alias("n"))
     )
-    return out
+
+
+def flood_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
+    """Every request of an IP in a calendar minute holding >= flood_requests_per_minute of its requests."""
+    hot = minute_counts(base).where(F.col("n") >= s.flood_requests_per_minute)
+    rows = base.where(~F.col("_good_bot")).withColumn("minute", F.date_trunc("minute", "ts"))
+    # few (ip, minute) pairs flood: a broadcast join keeps the requests where they are
+    flooded = rows.join(F.broadcast(hot), ["client_ip", "minute"])
+    return to_signals(
+        flooded, metric=F.col("n"), user_id=F.col("_user"), request=F.col("_request"),
+        **_rule("flood", s.flood_requests_per_minute, 1),
+    )
 
 
 def anomaly_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
@@ -145,17 +235,19 @@ def anomaly_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
     z = 0.6745 (x - median) / MAD over all IPs of the day (MAD 0: (x - median) / (1.2533 mean absolute
     deviation); both 0: no score). Only IPs with >= anomaly_min_requests requests are flagged.
     """
-    behave = base.where(~F.col("is_good_bot"))
-    per_ip = behave.groupBy("client_ip").agg(
-        F.count(F.lit(1)).alias("n"), F.countDistinct(F.date_trunc("minute", "ts")).alias("minutes")
+    per_ip = minute_counts(base).groupBy("client_ip").agg(
+        F.sum("n").alias("n"), F.count(F.lit(1)).alias("minutes")
     ).withColumn("rate", F.col("n") / F.col("minutes"))
-    median = per_ip.agg(F.percentile("rate", 0.5).alias("median"))
-    dev = per_ip.crossJoin(median).withColumn("dev", F.abs(F.col("rate") - F.col("median")))
-    spread = dev.agg(F.percentile("dev", 0.5).alias("mad"), F.avg("dev").alias("mean_ad"))
+    # one row per IP: the day's statistics over a single partition, in two window passes
+    day = Window.partitionBy(F.lit(0))
+    dev = per_ip.withColumn("median", F.percentile("rate", 0.5).over(day)).withColumn(
+        "dev", F.abs(F.col("rate") - F.col("median"))
+    )
+    spread = dev.withColumns({"mad": F.percentile("dev", 0.5).over(day), "mean_ad": F.avg("dev").over(day)})
     diff = F.col("rate") - F.col("median")
     z = F.when(F.col("mad") > 0, 0.6745 * diff / F.col("mad")).when(
         F.col("mean_ad") > 0, diff / (1.253314 * F.col("mean_ad")))
-    flagged = dev.crossJoin(spread).withColumn("z", z).where(
+    flagged = spread.withColumn("z", z).where(
         (F.col("n") >= s.anomaly_min_requests) & (F.col("z") >= s.anomaly_score)
     ).select(
         "client_ip", F.col("z").alias("metric"),
@@ -163,5 +255,6 @@ def anomaly_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
             "requests=%d active_minutes=%d rate=%.3f median=%.3f mad=%.3f", "n", "minutes", "rate", "median", "mad"
         ).alias("detail"),
     )
-    rows = behave.join(F.broadcast(flagged), "client_ip")
-    return to_signals(rows, **_rule("anomaly", s.anomaly_score, None))
+    rows = base.where(~F.col("_good_bot")).join(F.broadcast(flagged), "client_ip")
+    rule = _rule("anomaly", s.anomaly_score, None)
+    return to_signals(rows, user_id=F.col("_user"), request=F.col("_request"), **rule)

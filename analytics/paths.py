@@ -3,7 +3,8 @@
 Templates replace variable path segments by placeholders so `/product/123` and `/product/456` are
 counted together as `/product/{id}`. Rules are tried in order, each a Java regex (Spark
 `regexp_replace`) anchored on whole segments; extend `PATH_RULES` (or pass your own tuple) to add
-site-specific ones, e.g. `PathRule("slug", r"(?<=/blog/)[^/]+", "{slug}")`.
+site-specific ones, e.g. `PathRule("slug", r"(?<=/blog/)[^/]+", "{slug}")`. Templates are cut to
+MAX_PATH_TEMPLATE_CHARS characters (analytics/contracts.py `bounded_text`): they are indexed keys.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import NamedTuple
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+
+from analytics.contracts import MAX_PATH_TEMPLATE_CHARS, bounded_text
 
 _SEG_START = r"(?<=/)"
 _SEG_END = r"(?=/|$)"
@@ -37,6 +40,8 @@ PATH_RULES: tuple[PathRule, ...] = (
     segment_rule("date_ymd", r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])", "{date}"),
     segment_rule("date_path", r"(?:19|20)\d\d/(?:0[1-9]|1[0-2])(?:/(?:0[1-9]|[12]\d|3[01]))?", "{date}"),
     segment_rule("id", r"\d+", "{id}"),
+    # a numeric file name in the last segment: /images/products/1960.jpg -> /images/products/{id}.jpg
+    PathRule("id_file", r"(?<=/)\d+(?=\.[A-Za-z0-9]{1,10}$)", "{id}"),
     segment_rule("hash", f"{_HEX}{{16,}}", "{hash}"),
     segment_rule("email", r"[^/@\s]+@[^/@\s]+\.[A-Za-z]{2,}", "{email}"),
 )
@@ -56,13 +61,13 @@ API_PREFIX = "/api/"
 
 
 def path_template(path: Column | str, rules: Sequence[PathRule] = PATH_RULES) -> Column:
-    """The template of a path: rules applied in order, trailing slash removed (root stays `/`)."""
+    """The template of a path: rules applied in order, trailing slash removed (root stays `/`), bounded."""
     col = F.col(path) if isinstance(path, str) else path
     out = F.when(F.length(col) > 1, F.regexp_replace(col, "/+$", "")).otherwise(col)
     out = F.when(out == "", F.lit("/")).otherwise(out)
     for rule in rules:
         out = F.regexp_replace(out, rule.pattern, rule.placeholder.replace("$", r"\$"))
-    return out
+    return bounded_text(out, MAX_PATH_TEMPLATE_CHARS)
 
 
 def asset_type(path: Column | str, extensions: Mapping[str, str] = ASSET_EXTENSIONS) -> Column:

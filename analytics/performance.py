@@ -4,6 +4,12 @@ Percentiles are exact (Spark `percentile`, linear interpolation between closest 
 and polars' 'linear' method) over request_time_ms; null when no request of the group has a latency.
 An error is a 5xx answer (the server failed); 4xx are client errors and are counted separately in
 traffic_minute / status_daily. error_rate = errors / hits.
+
+endpoint_daily folds scanner noise: a request answered 404 whose (method, path template) was requested
+fewer than RARE_404_HITS times that day (all statuses counted) is counted under the template
+`{unmatched-404}` of its method, so thousands of probed paths make one row per method instead of one
+each. Templates seen more often keep their 404s (a broken link is worth its own row), and the other
+answers of a rare template keep their template.
 """
 
 from __future__ import annotations
@@ -11,9 +17,12 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from analytics.contracts import MAX_METHOD_CHARS, bounded_text
 from analytics.paths import path_template
 
 QUANTILES = (0.5, 0.95, 0.99)
+UNMATCHED_404 = "{unmatched-404}"
+RARE_404_HITS = 5  # module constant for now; a candidate for a setting (config/settings.py)
 
 
 def _percentiles(col: str = "request_time_ms") -> list[Column]:
@@ -37,15 +46,26 @@ def traffic_minute(requests: DataFrame) -> DataFrame:
     )
 
 
-def endpoint_daily(requests: DataFrame) -> DataFrame:
+def endpoint_daily(requests: DataFrame, rare_404_hits: int = RARE_404_HITS) -> DataFrame:
     """Per (method, path template): hits, 5xx errors, error rate, latency percentiles and max, bytes.
 
-    A missing method or path is reported as '-'.
+    A missing method or path is reported as '-'; the template is the `path_template` column when the
+    input has one (as computed by analytics.paths), else computed from `path`. Rare 404s are folded
+    into `{unmatched-404}` (module docstring); `rare_404_hits=0` turns folding off.
     """
-    out = requests.groupBy(
-        F.coalesce(F.upper("method"), F.lit("-")).alias("method"),
-        F.coalesce(path_template("path"), F.lit("-")).alias("path_template"),
-    ).agg(
+    template = F.col("path_template") if "path_template" in requests.columns else path_template("path")
+    keyed = requests.select(
+        bounded_text(F.coalesce(F.upper("method"), F.lit("-")), MAX_METHOD_CHARS).alias("method"),
+        F.coalesce(template, F.lit("-")).alias("path_template"),
+        "status", "request_time_ms", "bytes",
+    )
+    seen = keyed.groupBy("method", "path_template").agg(F.count(F.lit(1)).alias("_seen"))
+    # one row per distinct endpoint of the day: small enough to broadcast, so the requests stay put
+    rare = (F.col("status") == 404) & (F.col("_seen") < rare_404_hits)
+    folded = keyed.join(F.broadcast(seen), ["method", "path_template"]).withColumn(
+        "path_template", F.when(rare, F.lit(UNMATCHED_404)).otherwise(F.col("path_template"))
+    )
+    out = folded.groupBy("method", "path_template").agg(
         F.count(F.lit(1)).alias("hits"),
         _status_count(500).alias("errors"),
         *_percentiles(),

@@ -87,6 +87,19 @@ THRESHOLD_RULES: dict[str, ThresholdRule] = {
             "low",
             "Requests per active minute far above the day's median (robust z-score)",
         ),
+        # analytics/window_rules.py and analytics/anomalies.py
+        ThresholdRule(
+            "malformed_request", "WT-SEC-014", "medium",
+            "Requests answered 400, binary junk or a non-HTTP protocol in the window",
+        ),
+        ThresholdRule(
+            "account_takeover", "WT-SEC-015", "high",
+            "login_success after many login_failure events from the same IP in the window",
+        ),
+        ThresholdRule(
+            "error_ratio_anomaly", "WT-SEC-016", "low",
+            "Share of 4xx/5xx answers far above the day's median (robust z-score)",
+        ),
     )
 }
 

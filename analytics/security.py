@@ -5,7 +5,20 @@ The detectors (analytics/detectors.py) produce signal rows; `findings_from_signa
 user ids, score (the rule's metric at its peak: distinct paths, failures, users, requests per
 minute, z-score; null for payload rules) and a JSON evidence (rule, threshold, window, detail,
 up to 5 matched texts and the first 5 signal rows: time, raw request line or event, status).
-Payload rules need `injection_min_requests` matching requests in the day.
+Payload rules need `injection_min_requests` matching requests in the day. More rules live in
+analytics/window_rules.py (malformed_request, account_takeover) and analytics/anomalies.py
+(error_ratio_anomaly).
+
+Windows slide, they do not leak. A count rule's window ending at a row's time t is (t - W, t]
+(W = `window_minutes`, microsecond precision), evaluated at every qualifying row of the day in one
+batch; it fires when some window holds >= threshold rows (or distinct keys), and every row of a
+firing window is evidence. `flood` uses calendar minutes (tumbling), `anomaly` and
+`error_ratio_anomaly` the whole day. CrowdSec's leaky bucket instead holds up to `capacity` events
+per key, leaks one every `leakspeed` and fires once, on the event poured into a full bucket, then
+is discarded. Both fire on a sustained rate of about threshold / W (= 1 / leakspeed with W =
+capacity x leakspeed, threshold = capacity + 1), but a bucket forgets gradually (one event per
+leakspeed) where a window drops each row exactly W after it; and a bucket is
+a stream (one alert per overflow, then blackholed), where ours is a deterministic pass over the day.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from pyspark.sql import functions as F
 
 from analytics import detectors as D
 from analytics import rules as R
+from analytics import window_rules
 from config.settings import SecuritySettings
 
 SAMPLES = 5
@@ -65,9 +79,11 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
     patterns = R.load_patterns(settings.patterns_dir)
     base = D.prepare(requests, patterns)
     signals = (
-        D.payload_signals(base, patterns)
-        .unionByName(D.threshold_signals(base, events, patterns, settings))
+        D.payload_signals(base)
+        .unionByName(D.windowed_signals(base, events, patterns, settings))
+        .unionByName(D.flood_signals(base, settings))
         .unionByName(D.anomaly_signals(base, settings))
+        .unionByName(window_rules.extra_signals(base, events, settings))
     )
     return findings_from_signals(signals, settings)
 

@@ -24,13 +24,19 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from analytics.contracts import MAX_HOST_CHARS, bounded_text
 from analytics.paths import is_page_view, path_template
 from config.settings import SessionSettings
 
 SEP = "\x1f"
 _ORDER = ("requested_at", "source_file", "line_number")
-_KEY = ["client_ip", "_ua", "_seq"]
+SESSION_KEY = ("client_ip", "_ua", "_seq")  # the session key within one run
 ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+SESSION_COLUMNS = (
+    "session_id", "visitor_key", "user_id", "client_ip", "user_agent", "started_at", "ended_at", "duration_ms",
+    "page_views", "requests", "bytes", "entry_path", "exit_path", "is_bounce", "is_bot", "browser_family",
+    "os_family", "device_type", "referrer_domain", "user_plan", "user_country",
+)
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,9 @@ class Sessionized:
 
 
 def normalize_host(host: Column) -> Column:
-    """Lower case, port and trailing dot removed, leading `www.` stripped; '' becomes null."""
+    """Lower case, port and trailing dot removed, leading `www.` stripped, bounded; '' becomes null."""
     h = F.regexp_replace(F.regexp_replace(F.lower(F.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", "")
-    return F.when(h != "", h)
+    return F.when(h != "", bounded_text(h, MAX_HOST_CHARS))
 
 
 def referer_host(referer: Column) -> Column:
@@ -81,32 +87,70 @@ def _first(cond: Column, value: str, last: bool = False) -> Column:
     return (F.max(s) if last else F.min(s)).getField("v")
 
 
-def sessionize(
-    requests: DataFrame,
-    user_agents: DataFrame,
-    events: DataFrame,
-    users: DataFrame,
-    automated_ips: DataFrame,
-    settings: SessionSettings,
-    site_hosts: Sequence[str] = (),
-) -> Sessionized:
-    """Sessions of the requests (REQUESTS columns) with users, bots, clients and referrers.
+def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFrame:
+    """Requests (REQUESTS columns) with the per-request columns of sessionization, next to their own.
 
-    A referer is external when its host differs from the request's vhost and from `site_hosts`
-    (hosts compared after `normalize_host`).
+    Adds `_ua`, `_seq` (the islands), `path_template`, `is_page_view`, `_referer_host` (normalized
+    referer host) and `_vhost_host` (normalized vhost). The result is partitioned by (client_ip, _ua),
+    which every later per-session step reuses without another shuffle.
     """
-    own = [h.lower().removeprefix("www.") for h in site_hosts]
-    ref = referer_host(F.col("referer"))
-    external = ref.isNotNull() & ~ref.eqNullSafe(normalize_host(F.col("vhost"))) & ~ref.isin(own)
-    reqs = assign_sessions(requests, settings).withColumns(
+    return assign_sessions(requests, settings).withColumns(
         {
             "path_template": path_template("path"),
             "is_page_view": is_page_view(),
-            "_ref_host": F.when(external, ref),
+            "_referer_host": referer_host(F.col("referer")),
+            "_vhost_host": normalize_host(F.col("vhost")),
         }
     )
+
+
+def site_hosts_frame(requests: DataFrame) -> DataFrame:
+    """The site's own hosts as a one-column frame `host`: distinct vhosts and the top referer host.
+
+    `requests`: output of `prepare_requests` (normalized hosts). The most frequent referer host (ties:
+    the first by name) is the site itself: internal links.
+    """
+    top = (
+        requests.select(F.col("_referer_host").alias("host"))
+        .where(F.col("host").isNotNull())
+        .groupBy("host")
+        .count()
+        .orderBy(F.desc("count"), "host")
+        .limit(1)
+        .select("host")
+    )
+    vhosts = requests.select(F.col("_vhost_host").alias("host")).where(F.col("host").isNotNull())
+    return vhosts.unionByName(top).distinct()
+
+
+def _external_referer(reqs: DataFrame, site_hosts: Sequence[str] | DataFrame) -> DataFrame:
+    """reqs with `_ref_host`: the referer host when it is neither the request's vhost nor a site host."""
+    ref = F.col("_referer_host")
+    candidate = ref.isNotNull() & ~ref.eqNullSafe(F.col("_vhost_host"))
+    if isinstance(site_hosts, DataFrame):
+        own = site_hosts.select(F.col("host").alias("_referer_host"), F.lit(True).alias("_own")).distinct()
+        # a broadcast join keeps the (client_ip, _ua) partitioning of reqs
+        joined = reqs.join(F.broadcast(own), "_referer_host", "left")
+        return joined.withColumn("_ref_host", F.when(candidate & F.col("_own").isNull(), ref)).drop("_own")
+    own_hosts = [h.lower().removeprefix("www.") for h in site_hosts]
+    return reqs.withColumn("_ref_host", F.when(candidate & ~ref.isin(own_hosts), ref))
+
+
+def session_rows(
+    reqs: DataFrame,
+    user_agents: DataFrame,
+    events: DataFrame,
+    users: DataFrame,
+    site_hosts: Sequence[str] | DataFrame = (),
+) -> DataFrame:
+    """Sessions of `prepare_requests` output before the automated-IP check (see `flag_bots`).
+
+    The session key (SESSION_KEY), SESSION_COLUMNS except is_bot, and `_ua_bot` (bot by user agent).
+    A referer is external when its host differs from the request's vhost and from `site_hosts`
+    (hosts compared after `normalize_host`; a frame as from `site_hosts_frame`, or a list).
+    """
     pv = F.col("is_page_view")
-    sess = reqs.groupBy(*_KEY).agg(
+    sess = _external_referer(reqs, site_hosts).groupBy(*SESSION_KEY).agg(
         F.max("user_agent").alias("user_agent"),
         F.min("requested_at").alias("started_at"),
         F.max("requested_at").alias("ended_at"),
@@ -121,22 +165,22 @@ def sessionize(
         "client_ip", F.coalesce("user_agent", F.lit("")).alias("_ua"), "occurred_at", "user_id"
     )
     attributed = (
-        sess.select(*_KEY, "ended_at")
+        sess.select(*SESSION_KEY, "ended_at")
         .join(logins, ["client_ip", "_ua"])
         .where(F.col("occurred_at") <= F.col("ended_at"))
-        .groupBy(*_KEY)
+        .groupBy(*SESSION_KEY)
         .agg(F.max(F.struct("occurred_at", "user_id")).getField("user_id").alias("user_id"))
     )
     device = device_hash(F.col("client_ip"), F.col("_ua"))
     ua_info = user_agents.select(
         "user_agent", "browser_family", "os_family", "device_type", F.col("is_bot").alias("_ua_bot")
     ).dropDuplicates(["user_agent"])
-    auto = automated_ips.select("client_ip").distinct().withColumn("_ip_bot", F.lit(True))
     user_info = users.select(
         "user_id", F.col("plan").alias("user_plan"), F.col("country").alias("user_country")
     ).dropDuplicates(["user_id"])
-    sess = (
-        sess.join(attributed, _KEY, "left")
+    columns = [c for c in SESSION_COLUMNS if c != "is_bot"]
+    return (
+        sess.join(attributed, list(SESSION_KEY), "left")
         .withColumn("visitor_key", F.coalesce("user_id", device))
         .withColumn(
             "session_id",
@@ -149,42 +193,60 @@ def sessionize(
         .withColumn("duration_ms", F.floor((F.unix_micros("ended_at") - F.unix_micros("started_at")) / 1000))
         .withColumn("is_bounce", F.col("page_views") <= 1)
         .join(F.broadcast(ua_info), "user_agent", "left")
-        .join(F.broadcast(auto), "client_ip", "left")
-        .withColumn("is_bot", F.coalesce("_ua_bot", F.lit(False)) | F.coalesce("_ip_bot", F.lit(False)))
         .join(user_info, "user_id", "left")
+        .select(*SESSION_KEY, *columns, "_ua_bot")
     )
-    assigned = reqs.join(
-        sess.select(
-            *_KEY,
+
+
+def flag_bots(sessions: DataFrame, automated_ips: DataFrame) -> DataFrame:
+    """`session_rows` output with is_bot: bot by user agent, or from an automated IP (client_ip column)."""
+    auto = automated_ips.select("client_ip").distinct().withColumn("_ip_bot", F.lit(True))
+    is_bot = F.coalesce("_ua_bot", F.lit(False)) | F.coalesce("_ip_bot", F.lit(False))
+    flagged = sessions.join(F.broadcast(auto), "client_ip", "left").withColumn("is_bot", is_bot)
+    return flagged.select(*SESSION_KEY, *SESSION_COLUMNS)
+
+
+def session_table(
+    reqs: DataFrame,
+    user_agents: DataFrame,
+    events: DataFrame,
+    users: DataFrame,
+    automated_ips: DataFrame,
+    site_hosts: Sequence[str] | DataFrame = (),
+) -> DataFrame:
+    """One row per session of `prepare_requests` output: the session key (SESSION_KEY) and SESSION_COLUMNS."""
+    return flag_bots(session_rows(reqs, user_agents, events, users, site_hosts), automated_ips)
+
+
+def assign(reqs: DataFrame, sessions: DataFrame) -> DataFrame:
+    """Requests of `prepare_requests` with their session's id, visitor key, user, is_bot and start.
+
+    Keeps the session key columns (SESSION_KEY) so windows per session need no further shuffle.
+    """
+    return reqs.join(
+        sessions.select(
+            *SESSION_KEY,
             "session_id",
             "visitor_key",
             "user_id",
             "is_bot",
             F.col("started_at").alias("session_started_at"),
         ),
-        _KEY,
-    ).drop("_ua", "_seq", "_ref_host")
-    columns = [
-        "session_id",
-        "visitor_key",
-        "user_id",
-        "client_ip",
-        "user_agent",
-        "started_at",
-        "ended_at",
-        "duration_ms",
-        "page_views",
-        "requests",
-        "bytes",
-        "entry_path",
-        "exit_path",
-        "is_bounce",
-        "is_bot",
-        "browser_family",
-        "os_family",
-        "device_type",
-        "referrer_domain",
-        "user_plan",
-        "user_country",
-    ]
-    return Sessionized(requests=assigned, sessions=sess.select(*columns))
+        list(SESSION_KEY),
+    )
+
+
+def sessionize(
+    requests: DataFrame,
+    user_agents: DataFrame,
+    events: DataFrame,
+    users: DataFrame,
+    automated_ips: DataFrame,
+    settings: SessionSettings,
+    site_hosts: Sequence[str] | DataFrame = (),
+) -> Sessionized:
+    """Sessions of the requests (REQUESTS columns) with users, bots, clients and referrers."""
+    reqs = prepare_requests(requests, settings)
+    sess = session_table(reqs, user_agents, events, users, automated_ips, site_hosts)
+    assigned = assign(reqs, sess).drop("_ua", "_seq", "_referer_host", "_vhost_host")
+    return Sessionized(requests=assigned, sessions=sess.select(*SESSION_COLUMNS))

@@ -43,6 +43,10 @@ def build_spark_session(settings: SparkSettings, app_name: str = "webtrail") -> 
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        # Adaptive execution (Spark's default, stated because the job relies on it): small days
+        # coalesce to few shuffle partitions, and small join sides become broadcasts at run time.
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
     )
     for key, value in settings.extra_conf.items():
         builder = builder.config(key, value)

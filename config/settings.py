@@ -56,11 +56,27 @@ class SecuritySettings(BaseModel):
     injection_min_requests: int = Field(default=1, description="Requests carrying an injection payload.")
     anomaly_min_requests: int = Field(default=200, description="Minimum requests before an IP is scored.")
     anomaly_score: float = Field(default=12.0, description="Robust z-score (median / MAD) that flags an IP.")
+    malformed_requests: int = Field(
+        default=10, description="Malformed requests (400, no method, non-HTTP protocol) per IP in a window."
+    )
+    account_takeover_failures: int = Field(
+        default=5, description="login_failure events from an IP in the window before one of its login_success."
+    )
+    error_ratio_min_requests: int = Field(
+        default=20, description="Requests before an IP's error ratio is scored (and part of the baseline)."
+    )
+    error_ratio_min: float = Field(default=0.5, description="4xx+5xx share an IP needs to be flagged at all.")
+    error_ratio_score: float = Field(
+        default=6.0, description="Robust z-score of an IP's 4xx+5xx share against the day's that flags it."
+    )
+    spike_score: float = Field(
+        default=10.0, description="Robust z-score of a minute's requests that marks it is_spike in traffic_minute."
+    )
     bot_categories: list[str] = Field(
         default=[
             "path_scan", "sensitive_file", "path_traversal", "sql_injection", "xss", "known_exploit",
             "scanner_user_agent", "brute_force", "credential_stuffing", "flood", "webshell",
-            "open_proxy",
+            "open_proxy", "malformed_request", "account_takeover",
         ],
         description="Finding categories whose IPs are treated as automated (kept out of human sessions).",
     )

@@ -105,6 +105,8 @@ CREATE TABLE webtrail.traffic_minute (
     p95_ms          double precision,
     p99_ms          double precision,
     unique_clients  integer     NOT NULL,
+    is_spike        boolean     NOT NULL DEFAULT false,
+    spike_score     double precision,
     PRIMARY KEY (day, minute_at)
 );
 

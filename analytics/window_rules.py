@@ -1,0 +1,107 @@
+"""Count-in-window rules on requests and login events: malformed_request and account_takeover.
+
+Same window semantics as analytics/detectors.py: per client IP, the window ending at a row's time t
+is (t - W, t] on epoch microseconds with W = `window_minutes` (a row exactly W before t is out).
+
+- malformed_request (medium): requests answered 400, requests the parser kept without method and
+  path (binary junk such as a TLS handshake sent to the HTTP port: only the raw `request` is kept),
+  and request lines whose protocol is not HTTP/<version> (a line without protocol, the HTTP/0.9
+  form, is not counted unless answered 400). Fires when >= `malformed_requests` of them
+  fall in one window; its signals are the rows of every window that reached the threshold. Every 400
+  counts (the brief of the public detectors' bad-request filters is narrower: garbled lines only),
+  which is why the default threshold is twice fail2ban's usual maxretry of 5: API clients legitimately
+  get a few 400s for invalid input.
+- account_takeover (high): a `login_success` event from an IP whose window ending at the success
+  holds >= `account_takeover_failures` `login_failure` events from that IP (any user). The signals
+  are the successes, so the finding's user_ids are the accounts that were taken. A user mistyping a
+  password once or twice before logging in stays below the threshold.
+
+`extra_signals` is every signal of this module and of analytics.anomalies (error_ratio_anomaly).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from analytics import anomalies
+from analytics import detectors as D
+from analytics import rules as R
+from config.settings import SecuritySettings
+
+_US_PER_MINUTE = 60_000_000
+# An HTTP version token as servers log it (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/2, HTTP/3). Case matters:
+# the protocol name is case-sensitive (RFC 9112), and servers answer 400 to 'http/1.1'.
+HTTP_PROTOCOL_RE = r"^HTTP/[0-9](\.[0-9])?$"
+
+
+def _window_frames(window_minutes: int) -> tuple[Window, Window]:
+    """(the window ending at each row, the rows up to W after it) per client IP, on `_us`."""
+    window_us = window_minutes * _US_PER_MINUTE
+    ordered = Window.partitionBy("client_ip").orderBy("_us")
+    return ordered.rangeBetween(-(window_us - 1), 0), ordered.rangeBetween(0, window_us - 1)
+
+
+def _rule(category: str, threshold: float, s: SecuritySettings) -> dict[str, object]:
+    rule = R.THRESHOLD_RULES[category]
+    return {"category": category, "rule_id": rule.rule_id, "severity": rule.severity, "threshold": threshold,
+            "window_minutes": s.window_minutes}
+
+
+def malformed_reason(method: Column, path: Column, protocol: Column, request: Column, status: Column) -> Column:
+    """Why a request is malformed ('status 400', 'no method', 'protocol X'), or null when it is not."""
+    has_request = request.isNotNull() & ~request.isin("", "-")
+    return (
+        F.when(method.isNull() & path.isNull() & has_request, F.lit("no method"))
+        .when(protocol.isNotNull() & ~protocol.rlike(HTTP_PROTOCOL_RE), F.concat(F.lit("protocol "), protocol))
+        .when(status == 400, F.lit("status 400"))
+    )
+
+
+def malformed_signals(requests: DataFrame, s: SecuritySettings) -> DataFrame:
+    """Signals of malformed_request: rows inside a window holding >= malformed_requests malformed ones."""
+    reason = malformed_reason(F.col("method"), F.col("path"), F.col("protocol"), F.col("request"), F.col("status"))
+    rows = requests.withColumn("matched", reason).where(F.col("matched").isNotNull()).withColumn(
+        "_us", F.unix_micros("requested_at")
+    )
+    back, fwd = _window_frames(s.window_minutes)
+    rows = rows.withColumn("metric", F.count(F.lit(1)).over(back).cast("double"))
+    fired = F.max((F.col("metric") >= s.malformed_requests).cast("int")).over(fwd)
+    return D.to_signals(
+        rows.withColumn("_fired", fired).where(F.col("_fired") == 1), ts=F.col("requested_at"),
+        user_id=F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")),
+        request=F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")),
+        **_rule("malformed_request", s.malformed_requests, s),
+    )
+
+
+def account_takeover_signals(events: DataFrame, s: SecuritySettings) -> DataFrame:
+    """Signals of account_takeover: login successes after >= account_takeover_failures failures in the window."""
+    logins = events.where(
+        F.col("event_type").isin("login_failure", "login_success") & F.col("client_ip").isNotNull()
+    ).withColumns({"_us": F.unix_micros("occurred_at"), "_failure": F.col("event_type") == "login_failure"})
+    back, _ = _window_frames(s.window_minutes)
+    counted = logins.withColumns({
+        "metric": F.sum(F.col("_failure").cast("int")).over(back).cast("double"),
+        "_users": F.size(F.collect_set(F.when(F.col("_failure"), F.col("user_id"))).over(back)),
+    })
+    taken = counted.where(~F.col("_failure") & (F.col("metric") >= s.account_takeover_failures))
+    request = F.concat(
+        F.lit("event login_success user="), F.coalesce("user_id", F.lit("-")),
+        F.lit(" path="), F.coalesce("path", F.lit("-")),
+    )
+    detail = F.format_string("login_failure events in the window before the success: %d (distinct users: %d)",
+                             F.col("metric").cast("int"), "_users")
+    return D.to_signals(
+        taken, ts=F.col("occurred_at"), request=request, detail=detail,
+        **_rule("account_takeover", s.account_takeover_failures, s),
+    )
+
+
+def extra_signals(base: DataFrame, events: DataFrame, s: SecuritySettings) -> DataFrame:
+    """malformed_request, account_takeover and error_ratio_anomaly signals of one day."""
+    return (
+        malformed_signals(base, s)
+        .unionByName(account_takeover_signals(events, s))
+        .unionByName(anomalies.error_ratio_signals(base, s))
+    )
