@@ -25,6 +25,9 @@ CASES = [
     ("/static/app.CSS", "/static/app.CSS", "css"),
     ("/static/app.js", "/static/app.js", "js"),
     ("/img/logo.png", "/img/logo.png", "image"),
+    ("/images/products/1960.jpg", "/images/products/{id}.jpg", "image"),
+    ("/v1/2026.tar.gz", "/v1/2026.tar.gz", None),
+    ("/files/12/34.pdf", "/files/{id}/{id}.pdf", None),
     ("/fonts/a.woff2", "/fonts/a.woff2", "font"),
     ("/doc.pdf", "/doc.pdf", None),
 ]
