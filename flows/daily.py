@@ -163,7 +163,9 @@ def daily(
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m flows.daily", description=daily.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m flows.daily", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--date", type=date.fromisoformat, help="UTC day YYYY-MM-DD")
     parser.add_argument("--access-log", nargs="+", help="access-log files, globs or directories")
     parser.add_argument("--events", nargs="*", help="JSON-lines event files or globs")
