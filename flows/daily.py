@@ -1,8 +1,9 @@
 """The daily run: parse -> check -> analyse (Spark) -> load (PostgreSQL) -> report.
 
-    python -m flows.daily                      # the bundled sample day, embedded PostgreSQL
-    python -m flows.daily --date 2026-11-24 --access-log '/var/log/nginx/access.log*' \
-        --events 'events/*.jsonl' --users-db postgresql://... --database-url postgresql://...
+examples:
+  python -m flows.daily                    # the bundled sample day, embedded PostgreSQL
+  python -m flows.daily --date 2026-11-24 --access-log '/var/log/nginx/access.log*' \\
+      --events 'events/*.jsonl' --users-db postgresql://... --database-url postgresql://...
 """
 
 from __future__ import annotations
