@@ -1,0 +1,224 @@
+"""An independent polars implementation of the behavior and performance tables, to check Spark against.
+
+Written from the documented rules (README tables, module docstrings of analytics/), not from the Spark
+code. Only configuration is shared: the path template rules and asset extensions (analytics.paths)
+and the rare-404 threshold of endpoint_daily (analytics.performance). Which IPs are automated comes
+from the Spark findings (an input here: detection has its own tests); bots by user agent come from
+the staged user-agent table. Percentiles: linear interpolation, as documented for Spark.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from analytics.paths import ASSET_EXTENSIONS, PATH_RULES
+from analytics.performance import RARE_404_HITS, UNMATCHED_404
+
+GAP_US = 30 * 60 * 1_000_000  # more than 30 minutes of inactivity ends a session
+TEMPLATE_CHARS, TEMPLATE_BYTES = 1024, 2048
+DEVICE = ["client_ip", "ua"]
+SESSION = ["client_ip", "ua", "seq"]
+ORDER = ["requested_at", "source_file", "line_number"]
+COLUMNS = (
+    ("requests", ("source_file", "line_number", "client_ip", "requested_at", "method", "path", "status", "bytes",
+                  "user_agent", "request_time_ms")),
+    ("events", ("occurred_at", "event_type", "user_id", "client_ip", "user_agent")),
+    ("user_agents", ("user_agent", "is_bot")),
+)
+_RULES = [(re.compile(r.pattern, re.ASCII), r.placeholder) for r in PATH_RULES]
+
+
+@dataclass(frozen=True)
+class Day:
+    """The staged inputs of one day (polars frames), as the daily flow writes them."""
+
+    day: date
+    requests: pl.DataFrame
+    events: pl.DataFrame
+    user_agents: pl.DataFrame
+
+    @classmethod
+    def read(cls, staging: Path, day: date) -> Day:
+        """The columns the oracle reads, of the staged files of `day`."""
+        return cls(day, *(pl.read_parquet(staging / f"{name}.parquet", columns=list(cols)) for name, cols in COLUMNS))
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        start = datetime.combine(self.day, time(0), tzinfo=UTC)
+        return start, start + timedelta(days=1)
+
+
+def template(path: str | None) -> str | None:
+    """A path's template: trailing slashes dropped (root stays '/'), each rule applied in order, bounded."""
+    if path is None:
+        return None
+    out = (path.rstrip("/") if len(path) > 1 else path) or "/"
+    for pattern, placeholder in _RULES:
+        out = pattern.sub(lambda _m, p=placeholder: p, out)
+    out = out[:TEMPLATE_CHARS]
+    return out if len(out.encode()) <= TEMPLATE_BYTES else out[: TEMPLATE_BYTES // 4]
+
+
+def with_templates(requests: pl.DataFrame) -> pl.DataFrame:
+    """requests plus `template` (computed once per distinct path) and `pv` (is a page view)."""
+    paths = requests.select(pl.col("path").unique())
+    mapping = paths.with_columns(pl.col("path").map_elements(template, return_dtype=pl.String).alias("template"))
+    ext = pl.col("path").str.extract(r"\.([A-Za-z0-9]+)$", 1).str.to_lowercase()
+    page_view = (
+        (pl.col("method").str.to_uppercase() == "GET")
+        & (pl.col("status") < 400)
+        & (ext.is_null() | ~ext.is_in(list(ASSET_EXTENSIONS)))
+        & ~(pl.col("path").str.starts_with("/api/") | (pl.col("path") == "/api"))
+    )
+    return requests.join(mapping, on="path", how="left", nulls_equal=True).with_columns(
+        page_view.fill_null(False).alias("pv")
+    )
+
+
+def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(requests with their session key, sessions started that day) with user, visitor and is_bot."""
+    reqs = (
+        with_templates(d.requests)
+        .with_columns(pl.col("user_agent").fill_null("").alias("ua"), pl.col("requested_at").dt.epoch("us").alias("us"))
+        .sort(DEVICE + ORDER)
+    )
+    gap = pl.col("us").diff().over(DEVICE)
+    reqs = reqs.with_columns((gap.is_null() | (gap > GAP_US)).cast(pl.Int64).cum_sum().over(DEVICE).alias("seq"))
+    sessions = reqs.group_by(SESSION).agg(
+        pl.col("user_agent").max(),
+        pl.col("requested_at").min().alias("started_at"),
+        pl.col("requested_at").max().alias("ended_at"),
+        pl.len().alias("requests"),
+        pl.col("bytes").sum(),
+        pl.col("pv").sum().alias("page_views"),
+        pl.col("template").filter(pl.col("pv")).first().alias("entry_path"),
+        pl.col("template").filter(pl.col("pv")).last().alias("exit_path"),
+    )
+    logins = d.events.filter((pl.col("event_type") == "login_success") & pl.col("user_id").is_not_null()).select(
+        "client_ip", pl.col("user_agent").fill_null("").alias("ua"), "occurred_at", "user_id"
+    )
+    attributed = (
+        sessions.select(*SESSION, "ended_at")
+        .join(logins, on=DEVICE)
+        .filter(pl.col("occurred_at") <= pl.col("ended_at"))
+        .sort("occurred_at", "user_id")
+        .group_by(SESSION)
+        .agg(pl.col("user_id").last())
+    )
+    ua_bots = d.user_agents.filter(pl.col("is_bot")).select("user_agent", pl.lit(True).alias("ua_bot"))
+    device = pl.lit("device ") + pl.col("client_ip") + pl.lit("\x1f") + pl.col("ua")
+    sessions = (
+        sessions.join(attributed, on=SESSION, how="left")
+        .join(ua_bots, on="user_agent", how="left")
+        .with_columns(
+            pl.coalesce(pl.lit("user ") + pl.col("user_id"), device).alias("visitor"),
+            (pl.col("ua_bot").fill_null(False) | pl.col("client_ip").is_in(list(automated_ips))).alias("is_bot"),
+        )
+    )
+    start, end = d.bounds()
+    sessions = sessions.filter((pl.col("started_at") >= start) & (pl.col("started_at") < end))
+    return reqs, sessions
+
+
+def day_requests(d: Day) -> pl.DataFrame:
+    start, end = d.bounds()
+    return d.requests.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
+
+
+def _latency() -> list[pl.Expr]:
+    ms = pl.col("request_time_ms")
+    return [ms.quantile(q, interpolation="linear").alias(f"p{round(q * 100)}_ms") for q in (0.5, 0.95, 0.99)]
+
+
+def traffic_minute(d: Day) -> pl.DataFrame:
+    status = pl.col("status")
+    return (
+        day_requests(d)
+        .group_by(pl.col("requested_at").dt.truncate("1m").alias("minute_at"))
+        .agg(
+            pl.len().alias("requests"),
+            pl.col("bytes").sum(),
+            *[status.is_between(c, c + 99).sum().alias(f"status_{c // 100}xx") for c in (200, 300, 400, 500)],
+            *_latency(),
+            pl.col("client_ip").drop_nulls().n_unique().alias("unique_clients"),
+        )
+    )
+
+
+def endpoint_daily(d: Day) -> pl.DataFrame:
+    keyed = with_templates(day_requests(d)).with_columns(
+        pl.col("method").str.to_uppercase().fill_null("-"), pl.col("template").fill_null("-").alias("path_template")
+    )
+    seen = pl.len().over("method", "path_template")
+    folded = keyed.with_columns(
+        pl.when((pl.col("status") == 404) & (seen < RARE_404_HITS))
+        .then(pl.lit(UNMATCHED_404))
+        .otherwise(pl.col("path_template"))
+        .alias("path_template")
+    )
+    out = folded.group_by("method", "path_template").agg(
+        pl.len().alias("hits"),
+        pl.col("status").is_between(500, 599).sum().alias("errors"),
+        *_latency(),
+        pl.col("request_time_ms").max().alias("max_ms"),
+        pl.col("bytes").sum(),
+    )
+    return out.with_columns((pl.col("errors") / pl.col("hits")).alias("error_rate"))
+
+
+def status_daily(d: Day) -> pl.DataFrame:
+    return (
+        day_requests(d)
+        .group_by(pl.col("status").fill_null(0))
+        .agg(pl.len().alias("requests"), pl.col("bytes").sum())
+    )
+
+
+def page_daily(reqs: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Human page views per template: views, visitors, entries, exits, bounces, bounce rate, time on page."""
+    human = sessions.filter(~pl.col("is_bot")).select(*SESSION, "visitor")
+    views = reqs.filter(pl.col("pv")).join(human, on=SESSION).sort(SESSION + ORDER)
+    nxt = pl.col("us").shift(-1).over(SESSION)
+    views = views.with_columns(
+        (pl.int_range(pl.len()).over(SESSION) == 0).alias("entry"),
+        nxt.is_null().alias("exit"),
+        pl.len().over(SESSION).alias("n"),
+        ((nxt - pl.col("us")) / 1000.0).alias("on_page_ms"),
+    )
+    out = views.group_by(pl.col("template").alias("path_template")).agg(
+        pl.len().alias("views"),
+        pl.col("visitor").n_unique().alias("unique_visitors"),
+        pl.col("entry").sum().alias("entries"),
+        pl.col("exit").sum().alias("exits"),
+        (pl.col("entry") & (pl.col("n") == 1)).sum().alias("bounces"),
+        pl.col("on_page_ms").mean().alias("avg_time_on_page_ms"),
+    )
+    rate = pl.when(pl.col("entries") > 0).then(pl.col("bounces") / pl.col("entries"))
+    return out.with_columns(rate.alias("bounce_rate"))
+
+
+def user_daily(d: Day, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Known users with a human session that day, with their events and purchases of the day."""
+    per_user = (
+        sessions.filter(~pl.col("is_bot") & pl.col("user_id").is_not_null())
+        .group_by("user_id")
+        .agg(
+            pl.len().alias("sessions"),
+            pl.col("page_views").sum(),
+            pl.col("requests").sum(),
+            pl.col("bytes").sum(),
+            pl.col("started_at").min().alias("first_seen_at"),
+            pl.col("ended_at").max().alias("last_seen_at"),
+        )
+    )
+    start, end = d.bounds()
+    events = (
+        d.events.filter(pl.col("user_id").is_not_null() & pl.col("occurred_at").is_between(start, end, closed="left"))
+        .group_by("user_id")
+        .agg(pl.len().alias("events"), (pl.col("event_type") == "purchase").sum().alias("purchases"))
+    )
+    return per_user.join(events, on="user_id", how="left").with_columns(pl.col("events", "purchases").fill_null(0))
