@@ -1,11 +1,14 @@
-"""Statistical anomalies against the day's robust baseline: per-IP error ratio, site-wide minute spikes.
+"""Statistical anomalies against the day's robust baseline: per-IP request rate and error ratio,
+site-wide minute spikes.
 
-Both score a value x against the median and the MAD (median absolute deviation) of its peers of the
-same day with the robust z-score z = 0.6745 (x - median) / MAD, as `anomaly` does for request rates
-(analytics/detectors.py). When MAD is 0 (more than half of the peers share one value, e.g. no errors
-at all) the scale falls back to 1.2533 * mean absolute deviation; when both are 0 every peer is equal
-and there is no score.
+Each scores a value x against the median and the MAD (median absolute deviation) of its peers of the
+same day with the robust z-score z = 0.6745 (x - median) / MAD (`with_robust_z`). When MAD is 0
+(more than half of the peers share one value, e.g. no errors at all) the scale falls back to 1.2533
+* mean absolute deviation; when both are 0 every peer is equal and there is no score.
 
+- `rate_signals` (category anomaly, low): per client IP, requests per active minute. Every IP is in
+  the baseline; IPs with at least `anomaly_min_requests` requests are flagged at z >= `anomaly_score`.
+  Signals are all the IP's requests (declared crawlers left out).
 - `error_ratio_signals` (category error_ratio_anomaly, low): per client IP, the share of its requests
   answered 4xx or 5xx. The baseline and the scored IPs are the IPs with at least
   `error_ratio_min_requests` requests (declared crawlers left out); an IP is flagged when its share
@@ -21,7 +24,7 @@ and there is no score.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from analytics import detectors as D
@@ -36,13 +39,39 @@ def robust_z(x: Column, median: Column, mad: Column, mean_ad: Column) -> Column:
 
 
 def with_robust_z(df: DataFrame, value: str) -> DataFrame:
-    """df plus `median`, `mad` and `z` of column `value` over all of df's rows (two small aggregations)."""
-    med = df.agg(F.percentile(value, 0.5).alias("median"))
-    dev = df.crossJoin(F.broadcast(med)).withColumn("_dev", F.abs(F.col(value) - F.col("median")))
-    spread = dev.agg(F.percentile("_dev", 0.5).alias("mad"), F.avg("_dev").alias("_mean_ad"))
-    out = dev.crossJoin(F.broadcast(spread))
+    """df plus `median`, `mad` and `z` of column `value` over all of df's rows.
+
+    Two window passes over one partition (df has one row per IP or minute): df is computed once,
+    where aggregations cross-joined back would compute it once per statistic.
+    """
+    every = Window.partitionBy(F.lit(0))
+    dev = df.withColumn("median", F.percentile(value, 0.5).over(every)).withColumn(
+        "_dev", F.abs(F.col(value) - F.col("median"))
+    )
+    out = dev.withColumns({"mad": F.percentile("_dev", 0.5).over(every), "_mean_ad": F.avg("_dev").over(every)})
     z = robust_z(F.col(value), F.col("median"), F.col("mad"), F.col("_mean_ad"))
     return out.withColumn("z", z).drop("_dev", "_mean_ad")
+
+
+def rate_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
+    """Signals of anomaly: all requests of IPs whose requests per active minute are far above the day's."""
+    per_ip = (
+        D.minute_counts(base)
+        .groupBy("client_ip")
+        .agg(F.sum("n").alias("n"), F.count(F.lit(1)).alias("minutes"))
+        .withColumn("rate", F.col("n") / F.col("minutes"))
+    )
+    flagged = with_robust_z(per_ip, "rate").where(
+        (F.col("n") >= s.anomaly_min_requests) & (F.col("z") >= s.anomaly_score)
+    ).select(
+        "client_ip", F.col("z").alias("metric"),
+        F.format_string(
+            "requests=%d active_minutes=%d rate=%.3f median=%.3f mad=%.3f", "n", "minutes", "rate", "median", "mad"
+        ).alias("detail"),
+    )
+    rows = base.where(~F.col("_good_bot")).join(F.broadcast(flagged), "client_ip")
+    rule = D.threshold_rule("anomaly", s.anomaly_score, None)
+    return D.to_signals(rows, user_id=F.col("_user"), request=F.col("_request"), **rule)
 
 
 def error_ratio_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:

@@ -5,14 +5,15 @@ target text raw and URL-decoded once and twice (each distinct form once, joined 
 user agent part of a rule's target (rules on `user_agent` and `everywhere`) and the good-bot check
 are evaluated once per distinct user agent and joined back: user agents repeat, and they are the
 longest part of a request. Patterns therefore match within one part (path + query, referer, user
-agent), never across two.
+agent), never across two. All of this regex work happens once per request, in `match_payloads`;
+each rule's alternation starts with a guard of its possible first characters (analytics/regex_guard.py).
 
 Threshold rules count per client IP in a sliding window of `window_minutes` evaluated at every
 qualifying row: the window ending at t is (t - W, t] on epoch microseconds (a row exactly W before t
 is out); the signals of a rule are the rows of every window that reached the threshold. path_scan,
 brute_force and credential_stuffing share one window pass. `flood` counts per calendar minute.
 Requests whose user agent is a declared search-engine crawler (patterns/good_bots.txt) are ignored by
-the behavioral rules (path_scan, flood, anomaly) but not by the payload rules.
+the behavioral rules (path_scan, flood; anomaly in analytics/anomalies.py) but not by the payload rules.
 """
 
 from __future__ import annotations
@@ -50,7 +51,13 @@ def _decoded(col: Column) -> Column:
 def with_variants(col: Column) -> Column:
     """Raw, decoded once and decoded twice, each distinct form once, joined by newlines."""
     once = _decoded(col)
-    return F.array_join(F.array_distinct(F.array(col, once, _decoded(once))), "\n")
+    twice = _decoded(once)
+    # string comparisons, no array functions: this runs on every request
+    return (
+        F.when(once == col, col)
+        .when(twice == once, F.concat_ws("\n", col, once))
+        .otherwise(F.concat_ws("\n", col, once, twice))
+    )
 
 
 def _first_match(text: Column, regex: str) -> Column:
@@ -77,9 +84,9 @@ MATCHED_COLUMNS = ("_ua", "_good_bot", "_hits")
 def match_payloads(requests: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
     """Requests with the results of the pattern matching (MATCHED_COLUMNS), next to their own columns.
 
-    `_ua` (user agent, '' when missing), `_good_bot` and `_hits` (one struct per payload rule that
-    matched: category, rule_id, severity, escalate, m = the matched text). The regex work of the
-    detectors: do it once per request (the pipeline keeps the result in its per-request frame).
+    `_ua` (user agent, '' when missing), `_good_bot` and `_hits` (per rule of `rules.payload_rules`, in
+    order, the matched text or ''). The regex work of the detectors: do it once per request (the
+    pipeline keeps the result in its per-request frame).
     """
     requests = requests.withColumn("_ua", F.coalesce(F.col("user_agent"), F.lit("")))
     agents = user_agent_matches(requests.select("_ua").distinct(), patterns)
@@ -94,21 +101,18 @@ def match_payloads(requests: DataFrame, patterns: dict[str, list[str]]) -> DataF
     base = requests.join(F.broadcast(agents), "_ua", "left").withColumns(
         {f"_t_{name}": text for name, text in texts.items()}
     )
-    hits = []
+    matches = []
     for i, r in enumerate(R.payload_rules(patterns)):
         own = _first_match(F.col(f"_t_{r.target}"), R.combined_regex(patterns[r.category])) if r.target in texts \
             else F.lit("")
         ua_part = F.coalesce(F.element_at("_ua_m", i + 1), F.lit(""))
-        m = ua_part if r.target == "user_agent" else (F.when(own != "", own).otherwise(ua_part)
-                                                      if r.target in _UA_TARGETS else own)
-        hits.append(F.struct(
-            F.lit(r.category).alias("category"), F.lit(r.rule_id).alias("rule_id"),
-            F.lit(r.severity).alias("severity"), F.lit(r.escalate_on_success).alias("escalate"), m.alias("m"),
-        ))
+        matches.append(ua_part if r.target == "user_agent" else (F.when(own != "", own).otherwise(ua_part)
+                                                                 if r.target in _UA_TARGETS else own))
+    # a plain array (no higher-order function): Spark generates code for the whole regex pass
     return base.select(
         *requests.columns,
         F.coalesce(F.col("_good_bot"), F.lit(False)).alias("_good_bot"),
-        F.filter(F.array(*hits), lambda h: h["m"] != "").alias("_hits"),
+        F.array(*matches).alias("_hits"),
     )
 
 
@@ -135,15 +139,23 @@ def to_signals(df: DataFrame, keep: tuple[str, ...] = (), **values: Any) -> Data
     return df.select(*out)
 
 
-def payload_signals(base: DataFrame) -> DataFrame:
-    """One signal per (request, payload rule) whose patterns matched (`_hits` of `prepare`).
+def payload_signals(base: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
+    """One signal per (request, payload rule) whose patterns matched (`_hits` of `match_payloads`).
 
     A 2xx answer to a request matching a rule with `escalate_on_success` makes it critical.
     """
-    hit = base.select("*", F.explode("_hits").alias("hit"))
+    rules = F.array(*[
+        F.struct(F.lit(r.category).alias("category"), F.lit(r.rule_id).alias("rule_id"),
+                 F.lit(r.severity).alias("severity"), F.lit(r.escalate_on_success).alias("escalate"))
+        for r in R.payload_rules(patterns)
+    ])
+    matched = base.where(F.size(F.array_remove("_hits", "")) > 0)  # before exploding: few rows match
+    hit = matched.select("*", F.posexplode("_hits").alias("_pos", "_m")).where(F.col("_m") != "").withColumn(
+        "hit", F.element_at(rules, F.col("_pos") + 1)
+    )
     success = F.col("hit.escalate") & F.col("status").between(200, 299)
     return to_signals(
-        hit, category=F.col("hit.category"), rule_id=F.col("hit.rule_id"), matched=F.col("hit.m"),
+        hit, category=F.col("hit.category"), rule_id=F.col("hit.rule_id"), matched=F.col("_m"),
         severity=F.when(success, F.lit("critical")).otherwise(F.col("hit.severity")),
         user_id=F.col("_user"), request=F.col("_request"),
     )
@@ -167,7 +179,7 @@ def burst(rows: DataFrame, window_minutes: int) -> DataFrame:
     return rows.withColumn("_fired", fired).where(F.col("_fired") == 1).drop("_fired")
 
 
-def _rule(category: str, threshold: float, window: int | None) -> dict[str, Any]:
+def threshold_rule(category: str, threshold: float, window: int | None) -> dict[str, Any]:
     rule = R.THRESHOLD_RULES[category]
     return {"category": category, "rule_id": rule.rule_id, "severity": rule.severity, "threshold": threshold,
             "window_minutes": window}
@@ -189,9 +201,9 @@ def windowed_signals(
                  F.coalesce("path", F.lit("-"))).alias("request"),
     )
     parts = [
-        (denied, "path", _rule("path_scan", s.path_scan_distinct_paths, w)),
-        (failed_logins, None, _rule("brute_force", s.brute_force_failures, w)),
-        (failures, "user_id", _rule("credential_stuffing", s.credential_stuffing_users, w)),
+        (denied, "path", threshold_rule("path_scan", s.path_scan_distinct_paths, w)),
+        (failed_logins, None, threshold_rule("brute_force", s.brute_force_failures, w)),
+        (failures, "user_id", threshold_rule("credential_stuffing", s.credential_stuffing_users, w)),
     ]
     tagged = [
         to_signals(
@@ -225,36 +237,5 @@ def flood_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
     flooded = rows.join(F.broadcast(hot), ["client_ip", "minute"])
     return to_signals(
         flooded, metric=F.col("n"), user_id=F.col("_user"), request=F.col("_request"),
-        **_rule("flood", s.flood_requests_per_minute, 1),
+        **threshold_rule("flood", s.flood_requests_per_minute, 1),
     )
-
-
-def anomaly_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
-    """All requests of IPs whose requests per active minute have a robust z-score >= anomaly_score.
-
-    z = 0.6745 (x - median) / MAD over all IPs of the day (MAD 0: (x - median) / (1.2533 mean absolute
-    deviation); both 0: no score). Only IPs with >= anomaly_min_requests requests are flagged.
-    """
-    per_ip = minute_counts(base).groupBy("client_ip").agg(
-        F.sum("n").alias("n"), F.count(F.lit(1)).alias("minutes")
-    ).withColumn("rate", F.col("n") / F.col("minutes"))
-    # one row per IP: the day's statistics over a single partition, in two window passes
-    day = Window.partitionBy(F.lit(0))
-    dev = per_ip.withColumn("median", F.percentile("rate", 0.5).over(day)).withColumn(
-        "dev", F.abs(F.col("rate") - F.col("median"))
-    )
-    spread = dev.withColumns({"mad": F.percentile("dev", 0.5).over(day), "mean_ad": F.avg("dev").over(day)})
-    diff = F.col("rate") - F.col("median")
-    z = F.when(F.col("mad") > 0, 0.6745 * diff / F.col("mad")).when(
-        F.col("mean_ad") > 0, diff / (1.253314 * F.col("mean_ad")))
-    flagged = spread.withColumn("z", z).where(
-        (F.col("n") >= s.anomaly_min_requests) & (F.col("z") >= s.anomaly_score)
-    ).select(
-        "client_ip", F.col("z").alias("metric"),
-        F.format_string(
-            "requests=%d active_minutes=%d rate=%.3f median=%.3f mad=%.3f", "n", "minutes", "rate", "median", "mad"
-        ).alias("detail"),
-    )
-    rows = base.where(~F.col("_good_bot")).join(F.broadcast(flagged), "client_ip")
-    rule = _rule("anomaly", s.anomaly_score, None)
-    return to_signals(rows, user_id=F.col("_user"), request=F.col("_request"), **rule)

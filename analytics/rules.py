@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.regex_guard import guard
+
 BUILTIN_DIR = Path(__file__).resolve().parent / "patterns"
 
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
@@ -126,10 +128,14 @@ def load_patterns(extra_dir: Path | None = None) -> dict[str, list[str]]:
 
 
 def combined_regex(patterns: list[str]) -> str:
-    """One case-insensitive alternation of the patterns (each validated with Python's `re`)."""
+    """One case-insensitive alternation of the patterns (each validated with Python's `re`).
+
+    Led by a lookahead of the characters a match can start with (analytics/regex_guard.py): the same
+    matches, several times faster on long texts.
+    """
     for p in patterns:
         re.compile(p)
-    return "(?i)(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
+    return "(?i)" + guard(patterns) + "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
 
 
 def payload_rules(patterns: dict[str, list[str]]) -> list[PayloadRule]:

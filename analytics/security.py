@@ -7,7 +7,7 @@ minute, z-score; null for payload rules) and a JSON evidence (rule, threshold, w
 up to 5 matched texts and the first 5 signal rows: time, raw request line or event, status).
 Payload rules need `injection_min_requests` matching requests in the day. More rules live in
 analytics/window_rules.py (malformed_request, account_takeover) and analytics/anomalies.py
-(error_ratio_anomaly).
+(anomaly, error_ratio_anomaly).
 
 Windows slide, they do not leak. A count rule's window ending at a row's time t is (t - W, t]
 (W = `window_minutes`, microsecond precision), evaluated at every qualifying row of the day in one
@@ -26,9 +26,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from analytics import anomalies, window_rules
 from analytics import detectors as D
 from analytics import rules as R
-from analytics import window_rules
 from config.settings import SecuritySettings
 
 SAMPLES = 5
@@ -41,12 +41,16 @@ def _descriptions() -> dict[str, str]:
 
 
 def findings_from_signals(signals: DataFrame, s: SecuritySettings) -> DataFrame:
-    """One finding per (client_ip, category) with its evidence (columns of security_findings, no day)."""
+    """One finding per (client_ip, category) with its evidence (columns of security_findings, no day).
+
+    Distinct paths are counted as the size of their set: signals are few, and unlike countDistinct this
+    keeps the aggregation to one shuffle, shared with the samples' window.
+    """
     rank = F.array_position(F.array(*[F.lit(x) for x in R.SEVERITIES]), F.col("severity"))
     agg = signals.groupBy("client_ip", "category").agg(
         F.max(F.struct(rank.alias("rank"), F.col("severity"), F.col("rule_id"))).alias("top"),
         F.min("ts").alias("first_seen_at"), F.max("ts").alias("last_seen_at"),
-        F.count(F.lit(1)).alias("request_count"), F.countDistinct("path").alias("distinct_paths"),
+        F.count(F.lit(1)).alias("request_count"), F.size(F.collect_set("path")).alias("distinct_paths"),
         F.array_sort(F.collect_set("user_id")).alias("user_ids"), F.max("metric").alias("score"),
         F.max("threshold").alias("threshold"), F.max("window_minutes").alias("window_minutes"),
         F.max("detail").alias("detail"),
@@ -79,10 +83,10 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
     patterns = R.load_patterns(settings.patterns_dir)
     base = D.prepare(requests, patterns)
     signals = (
-        D.payload_signals(base)
+        D.payload_signals(base, patterns)
         .unionByName(D.windowed_signals(base, events, patterns, settings))
         .unionByName(D.flood_signals(base, settings))
-        .unionByName(D.anomaly_signals(base, settings))
+        .unionByName(anomalies.rate_signals(base, settings))
         .unionByName(window_rules.extra_signals(base, events, settings))
     )
     return findings_from_signals(signals, settings)

@@ -47,6 +47,10 @@ def build_spark_session(settings: SparkSettings, app_name: str = "webtrail") -> 
         # coalesce to few shuffle partitions, and small join sides become broadcasts at run time.
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+        # ...including the output of a persisted plan: a small day's per-request frame then has one or
+        # two partitions instead of spark.sql.shuffle.partitions, and every query reading it as many
+        # tasks. A coalesced hash partitioning still clusters by its keys: no reshuffle downstream.
+        .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
     )
     for key, value in settings.extra_conf.items():
         builder = builder.config(key, value)

@@ -67,6 +67,14 @@ def write_staging(layout: DayLayout) -> None:
     ).write_parquet(layout.user_agents)
 
 
+def _is_kept(spark: Any, df: Any) -> bool:
+    """A persisted frame, or a local checkpoint whose blocks are still held."""
+    plan = df._jdf.queryExecution().analyzed()
+    if plan.getClass().getSimpleName() != "LogicalRDD":
+        return df.storageLevel.useMemory or df.storageLevel.useDisk
+    return spark.sparkContext._jsc.sc().getPersistentRDDs().contains(plan.rdd().id())
+
+
 def test_build_and_write_tables(spark: Any, tmp_path: Path) -> None:
     layout = DayLayout(tmp_path, date(2026, 5, 1))
     write_staging(layout)
@@ -74,7 +82,10 @@ def test_build_and_write_tables(spark: Any, tmp_path: Path) -> None:
     assert list(tables) == list(OUTPUT_TABLES)
     for name, df in tables.items():
         assert df.schema.fieldNames() == OUTPUT_SCHEMAS[name].fieldNames(), name
+    kept = list(tables.kept)
+    assert kept and all(_is_kept(spark, df) for df in kept)
     paths = write_tables(tables, layout)
+    assert not tables.kept and not any(_is_kept(spark, df) for df in kept)  # released after writing
     back = {name: spark.read.parquet(str(p)) for name, p in paths.items()}
     # the 23:50 request of 04-30 is lookback: its session (continued at 00:05) belongs to 04-30
     sessions = back["sessions"].collect()
