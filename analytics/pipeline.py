@@ -1,9 +1,11 @@
 """One day's analytics: staging Parquet in, the output tables of OUTPUT_TABLES out.
 
 Order: per-request frame -> security findings -> automated IPs -> sessions -> behavior and performance
-tables. Day semantics: requests of the staging file outside [day 00:00, day+1 00:00) UTC (lookback)
-are used for sessionization only; a session belongs to the day of its first request, so sessions
-started in the lookback are left to their own day. Security, performance and ip_daily use the
+tables. Day semantics: the staging holds the day plus `sessions.overlap` on both sides; requests
+outside [day 00:00, day+1 00:00) UTC are used for sessionization only. A session belongs to the day
+of its first request and is kept whole, with its requests after midnight (analytics/sessions.py):
+sessions started before the day are left to their own day, and so are their requests on this one.
+page_daily counts the page views of the day's sessions. Security, performance and ip_daily use the
 requests of the day; user_daily / funnel_daily use the events of the day, while login attribution
 uses every staged login. User ids are cut to MAX_USER_ID_CHARS characters on input (indexed keys).
 

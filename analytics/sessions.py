@@ -3,9 +3,16 @@
 Device = (client_ip, user_agent) (a missing user agent counts as ''). Requests of a device are
 ordered by (requested_at, source_file, line_number); a request opens a new session when the gap to
 the previous one is *strictly greater* than `gap_minutes` (a gap of exactly 30 min stays in the same
-session, as in GA4 / Snowplow "more than 30 minutes of inactivity"), or, with `split_at_midnight`,
-when it falls on another UTC date than the previous one. The session number is the running sum of
-these flags.
+session, as in GA4 / Snowplow "more than 30 minutes of inactivity"). Such a run of requests (an
+island) is also cut where it passes 00:00 UTC + `carry_over` of a day after its first one: a session
+begun before midnight may continue `overlap_minutes` into the next day (0 with `split_at_midnight`,
+which makes that a split at midnight). The session number is the running sum of these cuts.
+
+A session belongs to the day of its first request, whole: the run of day D reads
+[D - overlap, D+1 + overlap). With overlap >= gap it sees the gap before each of D's requests (so it
+knows which ones start a session), and no session started on D runs past D+1 + carry_over. The run
+of D+1 recognises the same sessions as started on D and leaves them out: each session is counted
+once, by one day, and every run's result depends only on its inputs (backfills in any order).
 
 User attribution is per session: the user of the latest `login_success` event of the same
 (client_ip, user_agent) with occurred_at <= session end (a login in the middle of a session
@@ -14,6 +21,10 @@ sha2(ip || 0x1f || ua). session_id = first 32 hex chars of sha2(visitor_key || 0
 started_at ISO-8601 UTC || 0x1f || device hash): the device hash is added to the design's
 (visitor key, first timestamp) so two devices of one user starting in the same second cannot
 collide on the (day, session_id) key. The caller assigns sessions to the day of their start.
+
+Steps (composed by `sessionize`; the pipeline runs them apart to reuse and keep intermediates):
+`prepare_requests` (per-request islands and columns) -> `session_rows` (one row per session) ->
+`flag_bots` (is_bot from the automated IPs) -> `assign` (requests with their session).
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from analytics.paths import is_page_view, path_template
 from config.settings import SessionSettings
 
 SEP = "\x1f"
+DAY_US = 86_400_000_000
 _ORDER = ("requested_at", "source_file", "line_number")
 SESSION_KEY = ("client_ip", "_ua", "_seq")  # the session key within one run
 ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
@@ -65,19 +77,25 @@ def device_hash(client_ip: Column, user_agent: Column) -> Column:
 
 
 def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame:
-    """Requests with `_ua` and `_seq` (session number within the device): the islands."""
+    """Requests with `_ua` and `_seq` (session number within the device): the islands, cut at the carry-over."""
     order = Window.partitionBy("client_ip", "_ua").orderBy(*_ORDER)
-    prev = F.lag("requested_at").over(order)
-    gap_us = settings.gap_minutes * 60_000_000
-    new = prev.isNull() | ((F.unix_micros("requested_at") - F.unix_micros(prev)) > gap_us)
-    if settings.split_at_midnight:
-        new = new | (F.to_date("requested_at") != F.to_date(prev))
     running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    at = F.col("_t")
+    previous = F.lag(at).over(order)
+    gap_us = settings.gap_minutes * 60_000_000
+    carry_us = int(settings.carry_over.total_seconds()) * 1_000_000
+    # rows come in time order: the island's start is the latest gap-opened row so far
+    island_start = F.max(F.when(F.col("_gap_new"), at)).over(running)
+    island_day = island_start - F.pmod(island_start, F.lit(DAY_US))
+    # carry-over points (00:00 + carry_over of each day after the island's first) passed so far
+    part = F.greatest(F.lit(0), F.floor((at - F.lit(carry_us) - island_day) / F.lit(DAY_US)))
     return (
-        requests.withColumn("_ua", F.coalesce("user_agent", F.lit("")))
-        .withColumn("_new", new.cast("int"))
+        requests.withColumns({"_ua": F.coalesce("user_agent", F.lit("")), "_t": F.unix_micros("requested_at")})
+        .withColumn("_gap_new", previous.isNull() | ((at - previous) > gap_us))
+        .withColumn("_part", part)
+        .withColumn("_new", (F.col("_gap_new") | (F.col("_part") != F.lag("_part").over(order))).cast("int"))
         .withColumn("_seq", F.sum("_new").over(running))
-        .drop("_new")
+        .drop("_t", "_gap_new", "_part", "_new")
     )
 
 
@@ -162,14 +180,16 @@ def session_rows(
         _first(F.col("_ref_host").isNotNull(), "_ref_host").alias("referrer_domain"),
     )
     logins = events.where((F.col("event_type") == "login_success") & F.col("user_id").isNotNull()).select(
-        "client_ip", F.coalesce("user_agent", F.lit("")).alias("_ua"), "occurred_at", "user_id"
+        F.col("client_ip").alias("_l_ip"), F.coalesce("user_agent", F.lit("")).alias("_l_ua"),
+        F.struct("occurred_at", "user_id").alias("_login"),
     )
-    attributed = (
-        sess.select(*SESSION_KEY, "ended_at")
-        .join(logins, ["client_ip", "_ua"])
-        .where(F.col("occurred_at") <= F.col("ended_at"))
-        .groupBy(*SESSION_KEY)
-        .agg(F.max(F.struct("occurred_at", "user_id")).getField("user_id").alias("user_id"))
+    # Left join on the device, then back to one row per session: the sessions stay partitioned by
+    # device (no shuffle of theirs), and only the logins move.
+    on_device = (F.col("client_ip") == F.col("_l_ip")) & (F.col("_ua") == F.col("_l_ua"))
+    joined = sess.join(logins, on_device & (F.col("_login.occurred_at") <= F.col("ended_at")), "left")
+    kept = [c for c in sess.columns if c not in SESSION_KEY]
+    attributed = joined.groupBy(*SESSION_KEY).agg(
+        *[F.first(c).alias(c) for c in kept], F.max("_login").getField("user_id").alias("user_id")
     )
     device = device_hash(F.col("client_ip"), F.col("_ua"))
     ua_info = user_agents.select(
@@ -180,8 +200,7 @@ def session_rows(
     ).dropDuplicates(["user_id"])
     columns = [c for c in SESSION_COLUMNS if c != "is_bot"]
     return (
-        sess.join(attributed, list(SESSION_KEY), "left")
-        .withColumn("visitor_key", F.coalesce("user_id", device))
+        attributed.withColumn("visitor_key", F.coalesce("user_id", device))
         .withColumn(
             "session_id",
             F.substring(

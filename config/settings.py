@@ -7,11 +7,12 @@ The README's configuration table lists them; keep the two in step.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -34,13 +35,38 @@ class ParserSettings(BaseModel):
 
 
 class SessionSettings(BaseModel):
-    """Sessionization rules (DESIGN.md, Sessions)."""
+    """Sessionization rules (DESIGN.md, Sessions; analytics/sessions.py)."""
 
-    gap_minutes: int = Field(default=30, description="Inactivity that starts a new session.")
+    gap_minutes: int = Field(default=30, ge=1, description="Inactivity that starts a new session.")
     split_at_midnight: bool = Field(default=False, description="Also end sessions at 00:00 UTC (GA4: off).")
-    lookback_hours: int = Field(
-        default=0, description="Hours of the previous day re-read so sessions crossing midnight stay whole."
+    overlap_minutes: int = Field(
+        default=120,
+        ge=0,
+        description="Minutes of the neighbouring days each run reads on both sides of its day: a session "
+        "begun before midnight runs on up to this long into the next day (then it is split), and stays "
+        "whole in the day it started. At least gap_minutes.",
     )
+
+    @model_validator(mode="after")
+    def _overlap_covers_gap(self) -> SessionSettings:
+        # a run must see the gap before its first request to know whether that request starts a session
+        if not self.split_at_midnight and self.overlap_minutes < self.gap_minutes:
+            raise ValueError(
+                f"WEBTRAIL_SESSIONS__OVERLAP_MINUTES ({self.overlap_minutes}) must be at least "
+                f"WEBTRAIL_SESSIONS__GAP_MINUTES ({self.gap_minutes}): a run reads that much of the day "
+                "before to tell a session started after midnight from one continued across it"
+            )
+        return self
+
+    @property
+    def overlap(self) -> timedelta:
+        """How much of the neighbouring days a run reads on each side of its day."""
+        return timedelta(minutes=self.overlap_minutes)
+
+    @property
+    def carry_over(self) -> timedelta:
+        """How long after midnight a session begun the day before may continue (0 with split_at_midnight)."""
+        return timedelta(0) if self.split_at_midnight else self.overlap
 
 
 class SecuritySettings(BaseModel):

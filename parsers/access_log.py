@@ -43,10 +43,10 @@ class FileParseStats:
     truncated: bool = False  # compressed stream ended early or was corrupt
 
 
-def day_window(day: date, lookback_hours: int = 0) -> tuple[datetime, datetime]:
-    """[day 00:00 UTC - lookback, day+1 00:00 UTC)."""
+def day_window(day: date, overlap: timedelta = timedelta(0)) -> tuple[datetime, datetime]:
+    """[day 00:00 UTC - overlap, day+1 00:00 UTC + overlap): the day plus the margins sessions need."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start - timedelta(hours=lookback_hours), start + timedelta(days=1)
+    return start - overlap, start + timedelta(days=1) + overlap
 
 
 def sample_lines(path: Path, max_line_bytes: int, limit: int = SAMPLE_LINES) -> list[str]:
@@ -154,13 +154,13 @@ def parse_access_logs(
     requests_out: Path,
     rejected_out: Path,
     settings: ParserSettings,
-    lookback_hours: int = 0,
+    overlap: timedelta = timedelta(0),
 ) -> list[FileParseStats]:
     """Parse access logs into ``requests_out`` (requests of the day window) and ``rejected_out``.
 
     Raises LogFormatError naming the file when no format can be detected for it.
     """
-    window = day_window(day, lookback_hours)
+    window = day_window(day, overlap)
     stats = []
     with (
         ParquetSink(requests_out, REQUESTS_SCHEMA) as req_sink,

@@ -12,7 +12,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +129,12 @@ def parse_events(
     day: date,
     events_out: Path,
     rejected_out: Path,
-    lookback_hours: int = 0,
+    overlap: timedelta = timedelta(0),
     settings: ParserSettings | None = None,
 ) -> EventsParseResult:
     """Parse JSON-lines event files (plain, .gz, .bz2) into ``events_out`` / ``rejected_out``."""
     settings = settings or ParserSettings()
-    window = day_window(day, lookback_hours)
+    window = day_window(day, overlap)
     result = EventsParseResult()
     staged = Path(events_out).with_name(Path(events_out).name + ".undeduped")
     with (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -36,9 +37,17 @@ def parse_access_logs_task(
     layout.staging.mkdir(parents=True, exist_ok=True)
     stats = parse_access_logs(
         files, layout.day, layout.requests, layout.rejected, settings.parser,
-        lookback_hours=settings.sessions.lookback_hours,
+        overlap=settings.sessions.overlap,
     )
     logger = get_run_logger()
+    _, window_end = day_window(layout.day, settings.sessions.overlap)
+    if window_end > datetime.now(UTC):
+        logger.warning(
+            "Day %s reads the logs up to %s (WEBTRAIL_SESSIONS__OVERLAP_MINUTES after midnight), which has "
+            "not passed yet: sessions still open at the newest line are cut there, and the run of %s will "
+            "leave their later requests out. Re-run this day with --force after %s.",
+            layout.day, window_end.isoformat(), layout.day + timedelta(days=1), window_end.isoformat(),
+        )
     for s in stats:
         logger.info(
             "%s (%s): read %d, parsed %d, rejected %d %s, outside the day %d",
@@ -59,14 +68,14 @@ def parse_events_task(files: list[Path], layout: DayLayout, settings: WebtrailSe
         return None
     return parse_events(
         files, layout.day, layout.events, layout.events_rejected,
-        lookback_hours=settings.sessions.lookback_hours, settings=settings.parser,
+        overlap=settings.sessions.overlap, settings=settings.parser,
     )
 
 
 @task(name="fetch-events-api", retries=2, retry_delay_seconds=[10, 60], cache_policy=NO_CACHE, timeout_seconds=3600)
 def fetch_events_api(url: str, layout: DayLayout, settings: WebtrailSettings) -> Path:
     """Download the day's events from the HTTP API into a JSON-lines file (validated by parse_events)."""
-    start, end = day_window(layout.day, settings.sessions.lookback_hours)
+    start, end = day_window(layout.day, settings.sessions.overlap)
     result = fetch_events(url, layout.events_api_download, params={"start": start.isoformat(), "end": end.isoformat()})
     get_run_logger().info(
         "events API: %d events in %d pages (%d retried requests)", result.events, result.pages, result.retries

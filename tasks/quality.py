@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, replace
-from datetime import UTC as UTC_TZ
-from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -35,7 +33,7 @@ from checks.runner import (
 )
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.settings import WebtrailSettings
-from parsers.access_log import FileParseStats
+from parsers.access_log import FileParseStats, day_window
 from warehouse.audit import record_quality
 from warehouse.connect import WarehouseConnectionError, connection, scrub
 
@@ -56,15 +54,14 @@ def _retry_only_infrastructure(task: Task[..., Any], task_run: TaskRun, state: S
 
 def contract_variables(layout: DayLayout, settings: WebtrailSettings) -> dict[str, str]:
     """Variables every contract may use: the day's time window, the session rule and the thresholds."""
-    start = datetime.combine(layout.day, time(0), tzinfo=UTC_TZ) - timedelta(hours=settings.sessions.lookback_hours)
-    end = datetime.combine(layout.day + timedelta(days=1), time(0), tzinfo=UTC_TZ)
+    start, end = day_window(layout.day, settings.sessions.overlap)
     return {
         "DAY": layout.day.isoformat(),
         "WINDOW_START": start.isoformat(),
         "WINDOW_END": end.isoformat(),
         "MAX_REJECT_RATIO": str(settings.quality.max_reject_ratio),
         "SESSION_GAP_MINUTES": str(int(settings.sessions.gap_minutes)),
-        "SESSION_SPLIT_AT_MIDNIGHT": "true" if settings.sessions.split_at_midnight else "false",
+        "SESSION_CARRY_OVER_MINUTES": str(int(settings.sessions.carry_over.total_seconds()) // 60),
     }
 
 

@@ -20,6 +20,8 @@ from analytics.paths import ASSET_EXTENSIONS, PATH_RULES
 from analytics.performance import RARE_404_HITS, UNMATCHED_404
 
 GAP_US = 30 * 60 * 1_000_000  # more than 30 minutes of inactivity ends a session
+CARRY_OVER_US = 120 * 60 * 1_000_000  # ... and so does passing 02:00 of a day after the visit's first
+DAY_US = 86_400 * 1_000_000
 TEMPLATE_CHARS, TEMPLATE_BYTES = 1024, 2048
 DEVICE = ["client_ip", "ua"]
 SESSION = ["client_ip", "ua", "seq"]
@@ -87,7 +89,12 @@ def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataF
         .sort(DEVICE + ORDER)
     )
     gap = pl.col("us").diff().over(DEVICE)
-    reqs = reqs.with_columns((gap.is_null() | (gap > GAP_US)).cast(pl.Int64).cum_sum().over(DEVICE).alias("seq"))
+    reqs = reqs.with_columns((gap.is_null() | (gap > GAP_US)).cast(pl.Int64).cum_sum().over(DEVICE).alias("visit"))
+    # a visit's requests fall into day-long slices that start at 02:00, counted from its first day
+    first_day = (pl.col("us").min().over([*DEVICE, "visit"]) // DAY_US) * DAY_US
+    reqs = reqs.with_columns(
+        ((pl.col("us") - CARRY_OVER_US - first_day) // DAY_US).clip(lower_bound=0).alias("slice")
+    ).with_columns(pl.struct("visit", "slice").rank("dense").over(DEVICE).alias("seq"))
     sessions = reqs.group_by(SESSION).agg(
         pl.col("user_agent").max(),
         pl.col("requested_at").min().alias("started_at"),

@@ -316,7 +316,7 @@ def test_deploy_all_registers_the_three_deployments(deployed: Stack) -> None:
         assert "warehouse" in deployment.job_variables["env"]["PREFECT_LOGGING_EXTRA_LOGGERS"]
         properties = deployment.parameter_openapi_schema["properties"]
         assert all(p.get("description") for p in properties.values()), "every parameter is documented"
-    assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in daily.schedules] == [("0 1 * * *", "UTC", True)]
+    assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in daily.schedules] == [("0 3 * * *", "UTC", True)]
     assert backfill.schedules == [] and investigate.schedules == []
     assert backfill.parameter_openapi_schema["required"] == ["start", "end"]
     assert backfill.parameters == {"concurrency": 2}

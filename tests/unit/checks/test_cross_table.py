@@ -1,5 +1,5 @@
 """contracts/cross_table.yml on tiny Parquet files (DuckDB): output totals against the staged requests,
-user references against the users snapshot, and the session rule with a lookback window."""
+user references against the users snapshot, and the session rule on a staging with overlap."""
 
 from __future__ import annotations
 
@@ -15,26 +15,31 @@ from parsers.schema import REQUESTS_SCHEMA, USERS_SCHEMA
 
 DAY = "2026-11-24"
 MIDNIGHT = datetime(2026, 11, 24, tzinfo=UTC)
-VARIABLES = {"DAY": DAY, "SESSION_GAP_MINUTES": "30", "SESSION_SPLIT_AT_MIDNIGHT": "false"}
+VARIABLES = {"DAY": DAY, "SESSION_GAP_MINUTES": "30", "SESSION_CARRY_OVER_MINUTES": "120"}
 
-# (client_ip, user_agent, minutes from midnight, bytes): staging with a 2-hour lookback.
+# (client_ip, user_agent, minutes from midnight, bytes): staging with a 2-hour overlap on both sides.
 #   A: 23:50 (day before), 00:10, 00:20  -> one session begun the day before; its 2 day requests are not counted
 #   B: 22:00 (day before), 00:45         -> the gap > 30 min starts a session on the day: 1 request
 #   C: 10:00, 10:05 | 12:00               -> two sessions: 2 + 1 requests
 #   D: 11:00 (no user agent), 11:10 ('')  -> one device, one session: 2 requests
+#   E: 23:40, then 00:10, 00:40, 01:10 of the next day (gaps of exactly 30 min) -> one session of the
+#      day, whole: 4 requests, 1 of them on the day
 STAGED = [
     ("10.0.0.1", "ua-a", -10, 100), ("10.0.0.1", "ua-a", 10, 100), ("10.0.0.1", "ua-a", 20, 100),
     ("10.0.0.2", "ua-b", -120, 50), ("10.0.0.2", "ua-b", 45, 50),
     ("10.0.0.3", "ua-c", 600, 10), ("10.0.0.3", "ua-c", 605, 10), ("10.0.0.3", "ua-c", 720, 10),
     ("10.0.0.4", None, 660, 1), ("10.0.0.4", "", 670, 1),
+    ("10.0.0.5", "ua-e", 1420, 7), ("10.0.0.5", "ua-e", 1450, 7), ("10.0.0.5", "ua-e", 1480, 7),
+    ("10.0.0.5", "ua-e", 1510, 7),
 ]
-DAY_REQUESTS = 8  # staged requests on the day
-DAY_BYTES = 2 * 100 + 50 + 3 * 10 + 2 * 1
+DAY_REQUESTS = 9  # staged requests on the day
+DAY_BYTES = 2 * 100 + 50 + 3 * 10 + 2 * 1 + 7
 SESSIONS = [  # the sessions that start on the day (what analytics/sessions.py gives)
     {"session_id": "b", "user_id": None, "is_bot": True, "requests": 1},
     {"session_id": "c1", "user_id": "u1", "is_bot": False, "requests": 2},
     {"session_id": "c2", "user_id": "u1", "is_bot": False, "requests": 1},
     {"session_id": "d", "user_id": "u2", "is_bot": False, "requests": 2},
+    {"session_id": "e", "user_id": None, "is_bot": True, "requests": 4},
 ]
 
 
@@ -55,10 +60,10 @@ def consistent_outputs() -> dict[str, pl.DataFrame]:
     return {
         "sessions": pl.DataFrame(SESSIONS),
         "user_daily": pl.DataFrame([{"user_id": "u1", "requests": 3}, {"user_id": "u2", "requests": 2}]),
-        "traffic_minute": pl.DataFrame({"requests": [5, 3]}),
+        "traffic_minute": pl.DataFrame({"requests": [5, 4]}),
         "status_daily": pl.DataFrame({"status": [200], "requests": [DAY_REQUESTS], "bytes": [DAY_BYTES]}),
         "endpoint_daily": pl.DataFrame({"hits": [DAY_REQUESTS]}),
-        "ip_daily": pl.DataFrame({"requests": [2, 1, 3, 2]}),
+        "ip_daily": pl.DataFrame({"requests": [2, 1, 3, 2, 1]}),
     }
 
 
@@ -89,7 +94,7 @@ def test_consistent_tables_pass_every_check(tmp_path: Path) -> None:
 
 def test_a_lost_minute_trips_the_traffic_total_with_the_difference(tmp_path: Path) -> None:
     results = run(tmp_path, inputs(traffic_minute=pl.DataFrame({"requests": [5]})))
-    assert problems(results) == {"traffic_minute_requests_match_staged": ("FAILED", -3)}
+    assert problems(results) == {"traffic_minute_requests_match_staged": ("FAILED", -4)}
 
 
 def test_status_endpoint_and_ip_totals(tmp_path: Path) -> None:
@@ -98,7 +103,7 @@ def test_status_endpoint_and_ip_totals(tmp_path: Path) -> None:
         inputs(
             status_daily=pl.DataFrame({"status": [200], "requests": [DAY_REQUESTS + 1], "bytes": [DAY_BYTES - 2]}),
             endpoint_daily=pl.DataFrame({"hits": [DAY_REQUESTS - 1]}),
-            ip_daily=pl.DataFrame({"requests": [2, 1, 3, 2, 4]}),
+            ip_daily=pl.DataFrame({"requests": [2, 1, 3, 2, 1, 4]}),
         ),
     )
     assert problems(results) == {
@@ -115,9 +120,15 @@ def test_sessions_must_hold_every_request_of_the_sessions_begun_on_the_day(tmp_p
     assert problems(results) == {"sessions_requests_match_staged": ("FAILED", -1)}
 
 
-def test_split_at_midnight_counts_the_requests_after_midnight_as_a_new_session(tmp_path: Path) -> None:
-    results = run(tmp_path, inputs(), {**VARIABLES, "SESSION_SPLIT_AT_MIDNIGHT": "true"})
-    assert problems(results) == {"sessions_requests_match_staged": ("FAILED", -2)}  # A's 00:10 and 00:20
+def test_split_at_midnight_cuts_both_sessions_crossing_it(tmp_path: Path) -> None:
+    results = run(tmp_path, inputs(), {**VARIABLES, "SESSION_CARRY_OVER_MINUTES": "0"})
+    # A's 00:10 and 00:20 become a session of the day (+2); E ends at midnight with 1 request (-3)
+    assert problems(results) == {"sessions_requests_match_staged": ("FAILED", 10 - 9)}
+
+
+def test_a_session_is_cut_where_it_passes_the_carry_over(tmp_path: Path) -> None:
+    results = run(tmp_path, inputs(), {**VARIABLES, "SESSION_CARRY_OVER_MINUTES": "60"})
+    assert problems(results) == {"sessions_requests_match_staged": ("FAILED", 1)}  # E's 01:10 opens a session
 
 
 def test_a_wider_gap_joins_b_to_its_evening_session(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +22,7 @@ def parse_lines(tmp_path: Path) -> ParseFn:
     counter = iter(range(1_000))
 
     def run(
-        content: list[str] | bytes, name: str = "access.log", lookback_hours: int = 0, **settings: object
+        content: list[str] | bytes, name: str = "access.log", overlap: timedelta = timedelta(0), **settings: object
     ) -> tuple[pl.DataFrame, pl.DataFrame, FileParseStats]:
         n = next(counter)
         path = tmp_path / f"in{n}" / name
@@ -30,7 +30,7 @@ def parse_lines(tmp_path: Path) -> ParseFn:
         data = content if isinstance(content, bytes) else ("\n".join(content) + "\n").encode()
         path.write_bytes(data)
         req, rej = tmp_path / f"out{n}" / "requests.parquet", tmp_path / f"out{n}" / "rejected.parquet"
-        [stats] = parse_access_logs([path], DAY, req, rej, ParserSettings(**settings), lookback_hours)
+        [stats] = parse_access_logs([path], DAY, req, rej, ParserSettings(**settings), overlap)
         return pl.read_parquet(req), pl.read_parquet(rej), stats
 
     return run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -148,18 +148,21 @@ def test_raw_text_truncated(parse_lines) -> None:
     assert rej["raw_text"].to_list() == ["x" * 10]
 
 
-def test_day_window_and_lookback(parse_lines) -> None:
+def test_day_window_and_overlap(parse_lines) -> None:
     lines = [
         line(ts="[23/Nov/2026:23:30:00 +0000]"),
         line(),
         line(ts="[25/Nov/2026:00:00:00 +0000]"),
-        line(ts="[25/Nov/2026:01:00:00 +0200]"),
-    ]  # the last one is 23:00 UTC on the 24th
+        line(ts="[25/Nov/2026:01:00:00 +0200]"),  # 23:00 UTC on the 24th
+        line(ts="[25/Nov/2026:00:30:00 +0000]"),
+    ]
     req, _, st = parse_lines(lines)
     assert req["line_number"].to_list() == [2, 4]
-    assert (st.lines_parsed, st.lines_outside_day) == (4, 2)
-    req, _, st = parse_lines(lines, lookback_hours=1)
-    assert req["line_number"].to_list() == [1, 2, 4]
+    assert (st.lines_parsed, st.lines_outside_day) == (5, 3)
+    # [23rd 23:30, 25th 00:30): the start is in the window, the end is not
+    req, _, st = parse_lines(lines, overlap=timedelta(minutes=30))
+    assert req["line_number"].to_list() == [1, 2, 3, 4]
+    assert st.lines_outside_day == 1
 
 
 def test_crlf_final_newline_and_invalid_utf8(parse_lines) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -31,14 +31,14 @@ def ev(**kw: object) -> str:
     return json.dumps({k: v for k, v in base.items() if v is not ...})
 
 
-def run(tmp_path: Path, files: dict[str, str | bytes], lookback: int = 0):
+def run(tmp_path: Path, files: dict[str, str | bytes], overlap: timedelta = timedelta(0)):
     paths = []
     for name, content in files.items():
         p = tmp_path / name
         p.write_bytes(content if isinstance(content, bytes) else content.encode())
         paths.append(p)
     out, rej = tmp_path / "o" / "events.parquet", tmp_path / "o" / "rej.parquet"
-    res = parse_events(paths, DAY, out, rej, lookback_hours=lookback)
+    res = parse_events(paths, DAY, out, rej, overlap=overlap)
     return pl.read_parquet(out), pl.read_parquet(rej), res
 
 
@@ -100,8 +100,8 @@ def test_window(tmp_path: Path) -> None:
     ]
     df, _, res = run(tmp_path, {"e.jsonl": "\n".join(lines)})
     assert df["event_id"].to_list() == ["b"] and res.files[0].lines_outside_day == 2
-    df, _, _ = run(tmp_path, {"e.jsonl": "\n".join(lines)}, lookback=1)
-    assert df["event_id"].to_list() == ["a", "b"]
+    df, _, _ = run(tmp_path, {"e.jsonl": "\n".join(lines)}, overlap=timedelta(minutes=30))
+    assert df["event_id"].to_list() == ["a", "b", "c"]  # [23rd 23:30, 25th 00:30)
 
 
 def test_no_files_still_writes_outputs(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -45,7 +45,7 @@ def test_spark_matches_polars(spark, tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(LINES) + b"\n")
     settings = ParserSettings(max_line_bytes=300)
     req_out, rej_out = tmp_path / "r.parquet", tmp_path / "j.parquet"
-    [stats] = parse_access_logs([path], date(2026, 11, 24), req_out, rej_out, settings, lookback_hours=48)
+    [stats] = parse_access_logs([path], date(2026, 11, 24), req_out, rej_out, settings, overlap=timedelta(hours=48))
     formats = formats_for(path, settings)
 
     sdf = parse_access_log_spark(spark, [path], formats, max_line_bytes=300)
@@ -114,7 +114,7 @@ def test_spark_matches_polars_json_and_apache(spark, tmp_path: Path, fmt: str, l
     path.write_bytes(b"\n".join(lines) + b"\n")
     settings = ParserSettings(log_format=fmt, trust_x_forwarded_for=True)
     req_out, rej_out = tmp_path / "r.parquet", tmp_path / "j.parquet"
-    parse_access_logs([path], date(2026, 11, 24), req_out, rej_out, settings, lookback_hours=48)
+    parse_access_logs([path], date(2026, 11, 24), req_out, rej_out, settings, overlap=timedelta(hours=48))
     sdf = parse_access_log_spark(spark, [path], fmt, trust_x_forwarded_for=True)
     got = [
         r.asDict()

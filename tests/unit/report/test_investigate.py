@@ -83,11 +83,13 @@ def test_query_validation_and_days() -> None:
         InvestigationQuery(start=START, end=START + timedelta(days=40), ip="192.0.2.1")
 
 
-def test_scan_counts_lookback_lines_once_and_filters(tmp_path: Path) -> None:
-    late = START - timedelta(minutes=5)  # a previous-day line, also re-read into DAY's file (look-back)
+def test_scan_counts_overlap_lines_once_and_filters(tmp_path: Path) -> None:
+    late = START - timedelta(minutes=5)  # a previous-day line, also staged with DAY (the session overlap)
+    early = START + timedelta(days=1, minutes=5)  # a next-day line staged with DAY; its own day is not staged
     _stage(tmp_path, DAY - timedelta(days=1), [_request(late, "192.0.2.1", "/login")])
     _stage(tmp_path, DAY, [
         _request(late, "192.0.2.1", "/login"),
+        _request(early, "192.0.2.1", "/late-night"),
         _request(START + timedelta(hours=1), "192.0.2.1", "/wp-admin/x.php", 404),
         _request(START + timedelta(hours=2), "192.0.2.2", "/wp-admin/", 404),
         _request(START + timedelta(hours=3), "192.0.2.1", "/home"),
@@ -96,7 +98,7 @@ def test_scan_counts_lookback_lines_once_and_filters(tmp_path: Path) -> None:
     lazy, scanned, missing = scan_requests(tmp_path, query, ["192.0.2.1"])
     assert scanned == [DAY - timedelta(days=1), DAY] and missing == [DAY + timedelta(days=1)]
     stats = summarize_requests(lazy, limit=2)
-    assert stats["count"] == 3  # the look-back copy is not counted twice
+    assert stats["count"] == 3  # the overlap copies are counted with their own day only
     assert [r["path"] for r in stats["requests"]] == ["/login", "/wp-admin/x.php"]
 
     by_path = InvestigationQuery(start=START, end=START + timedelta(days=1), path_pattern="/wp-admin*")
