@@ -159,4 +159,5 @@ def test_password_appears_nowhere_after_a_run(
         cur.execute("SELECT count(*) FROM webtrail.funnel_daily WHERE visitors > 0")
         assert cur.fetchone()[0] > 0
     assert len(api_queries) == 3
-    assert parse_qs(api_queries[0]) == {"start": ["2026-11-24T00:00:00+00:00"], "end": ["2026-11-25T00:00:00+00:00"]}
+    # the day plus the session overlap (2 h) on both sides
+    assert parse_qs(api_queries[0]) == {"start": ["2026-11-23T22:00:00+00:00"], "end": ["2026-11-25T02:00:00+00:00"]}
