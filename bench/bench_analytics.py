@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from config.layout import DayLayout  # noqa: E402
-from config.settings import ParserSettings, SparkSettings, WebtrailSettings  # noqa: E402
+from config.settings import ParserSettings, WebtrailSettings  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "analytics.md"
 WHAT = ("stage", "floor", "oracle")
@@ -75,12 +75,13 @@ def layout_of(data_dir: Path) -> DayLayout:
 
 
 def spark_session(cores: int = 2, conf: dict[str, str] | None = None) -> Any:
-    """A local Spark as the flow builds it (SparkSettings defaults), on `cores` cores."""
+    """A local Spark as the flow builds it (WEBTRAIL_SPARK__* settings), on `cores` cores."""
     from analytics.spark import build_spark_session
 
-    defaults = SparkSettings()
-    settings = SparkSettings(master=f"local[{cores}]", driver_memory=defaults.driver_memory,
-                             shuffle_partitions=defaults.shuffle_partitions, extra_conf=conf or {})
+    configured = WebtrailSettings().spark
+    settings = configured.model_copy(
+        update={"master": f"local[{cores}]", "extra_conf": {**configured.extra_conf, **(conf or {})}}
+    )
     return build_spark_session(settings, app_name="webtrail-bench")
 
 
@@ -179,7 +180,11 @@ def _cmd_measure(args: argparse.Namespace) -> None:
 
 def _run_measure(what: str, data_dir: Path, cores: int) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "measure", "--what", what, "--data-dir", str(data_dir), "--cores", str(cores)]
-    out = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True).stdout
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.splitlines()[-40:])
+        raise RuntimeError(f"measuring {what} on {data_dir} failed (exit {done.returncode}):\n{tail}")
+    out = done.stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
 
 
@@ -219,7 +224,8 @@ def _write_results(args: argparse.Namespace, prep: dict[str, float], runs: dict[
     lines = [
         f"\n## {args.lines:,} lines, {args.repeat} run(s) each, local[{args.cores}] "
         f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
-        f"Command: `python bench/bench_analytics.py bench --lines {args.lines} --repeat {args.repeat}`. "
+        f"Command: `python bench/bench_analytics.py bench --lines {args.lines} --repeat {args.repeat}` "
+        f"(Spark driver memory {WebtrailSettings().spark.driver_memory}). "
         f"Machine: nproc {os.cpu_count()}, load average at the end {os.getloadavg()[0]:.1f}; "
         f"Python {platform.python_version()}, pyspark {pyspark.__version__}, polars {polars.__version__}, {java}.",
         f"\n```\n{free}\n```\n",
