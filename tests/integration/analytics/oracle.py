@@ -28,10 +28,11 @@ SESSION = ["client_ip", "ua", "seq"]
 ORDER = ["requested_at", "source_file", "line_number"]
 COLUMNS = (
     ("requests", ("source_file", "line_number", "client_ip", "requested_at", "method", "path", "status", "bytes",
-                  "user_agent", "request_time_ms")),
-    ("events", ("occurred_at", "event_type", "user_id", "client_ip", "user_agent")),
-    ("user_agents", ("user_agent", "is_bot")),
+                  "user_agent", "request_time_ms", "referer", "vhost")),
+    ("events", ("occurred_at", "event_type", "user_id", "anonymous_id", "client_ip", "user_agent", "path")),
+    ("user_agents", ("user_agent", "is_bot", "browser_family", "os_family", "device_type")),
 )
+DIRECT = "(direct)"
 _RULES = [(re.compile(r.pattern, re.ASCII), r.placeholder) for r in PATH_RULES]
 
 
@@ -81,10 +82,34 @@ def with_templates(requests: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def host(text: pl.Expr) -> pl.Expr:
+    """A host name as compared: lower case, no port, no trailing dot, no leading 'www.'; '' is null."""
+    h = text.str.strip_chars().str.to_lowercase().str.replace(r":[0-9]+$", "").str.strip_suffix(".")
+    h = h.str.strip_prefix("www.")
+    return pl.when(h != "").then(h)
+
+
+def with_external_referers(requests: pl.DataFrame, day_requests: pl.DataFrame) -> pl.DataFrame:
+    """requests plus `ext_ref`: the referer's host unless it is the site's own (its vhosts and the most
+    frequent referer host of the day) or the request's own vhost."""
+    referer_host = host(pl.col("referer").str.extract(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://(?:[^/?#]*@)?([^/?#:]+)", 1))
+    marked = day_requests.select(referer_host.alias("ref"), host(pl.col("vhost")).alias("own"))
+    top = marked.drop_nulls("ref").group_by("ref").len().sort(["len", "ref"], descending=[True, False]).head(1)
+    site = set(marked["own"].drop_nulls()) | set(top["ref"])
+    ref, own = pl.col("ref"), pl.col("own")
+    return (
+        requests.with_columns(referer_host.alias("ref"), host(pl.col("vhost")).alias("own"))
+        .with_columns(pl.when(ref.is_not_null() & ~ref.is_in(list(site)) & (own.is_null() | (ref != own)))
+                      .then(ref).alias("ext_ref"))
+        .drop("ref", "own")
+    )
+
+
 def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(requests with their session key, sessions started that day) with user, visitor and is_bot."""
+    """(requests with their session key, sessions started that day) with user, visitor, is_bot, client
+    and external referrer."""
     reqs = (
-        with_templates(d.requests)
+        with_external_referers(with_templates(d.requests), day_requests(d))
         .with_columns(pl.col("user_agent").fill_null("").alias("ua"), pl.col("requested_at").dt.epoch("us").alias("us"))
         .sort(DEVICE + ORDER)
     )
@@ -104,6 +129,7 @@ def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataF
         pl.col("pv").sum().alias("page_views"),
         pl.col("template").filter(pl.col("pv")).first().alias("entry_path"),
         pl.col("template").filter(pl.col("pv")).last().alias("exit_path"),
+        pl.col("ext_ref").drop_nulls().first().alias("referrer_domain"),
     )
     logins = d.events.filter((pl.col("event_type") == "login_success") & pl.col("user_id").is_not_null()).select(
         "client_ip", pl.col("user_agent").fill_null("").alias("ua"), "occurred_at", "user_id"
@@ -116,7 +142,9 @@ def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataF
         .group_by(SESSION)
         .agg(pl.col("user_id").last())
     )
-    ua_bots = d.user_agents.filter(pl.col("is_bot")).select("user_agent", pl.lit(True).alias("ua_bot"))
+    ua_bots = d.user_agents.select(
+        "user_agent", pl.col("is_bot").alias("ua_bot"), "browser_family", "os_family", "device_type"
+    )
     device = pl.lit("device ") + pl.col("client_ip") + pl.lit("\x1f") + pl.col("ua")
     sessions = (
         sessions.join(attributed, on=SESSION, how="left")
@@ -229,3 +257,63 @@ def user_daily(d: Day, sessions: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.len().alias("events"), (pl.col("event_type") == "purchase").sum().alias("purchases"))
     )
     return per_user.join(events, on="user_id", how="left").with_columns(pl.col("events", "purchases").fill_null(0))
+
+
+def client_daily(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Every session (bots too) by browser, OS, device class (unknown: Other / other) and is_bot."""
+    return sessions.group_by(
+        pl.col("browser_family").fill_null("Other"), pl.col("os_family").fill_null("Other"),
+        pl.col("device_type").fill_null("other"), "is_bot",
+    ).agg(pl.col("requests").sum(), pl.len().alias("sessions"), pl.col("visitor").n_unique().alias("visitors"))
+
+
+def referrer_daily(sessions: pl.DataFrame) -> pl.DataFrame:
+    """Human sessions and visitors by the session's first external referrer domain, else (direct)."""
+    return (
+        sessions.filter(~pl.col("is_bot"))
+        .group_by(pl.col("referrer_domain").fill_null(DIRECT))
+        .agg(pl.len().alias("sessions"), pl.col("visitor").n_unique().alias("visitors"))
+    )
+
+
+def funnel_daily(d: Day, automated_ips: set[str], steps: list[str]) -> pl.DataFrame:
+    """Visitors (user id, else anonymous id) of human events of the day who did steps 1..k in that order.
+
+    A step is an event type, `page_view:PREFIX` a page view of a path starting with PREFIX. Each
+    visitor's events are walked in time order (at equal times, lower steps first), advancing one step
+    whenever an event is the next step.
+    """
+    start, end = d.bounds()
+    bot_agents = list(d.user_agents.filter(pl.col("is_bot"))["user_agent"])
+    events = d.events.filter(
+        pl.col("occurred_at").is_between(start, end, closed="left")
+        & ~pl.col("user_agent").is_in(bot_agents).fill_null(False)
+        & ~pl.col("client_ip").is_in(list(automated_ips)).fill_null(False)
+    )
+    if events.is_empty():
+        return pl.DataFrame(schema={"step_number": pl.Int32, "step_name": pl.String, "visitors": pl.Int64,
+                                    "conversion_from_previous": pl.Float64, "conversion_from_start": pl.Float64})
+    matched = []
+    for number, step in enumerate(steps, start=1):
+        kind, _, prefix = step.partition(":")
+        is_step = pl.col("event_type") == kind
+        if prefix:
+            is_step = is_step & pl.col("path").str.starts_with(prefix).fill_null(False)
+        matched.append(events.filter(is_step).with_columns(pl.lit(number).alias("step")))
+    visitor = pl.coalesce("user_id", "anonymous_id").alias("visitor")
+    walked = pl.concat(matched).select(visitor, "occurred_at", "step").sort("visitor", "occurred_at", "step")
+    reached: dict[str | None, int] = {}
+    for who, _, step in walked.iter_rows():
+        if step == reached.get(who, 0) + 1:
+            reached[who] = step
+    counts = [sum(1 for r in reached.values() if r >= k) for k in range(1, len(steps) + 1)]
+    rows = []
+    for k, name in enumerate(steps, start=1):
+        previous, first = (counts[k - 2] if k > 1 else None), counts[0]
+        rows.append({
+            "step_number": k, "step_name": name, "visitors": counts[k - 1],
+            "conversion_from_previous": counts[k - 1] / previous if previous else None,
+            "conversion_from_start": counts[k - 1] / first if first else None,
+        })
+    return pl.DataFrame(rows, schema={"step_number": pl.Int32, "step_name": pl.String, "visitors": pl.Int64,
+                                      "conversion_from_previous": pl.Float64, "conversion_from_start": pl.Float64})

@@ -1,4 +1,6 @@
-"""Spark's behavior and performance tables against an independent polars count (oracle.py).
+"""Spark's behavior and performance tables against an independent polars count (oracle.py): sessions,
+page_daily, user_daily, client_daily, referrer_daily, funnel_daily, traffic_minute, endpoint_daily and
+status_daily.
 
 A generated day of ORACLE_LINES access-log lines (with events and users) is staged with the parsers
 exactly as the daily flow does, analysed with analytics.pipeline, and recomputed with polars. Counts,
@@ -39,6 +41,8 @@ class Run:
     spark: dict[str, pl.DataFrame]
     requests: pl.DataFrame
     sessions: pl.DataFrame
+    automated_ips: set[str]
+    funnel_steps: list[str]
 
 
 def stage(src: Path, layout: DayLayout) -> None:
@@ -70,8 +74,9 @@ def run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Run:
     outputs = {name: pl.read_parquet(path / "*.parquet") for name, path in paths.items()}
     findings = outputs["security_findings"].filter(pl.col("category").is_in(settings.security.bot_categories))
     day = oracle.Day.read(layout.staging, layout.day)
-    requests, sessions = oracle.sessionized(day, set(findings["client_ip"]))
-    return Run(day, outputs, requests, sessions)
+    automated = set(findings["client_ip"])
+    requests, sessions = oracle.sessionized(day, automated)
+    return Run(day, outputs, requests, sessions, automated, list(settings.funnel_steps))
 
 
 def assert_same(actual: pl.DataFrame, expected: pl.DataFrame, keys: Sequence[str]) -> None:
@@ -98,7 +103,7 @@ def test_sessions(run: Run) -> None:
     spark = run.spark["sessions"].with_columns(pl.col("user_agent").fill_null("").alias("ua"))
     expected = run.sessions.select(
         "client_ip", "ua", "started_at", "ended_at", "requests", "page_views", "bytes", "entry_path", "exit_path",
-        "user_id", "is_bot",
+        "user_id", "is_bot", "referrer_domain", "browser_family", "os_family", "device_type",
     )
     assert expected.height > 500
     assert_same(spark, expected, ["client_ip", "ua", "started_at"])
@@ -126,3 +131,22 @@ def test_user_daily(run: Run) -> None:
     expected = oracle.user_daily(run.day, run.sessions)
     assert expected.height > 50
     assert_same(run.spark["user_daily"], expected, ["user_id"])
+
+
+def test_client_daily(run: Run) -> None:
+    expected = oracle.client_daily(run.sessions)
+    assert expected["is_bot"].any() and not expected["is_bot"].all()
+    assert_same(run.spark["client_daily"], expected, ["browser_family", "os_family", "device_type", "is_bot"])
+
+
+def test_referrer_daily(run: Run) -> None:
+    expected = oracle.referrer_daily(run.sessions)
+    assert expected.height > 2 and oracle.DIRECT in set(expected["referrer_domain"])
+    assert_same(run.spark["referrer_daily"], expected, ["referrer_domain"])
+
+
+def test_funnel_daily(run: Run) -> None:
+    expected = oracle.funnel_daily(run.day, run.automated_ips, run.funnel_steps)
+    visitors = expected["visitors"].to_list()
+    assert len(visitors) == 4 and visitors[-1] > 0 and visitors == sorted(visitors, reverse=True)
+    assert_same(run.spark["funnel_daily"], expected, ["step_number"])
