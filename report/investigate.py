@@ -129,8 +129,8 @@ def scan_requests(
 ) -> tuple[pl.LazyFrame | None, list[date], list[date]]:
     """Lazy scan of the matching staged requests of the window's days (None when no day is staged).
 
-    Each day's file is restricted to its own UTC day, so lines re-read for a session look-back
-    (which also sit in the previous day's file) are counted once. `ips` narrows to those client IPs.
+    Each day's file is restricted to its own UTC day, so the lines staged with a neighbouring day for
+    the session overlap are counted once. `ips` narrows to those client IPs.
     """
     frames: list[pl.LazyFrame] = []
     scanned: list[date] = []

@@ -87,7 +87,7 @@ def test_build_and_write_tables(spark: Any, tmp_path: Path) -> None:
     paths = write_tables(tables, layout)
     assert not tables.kept and not any(_is_kept(spark, df) for df in kept)  # released after writing
     back = {name: spark.read.parquet(str(p)) for name, p in paths.items()}
-    # the 23:50 request of 04-30 is lookback: its session (continued at 00:05) belongs to 04-30
+    # the 23:50 request of 04-30 is overlap: its session (continued at 00:05) belongs to 04-30
     sessions = back["sessions"].collect()
     assert sorted((s.client_ip, s.requests) for s in sessions) == [("2.2.2.2", 1), ("3.3.3.3", 1)]
     assert {s.day for s in sessions} == {date(2026, 5, 1)}
