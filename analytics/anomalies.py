@@ -53,6 +53,15 @@ def with_robust_z(df: DataFrame, value: str) -> DataFrame:
     return out.withColumn("z", z).drop("_dev", "_mean_ad")
 
 
+def _flagged_ips(per_ip: DataFrame, value: str, flag: Column, detail: str, *detail_columns: str) -> DataFrame:
+    """client_ip, metric (the z-score of `value`) and detail of the rows of per_ip (one per IP) where
+    `flag` holds; `flag` may use `z`, `detail` is a format of `detail_columns` (median and MAD follow)."""
+    return with_robust_z(per_ip, value).where(flag).select(
+        "client_ip", F.col("z").alias("metric"),
+        F.format_string(detail + " median=%.3f mad=%.3f", *detail_columns, "median", "mad").alias("detail"),
+    )
+
+
 def rate_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
     """Signals of anomaly: all requests of IPs whose requests per active minute are far above the day's."""
     per_ip = (
@@ -61,13 +70,9 @@ def rate_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
         .agg(F.sum("n").alias("n"), F.count(F.lit(1)).alias("minutes"))
         .withColumn("rate", F.col("n") / F.col("minutes"))
     )
-    flagged = with_robust_z(per_ip, "rate").where(
-        (F.col("n") >= s.anomaly_min_requests) & (F.col("z") >= s.anomaly_score)
-    ).select(
-        "client_ip", F.col("z").alias("metric"),
-        F.format_string(
-            "requests=%d active_minutes=%d rate=%.3f median=%.3f mad=%.3f", "n", "minutes", "rate", "median", "mad"
-        ).alias("detail"),
+    flagged = _flagged_ips(
+        per_ip, "rate", (F.col("n") >= s.anomaly_min_requests) & (F.col("z") >= s.anomaly_score),
+        "requests=%d active_minutes=%d rate=%.3f", "n", "minutes", "rate",
     )
     rows = base.where(~F.col("_good_bot")).join(F.broadcast(flagged), "client_ip")
     rule = D.threshold_rule("anomaly", s.anomaly_score, None)
@@ -84,13 +89,9 @@ def error_ratio_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
         .where(F.col("n") >= s.error_ratio_min_requests)
         .withColumn("ratio", F.col("errors") / F.col("n"))
     )
-    flagged = with_robust_z(per_ip, "ratio").where(
-        (F.col("ratio") >= s.error_ratio_min) & (F.col("z") >= s.error_ratio_score)
-    ).select(
-        "client_ip", F.col("z").alias("metric"),
-        F.format_string(
-            "requests=%d errors=%d ratio=%.3f median=%.3f mad=%.3f", "n", "errors", "ratio", "median", "mad"
-        ).alias("detail"),
+    flagged = _flagged_ips(
+        per_ip, "ratio", (F.col("ratio") >= s.error_ratio_min) & (F.col("z") >= s.error_ratio_score),
+        "requests=%d errors=%d ratio=%.3f", "n", "errors", "ratio",
     )
     # few IPs are flagged: a broadcast join keeps the requests where they are
     rows = requests.where(error).join(F.broadcast(flagged), "client_ip")

@@ -213,4 +213,6 @@ def test_anomaly_robust_z_score(frames: Any) -> None:
     assert [(r.client_ip, r.category, r.severity, r.request_count) for r in found] == [
         ("10.9.0.9", "anomaly", "low", 40)
     ]
+    detail = "requests=40 active_minutes=4 rate=10.000 median=2.000 mad=1.000"
+    assert json.loads(found[0].evidence)["detail"] == detail
     assert found[0].score == pytest.approx(0.6745 * 8)
