@@ -10,6 +10,11 @@ fewer than RARE_404_HITS times that day (all statuses counted) is counted under 
 `{unmatched-404}` of its method, so thousands of probed paths make one row per method instead of one
 each. Templates seen more often keep their 404s (a broken link is worth its own row), and the other
 answers of a rare template keep their template.
+
+Every request counts in these tables, whatever its request line (DESIGN.md "What a request is"): a
+request whose line could not be split (request_kind `malformed` or `empty`, method and path null)
+is counted in endpoint_daily under the method '-' and the template `(malformed)` or `(empty)`; one
+with a non-HTTP protocol under its method and `(non-http)`. Those templates are never folded.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from analytics.paths import path_template
 
 QUANTILES = (0.5, 0.95, 0.99)
 UNMATCHED_404 = "{unmatched-404}"
+# endpoint_daily templates of the requests without an HTTP target, by request_kind (parsers/schema.py)
+KIND_TEMPLATES = {"malformed": "(malformed)", "empty": "(empty)", "non_http": "(non-http)"}
 RARE_404_HITS = 5  # module constant for now; a candidate for a setting (config/settings.py)
 
 
@@ -54,14 +61,16 @@ def endpoint_daily(requests: DataFrame, rare_404_hits: int = RARE_404_HITS) -> D
     into `{unmatched-404}` (module docstring); `rare_404_hits=0` turns folding off.
     """
     template = F.col("path_template") if "path_template" in requests.columns else path_template("path")
+    by_kind = F.create_map(*[F.lit(x) for pair in sorted(KIND_TEMPLATES.items()) for x in pair])
+    kind_template = F.try_element_at(by_kind, F.col("request_kind"))
     keyed = requests.select(
         bounded_text(F.coalesce(F.upper("method"), F.lit("-")), MAX_METHOD_CHARS).alias("method"),
-        F.coalesce(template, F.lit("-")).alias("path_template"),
-        "status", "request_time_ms", "bytes",
+        F.coalesce(kind_template, template, F.lit("-")).alias("path_template"),
+        "status", "request_time_ms", "bytes", kind_template.isNull().alias("_foldable"),
     )
     seen = keyed.groupBy("method", "path_template").agg(F.count(F.lit(1)).alias("_seen"))
     # one row per distinct endpoint of the day: small enough to broadcast, so the requests stay put
-    rare = (F.col("status") == 404) & (F.col("_seen") < rare_404_hits)
+    rare = (F.col("status") == 404) & (F.col("_seen") < rare_404_hits) & F.col("_foldable")
     folded = keyed.join(F.broadcast(seen), ["method", "path_template"]).withColumn(
         "path_template", F.when(rare, F.lit(UNMATCHED_404)).otherwise(F.col("path_template"))
     )

@@ -22,6 +22,12 @@ started_at ISO-8601 UTC || 0x1f || device hash): the device hash is added to the
 (visitor key, first timestamp) so two devices of one user starting in the same second cannot
 collide on the (day, session_id) key. The caller assigns sessions to the day of their start.
 
+Only well-formed requests make sessions (DESIGN.md "What a request is"): a request whose line is
+empty, malformed or not HTTP (`request_kind` other than `http`) is counted by the traffic, status,
+endpoint, IP and security tables but belongs to no session and is never a page view. Such rows are
+ordered after every well-formed one of their device and get a null `_seq`, so they neither open nor
+extend a session; `session_rows` leaves them out.
+
 Steps (composed by `sessionize`; the pipeline runs them apart to reuse and keep intermediates):
 `prepare_requests` (per-request islands and columns) -> `session_rows` (one row per session) ->
 `flag_bots` (is_bot from the automated IPs) -> `assign` (requests with their session).
@@ -76,9 +82,18 @@ def device_hash(client_ip: Column, user_agent: Column) -> Column:
     return F.sha2(F.concat_ws(SEP, F.coalesce(client_ip, F.lit("")), F.coalesce(user_agent, F.lit(""))), 256)
 
 
+def is_sessionable() -> Column:
+    """A request that may belong to a session: a well-formed HTTP request line (request_kind 'http';
+    staging written before request_kind existed reads it as null: then a request with a method)."""
+    return F.coalesce(F.col("request_kind") == "http", F.col("method").isNotNull())
+
+
 def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame:
-    """Requests with `_ua` and `_seq` (session number within the device): the islands, cut at the carry-over."""
-    order = Window.partitionBy("client_ip", "_ua").orderBy(*_ORDER)
+    """Requests with `_ua` and `_seq` (session number within the device; null for a request that is not
+    `is_sessionable`): the islands, cut at the carry-over."""
+    # the non-sessionable rows sort after the device's others: lag and running max never see them,
+    # and the partitioning (client_ip, _ua) stays the one the later per-session steps reuse
+    order = Window.partitionBy("client_ip", "_ua").orderBy(F.col("_junk"), *_ORDER)
     running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     at = F.col("_t")
     previous = F.lag(at).over(order)
@@ -90,12 +105,15 @@ def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame
     # carry-over points (00:00 + carry_over of each day after the island's first) passed so far
     part = F.greatest(F.lit(0), F.floor((at - F.lit(carry_us) - island_day) / F.lit(DAY_US)))
     return (
-        requests.withColumns({"_ua": F.coalesce("user_agent", F.lit("")), "_t": F.unix_micros("requested_at")})
+        requests.withColumns({
+            "_ua": F.coalesce("user_agent", F.lit("")), "_t": F.unix_micros("requested_at"),
+            "_junk": ~is_sessionable(),
+        })
         .withColumn("_gap_new", previous.isNull() | ((at - previous) > gap_us))
         .withColumn("_part", part)
         .withColumn("_new", (F.col("_gap_new") | (F.col("_part") != F.lag("_part").over(order))).cast("int"))
-        .withColumn("_seq", F.sum("_new").over(running))
-        .drop("_t", "_gap_new", "_part", "_new")
+        .withColumn("_seq", F.when(~F.col("_junk"), F.sum("_new").over(running)))
+        .drop("_t", "_gap_new", "_part", "_new", "_junk")
     )
 
 
@@ -115,7 +133,7 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     return assign_sessions(requests, settings).withColumns(
         {
             "path_template": path_template("path"),
-            "is_page_view": is_page_view(),
+            "is_page_view": is_page_view() & F.col("_seq").isNotNull(),
             "_referer_host": referer_host(F.col("referer")),
             "_vhost_host": normalize_host(F.col("vhost")),
         }
@@ -168,7 +186,7 @@ def session_rows(
     (hosts compared after `normalize_host`; a frame as from `site_hosts_frame`, or a list).
     """
     pv = F.col("is_page_view")
-    sess = _external_referer(reqs, site_hosts).groupBy(*SESSION_KEY).agg(
+    sess = _external_referer(reqs.where(F.col("_seq").isNotNull()), site_hosts).groupBy(*SESSION_KEY).agg(
         F.max("user_agent").alias("user_agent"),
         F.min("requested_at").alias("started_at"),
         F.max("requested_at").alias("ended_at"),

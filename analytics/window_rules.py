@@ -3,14 +3,18 @@
 Same window semantics as analytics/detectors.py: per client IP, the window ending at a row's time t
 is (t - W, t] on epoch microseconds with W = `window_minutes` (a row exactly W before t is out).
 
-- malformed_request (medium): requests answered 400, requests the parser kept without method and
-  path (binary junk such as a TLS handshake sent to the HTTP port: only the raw `request` is kept),
-  and request lines whose protocol is not HTTP/<version> (a line without protocol, the HTTP/0.9
-  form, is not counted unless answered 400). Fires when >= `malformed_requests` of them
-  fall in one window; its signals are the rows of every window that reached the threshold. Every 400
-  counts (the brief of the public detectors' bad-request filters is narrower: garbled lines only),
-  which is why the default threshold is twice fail2ban's usual maxretry of 5: API clients legitimately
-  get a few 400s for invalid input.
+- malformed_request (medium): the requests a browser does not send, counted per IP in the window:
+  an empty request line (`"-"`: a connection closed before any request, as a port scanner or a slow
+  probe does), a malformed one (a TLS handshake on the plain-HTTP port, a bare `HELP`, anything that
+  is not METHOD SP target; parsers/schema.py `request_kind`), a non-HTTP protocol (`RTSP/1.0`,
+  `http/1.1`), a method no HTTP client or WebDAV client uses (`PRI`: the HTTP/2 preface sent to an
+  HTTP/1 port, `SSTP_DUPLEX_POST`, invented verbs), and every answer 400. A request line without a
+  protocol (the HTTP/0.9 form) is not counted unless answered 400; CONNECT is the open_proxy rule's.
+  Fires when >= `malformed_requests` of them fall in one window; its signals are the rows of every
+  window that reached the threshold. Every 400 counts (the public detectors' bad-request filters are
+  narrower: garbled lines only), which is why the default threshold is twice fail2ban's usual
+  maxretry of 5: API clients legitimately get a few 400s for invalid input, and a browser's
+  pre-opened connection closed unused shows as one empty request now and then.
 - account_takeover (high): a `login_success` event from an IP whose window ending at the success
   holds >= `account_takeover_failures` `login_failure` events from that IP (any user). The signals
   are the successes, so the finding's user_ids are the accounts that were taken. A user mistyping a
@@ -33,6 +37,16 @@ _US_PER_MINUTE = 60_000_000
 # An HTTP version token as servers log it (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/2, HTTP/3). Case matters:
 # the protocol name is case-sensitive (RFC 9112), and servers answer 400 to 'http/1.1'.
 HTTP_PROTOCOL_RE = r"^HTTP/[0-9](\.[0-9])?$"
+# Methods real clients send: RFC 9110, PATCH (RFC 5789), WebDAV (RFC 4918, 3253, 3648, 5323) and CalDAV.
+# Any other token (PRI, SSTP_DUPLEX_POST, invented verbs) is a probe.
+CLIENT_METHODS = (
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH", "MKCALENDAR",
+    "VERSION-CONTROL", "CHECKOUT", "CHECKIN", "UNCHECKOUT", "MKWORKSPACE", "UPDATE", "LABEL", "MERGE",
+    "BASELINE-CONTROL", "MKACTIVITY", "ORDERPATCH", "ACL", "BIND", "UNBIND", "REBIND",
+)
+# A TLS record header (handshake, SSL 3.0 .. TLS 1.3) as nginx escapes it, or raw
+_TLS_RE = r"^(\\x16\\x03|\x16\x03)"
 
 
 def _window_frames(window_minutes: int) -> tuple[Window, Window]:
@@ -48,19 +62,29 @@ def _rule(category: str, threshold: float, s: SecuritySettings) -> dict[str, obj
             "window_minutes": s.window_minutes}
 
 
-def malformed_reason(method: Column, path: Column, protocol: Column, request: Column, status: Column) -> Column:
-    """Why a request is malformed ('status 400', 'no method', 'protocol X'), or null when it is not."""
+def malformed_reason(
+    kind: Column, method: Column, path: Column, protocol: Column, request: Column, status: Column
+) -> Column:
+    """Why a request is malformed ('empty request', 'tls handshake', 'no method', 'protocol X',
+    'method X', 'status 400'), or null when it is not. `kind` is request_kind; a null kind (rows
+    staged before it existed) falls back to reading the columns."""
     has_request = request.isNotNull() & ~request.isin("", "-")
+    junk = F.coalesce(kind == "malformed", method.isNull() & path.isNull() & has_request)
     return (
-        F.when(method.isNull() & path.isNull() & has_request, F.lit("no method"))
+        F.when(F.coalesce(kind == "empty", F.lit(False)), F.lit("empty request"))
+        .when(junk & F.coalesce(request.rlike(_TLS_RE), F.lit(False)), F.lit("tls handshake"))
+        .when(junk, F.lit("no method"))
         .when(protocol.isNotNull() & ~protocol.rlike(HTTP_PROTOCOL_RE), F.concat(F.lit("protocol "), protocol))
+        .when(method.isNotNull() & ~F.upper(method).isin(*CLIENT_METHODS), F.concat(F.lit("method "), method))
         .when(status == 400, F.lit("status 400"))
     )
 
 
 def malformed_signals(requests: DataFrame, s: SecuritySettings) -> DataFrame:
     """Signals of malformed_request: rows inside a window holding >= malformed_requests malformed ones."""
-    reason = malformed_reason(F.col("method"), F.col("path"), F.col("protocol"), F.col("request"), F.col("status"))
+    reason = malformed_reason(
+        F.col("request_kind"), F.col("method"), F.col("path"), F.col("protocol"), F.col("request"), F.col("status")
+    )
     rows = requests.withColumn("matched", reason).where(F.col("matched").isNotNull()).withColumn(
         "_us", F.unix_micros("requested_at")
     )

@@ -23,8 +23,14 @@ class ParserSettings(BaseModel):
 
     log_format: str | None = Field(
         default=None,
-        description="Named format (combined, common, vhost_combined, combined_timed, json) or an nginx "
-        "log_format / Apache LogFormat string; None detects it from a sample of lines.",
+        description="Named format (combined, common, vhost_combined, main, combined_timed, combined_upstream, "
+        "combined_timed_upstream, json) or an nginx log_format / Apache LogFormat string; None detects it "
+        "from a sample of lines. With log_format_config: the name of the format in that file.",
+    )
+    log_format_config: Path | None = Field(
+        default=None,
+        description="nginx or Apache configuration file to read the format from (log_format NAME ...; or "
+        "LogFormat \"...\" NAME), chosen by log_format (optional when the file defines one format).",
     )
     trust_x_forwarded_for: bool = Field(
         default=False, description="Use the first X-Forwarded-For address as the client when present."
@@ -118,6 +124,18 @@ class QualitySettings(BaseModel):
     """Data-contract thresholds passed to the Soda contracts as variables."""
 
     max_reject_ratio: float = Field(default=0.01, description="Blocking: rejected / read lines per run.")
+    # Shapes of real traffic (DESIGN.md "What a request is"): measured, warn only. Internet-facing
+    # sites log 1-6% empty requests (connections closed before a request line).
+    max_empty_request_share: float = Field(
+        default=0.10, description="Warn: requests with an empty request line ('-') / requests."
+    )
+    max_malformed_request_share: float = Field(
+        default=0.02, description="Warn: requests whose request line is junk (TLS bytes, no target) / requests."
+    )
+    max_non_standard_method_share: float = Field(
+        default=0.01,
+        description="Warn: requests with a method outside RFC 9110 and WebDAV, or a non-HTTP protocol / requests.",
+    )
 
 
 class SparkSettings(BaseModel):

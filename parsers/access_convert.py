@@ -19,12 +19,17 @@ JUNK_RE = r"[\x00-\x08\x0B-\x1F\x7F]"
 # nginx logs as '\x16\x03...' keep their raw request but no method/path.
 REQUEST_LINE_RE = r"\A([A-Za-z0-9_!#$%'*+.^`|~-]+)(?: +([^ ]+(?: +[^ ]+)*?))?(?: +([A-Za-z]+/[0-9.]+))? *\z"
 REQUEST_LINE_STRICT_RE = r"\A([A-Za-z0-9_!#$%'*+.^`|~-]+) ([^ ]+) ([A-Za-z]+/[0-9.]+)\z"
+# RFC 9112 HTTP-version ("HTTP/" DIGIT "." DIGIT; servers also log HTTP/2 and HTTP/3). The name is
+# case-sensitive: 'http/1.1' is not HTTP.
+HTTP_VERSION_RE = r"\AHTTP/[0-9](?:\.[0-9])?\z"
 CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 ISO_TIME = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
-# Order matters: the first matching reason is reported.
+# Order matters: the first matching reason is reported. A line is rejected only when it cannot give a
+# client, a timestamp and a status (DESIGN.md "What a request is"); a junk request line is data.
 PRE_REASONS = ("line_too_long", "binary_junk", "empty_line")
-POST_REASONS = ("bad_timestamp", "empty_request")
+POST_REASONS = ("bad_timestamp", "missing_client", "bad_status")
+STATUS_MIN, STATUS_MAX = 100, 599
 
 
 def _field(fields: Sequence[str], name: str) -> pl.Expr:
@@ -133,8 +138,22 @@ def _split_request_lines(df: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([df.filter(strict), rest]).sort("line_number")
 
 
+def request_kind(request: pl.Expr, method: pl.Expr, target: pl.Expr, protocol: pl.Expr) -> pl.Expr:
+    """The REQUEST_KINDS value of a split request line (parsers/schema.py)."""
+    return (
+        pl.when(request.is_null() | request.is_in(["", "-"]))
+        .then(pl.lit("empty"))
+        .when(method.is_null() | target.is_null())
+        .then(pl.lit("malformed"))
+        .when(protocol.is_not_null() & ~protocol.str.contains(HTTP_VERSION_RE))
+        .then(pl.lit("non_http"))
+        .otherwise(pl.lit("http"))
+    )
+
+
 def to_requests(df: pl.DataFrame, fields: Sequence[str], trust_xff: bool) -> pl.DataFrame:
-    """Typed request columns plus ``reason`` (bad_timestamp / empty_request or null)."""
+    """Typed request columns, ``request_kind`` and ``reason`` (bad_timestamp / missing_client /
+    bad_status, or null for a request)."""
     request = _request_line(fields)
     client = _dash_null(_field(fields, "client"))
     if trust_xff and "xff" in fields:
@@ -146,15 +165,21 @@ def to_requests(df: pl.DataFrame, fields: Sequence[str], trust_xff: bool) -> pl.
         client.alias("client_ip"),
     )
     df = _split_request_lines(df)
-    target = pl.col("_r").struct.field("2")
+    parts = pl.col("_r")
+    kind = request_kind(pl.col("request"), parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3"))
+    df = df.with_columns(kind.alias("request_kind"))
+    # a malformed or empty line keeps its raw request only: its groups are not a method and a target
+    parsed = pl.col("request_kind").is_in(["http", "non_http"])
+    target = pl.when(parsed).then(parts.struct.field("2"))
     has_query = target.str.contains("?", literal=True)
+    status = _field(fields, "status").cast(pl.Int32, strict=False)
     df = df.with_columns(
-        method=pl.col("_r").struct.field("1"),
+        method=pl.when(parsed).then(parts.struct.field("1")),
         path=target.str.split_exact("?", 1).struct.field("field_0"),
         query=pl.when(has_query).then(target.str.splitn("?", 2).struct.field("field_1")),
-        protocol=pl.col("_r").struct.field("3"),
+        protocol=pl.when(parsed).then(parts.struct.field("3")),
         remote_user=_dash_null(_field(fields, "remote_user")),
-        status=_field(fields, "status").cast(pl.Int32, strict=False),
+        status=status,
         bytes=_dash_null(_field(fields, "bytes")).cast(pl.Int64, strict=False),
         referer=_dash_null(_field(fields, "referer")),
         user_agent=_dash_null(_field(fields, "user_agent")),
@@ -162,8 +187,10 @@ def to_requests(df: pl.DataFrame, fields: Sequence[str], trust_xff: bool) -> pl.
         vhost=_dash_null(_field(fields, "vhost")),
         reason=pl.when(pl.col("requested_at").is_null())
         .then(pl.lit("bad_timestamp"))
-        .when(pl.col("request").is_null() | pl.col("request").is_in(["", "-"]))
-        .then(pl.lit("empty_request"))
+        .when(pl.col("client_ip").is_null() | (pl.col("client_ip") == ""))
+        .then(pl.lit("missing_client"))
+        .when(status.is_null() | ~status.is_between(STATUS_MIN, STATUS_MAX))
+        .then(pl.lit("bad_status"))
         .otherwise(None),
     )
     return df

@@ -20,6 +20,7 @@ from parsers.access_convert import extract_fields, pre_reason, select_rejected, 
 from parsers.line_reader import LineBatch, LineReader
 from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
 from parsers.parquet_sink import ParquetSink
+from parsers.server_config import format_from_config
 from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,10 @@ def sample_lines(path: Path, max_line_bytes: int, limit: int = SAMPLE_LINES) -> 
 def formats_for(path: Path, settings: ParserSettings) -> list[LogFormat]:
     """The configured format (strict), or the detected one followed by the other named text
     formats as fallbacks, so a file whose format changed mid-day (e.g. a reload that added
-    $request_time) still parses. An explicitly configured format never falls back."""
+    $request_time) still parses. An explicitly configured format (a string, or one read from a server
+    configuration file, parsers/server_config.py) never falls back."""
+    if settings.log_format_config is not None:
+        return [format_from_config(settings.log_format_config, settings.log_format)]
     if settings.log_format:
         return [compile_format(settings.log_format)]
     sample = sample_lines(path, settings.max_line_bytes)

@@ -44,6 +44,7 @@ KNOWN_FIELDS = (
     "vhost",
     "port",
     "xff",
+    "upstream_response_time",
 )
 TIME_FIELDS = ("time_clf", "time_iso", "time_epoch")
 
@@ -116,6 +117,7 @@ _NGINX: dict[str, str] = {
     "query_string": "query",
     "server_protocol": "protocol",
     "server_port": "port",
+    "upstream_response_time": "upstream_response_time",
 }
 _NGINX_RE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -139,15 +141,30 @@ JSON_KEYS: dict[str, tuple[str, ...]] = {
     "xff": ("http_x_forwarded_for", "x_forwarded_for"),
 }
 
+_NGINX_COMBINED = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
+)
+# The formats real servers run by default or by their documented example, detected without any
+# setting. Order breaks detection ties between formats with as many fields: a combined line ending in
+# one number is read as $request_time (combined_timed) rather than $upstream_response_time.
 NAMED_FORMATS: dict[str, str] = {
-    "common": '%h %l %u %t "%r" %>s %b',
-    "combined": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',
-    "vhost_combined": '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
-    "combined_timed": '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-    '"$http_referer" "$http_user_agent" $request_time',
+    "common": '%h %l %u %t "%r" %>s %b',  # Apache common (CLF)
+    "combined": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"',  # Apache and nginx combined
+    "vhost_combined": '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',  # Debian's Apache
+    "main": _NGINX_COMBINED + ' "$http_x_forwarded_for"',  # nginx's documented example format
+    "combined_timed": _NGINX_COMBINED + " $request_time",
+    "combined_upstream": _NGINX_COMBINED + " $upstream_response_time",
+    "combined_timed_upstream": _NGINX_COMBINED + " $request_time $upstream_response_time",
     "json": "json",
 }
-ALIASES = {"nginx_timed": "combined_timed", "clf": "common", "ncsa": "common", "jsonl": "json"}
+ALIASES = {
+    "nginx_timed": "combined_timed", "clf": "common", "ncsa": "common", "jsonl": "json", "nginx_main": "main",
+    "combined_time_upstream": "combined_timed_upstream",
+}
+# An unquoted field that may hold spaces ($request_body, a cookie header, ...) when the literal after it
+# has a character of its own, so the rest of the line decides where the field ends.
+_SPACED = r"[^\n]*?"
+_SPACED_LAST = r"[^\n]*"
 
 
 class LogFormatError(ValueError):
@@ -239,8 +256,14 @@ def compile_format(spec: str, name: str = "custom") -> LogFormat:
             frag = _QUOTED  # any quoted field may hold spaces
         elif before.endswith("[") and after.startswith("]"):
             frag = r"[^\]]+"  # bracketed time: lenient here so a bad value is 'bad_timestamp'
-        else:
+        elif value in _BARE or value in KNOWN_FIELDS:
             frag = _BARE.get(value, _TOKEN)
+        elif i + 1 == len(toks):
+            frag = _SPACED_LAST  # the last field of the line ends with it
+        elif after.strip(" \t"):
+            frag = _SPACED
+        else:
+            frag = _TOKEN
         parts.append(f"({frag})")
         fields.append(value)
     if not any(f in fields for f in TIME_FIELDS):

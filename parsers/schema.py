@@ -24,6 +24,7 @@ REQUESTS_SCHEMA: dict[str, pl.DataType] = {
     "query": pl.String(),
     "protocol": pl.String(),
     "request": pl.String(),  # the raw request line, e.g. 'GET /a?b=1 HTTP/1.1'
+    "request_kind": pl.String(),  # REQUEST_KINDS: why method / path / protocol may be null
     "status": pl.Int32(),
     "bytes": pl.Int64(),
     "referer": pl.String(),
@@ -32,6 +33,18 @@ REQUESTS_SCHEMA: dict[str, pl.DataType] = {
     "vhost": pl.String(),
     "has_invalid_utf8": pl.Boolean(),
 }
+
+# What a logged request line was (DESIGN.md "What a request is"). Every line with a client, a
+# timestamp and a status is a request, whatever its request line:
+#   http       METHOD SP target [SP HTTP/x.y]: method, path and protocol are set (any RFC 9110 token
+#              is a method: PROPFIND, PRI and SSTP_DUPLEX_POST are data, not errors)
+#   non_http   METHOD SP target SP protocol where the protocol is not HTTP/<version> (RTSP/1.0,
+#              http/1.1): method, path and protocol are kept as logged
+#   malformed  anything else: TLS or binary bytes the server escaped, a bare word ("HELP"), a method
+#              with no target: method, path, query and protocol are null, the raw line is kept
+#   empty      "-" or "": the client closed the connection before sending a request line (nginx
+#              logs `"-" 400 0`, Apache `"-" 408`): method, path, query and protocol are null
+REQUEST_KINDS: tuple[str, ...] = ("http", "non_http", "malformed", "empty")
 
 # One line that could not be parsed, kept with its reason (quarantine).
 REJECTED_SCHEMA: dict[str, pl.DataType] = {

@@ -14,7 +14,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from parsers.access_convert import JUNK_RE, REQUEST_LINE_RE
+from parsers.access_convert import HTTP_VERSION_RE, JUNK_RE, REQUEST_LINE_RE, STATUS_MAX, STATUS_MIN
 from parsers.log_format import JSON_KEYS, LogFormat, compile_format
 from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA, spark_type
 
@@ -195,20 +195,33 @@ def classify_lines(
     )
     req = F.col("request")
     # regexp_extract gives "" for a group that did not take part; those groups are never empty
+    method = F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 1), F.lit(""))
     target = F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 2), F.lit(""))
+    protocol = F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 3), F.lit(""))
+    kind = (
+        F.when(req.isNull() | req.isin("", "-"), F.lit("empty"))
+        .when(method.isNull() | target.isNull(), F.lit("malformed"))
+        .when(protocol.isNotNull() & ~protocol.rlike(HTTP_VERSION_RE), F.lit("non_http"))
+        .otherwise(F.lit("http"))
+    )
+    df = df.withColumn("request_kind", kind)
+    parsed = F.col("request_kind").isin("http", "non_http")
+    target = F.when(parsed, target)
     df = df.withColumns(
         {
-            "method": F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 1), F.lit("")),
+            "method": F.when(parsed, method),
             "path": F.split(target, r"\?", 2).getItem(0),
             "query": F.when(target.contains("?"), F.split(target, r"\?", 2).getItem(1)),
-            "protocol": F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 3), F.lit("")),
+            "protocol": F.when(parsed, protocol),
         }
     )
+    status = F.col("status")
     reason = (
         F.when(F.col("pre_reason").isNotNull(), F.col("pre_reason"))
         .when(F.col("fmt").isNull(), F.lit("no_format_match"))
         .when(F.col("requested_at").isNull(), F.lit("bad_timestamp"))
-        .when(req.isNull() | req.isin("", "-"), F.lit("empty_request"))
+        .when(F.col("client_ip").isNull() | (F.col("client_ip") == ""), F.lit("missing_client"))
+        .when(status.isNull() | ~status.between(STATUS_MIN, STATUS_MAX), F.lit("bad_status"))
     )
     return df.withColumn("reason", reason)
 

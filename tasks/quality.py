@@ -60,6 +60,9 @@ def contract_variables(layout: DayLayout, settings: WebtrailSettings) -> dict[st
         "WINDOW_START": start.isoformat(),
         "WINDOW_END": end.isoformat(),
         "MAX_REJECT_RATIO": str(settings.quality.max_reject_ratio),
+        "MAX_EMPTY_REQUEST_SHARE": str(settings.quality.max_empty_request_share),
+        "MAX_MALFORMED_REQUEST_SHARE": str(settings.quality.max_malformed_request_share),
+        "MAX_NON_STANDARD_METHOD_SHARE": str(settings.quality.max_non_standard_method_share),
         "SESSION_GAP_MINUTES": str(int(settings.sessions.gap_minutes)),
         "SESSION_CARRY_OVER_MINUTES": str(int(settings.sessions.carry_over.total_seconds()) // 60),
     }

@@ -132,7 +132,7 @@ def test_malformed_request_finding(found) -> None:
     assert (f.rule_id, f.severity, f.request_count, f.score) == ("WT-SEC-014", "medium", 3, 3.0)
     evidence = json.loads(f.evidence)
     assert evidence["threshold"] == 3 and evidence["window_minutes"] == 10
-    assert evidence["matched"] == ["no method", "protocol FOO/1.0", "status 400"]
+    assert evidence["matched"] == ["protocol FOO/1.0", "status 400", "tls handshake"]
     assert [s["request"] for s in evidence["samples"]] == [TLS_JUNK, "GET / FOO/1.0", "GET /api HTTP/1.1"]
 
 

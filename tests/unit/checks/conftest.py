@@ -31,6 +31,7 @@ def request_rows() -> list[dict[str, Any]]:
             "query": "a=1" if i == 0 else None,
             "protocol": "HTTP/1.1",
             "request": f"{method} /products/42 HTTP/1.1",
+            "request_kind": "http",
             "status": status,
             "bytes": 512 * i,
             "referer": None,

@@ -53,13 +53,14 @@ REQUEST_CASES: list[tuple[str, Callable[[Rows], Rows], str]] = [
     ("status 700", _set("status", 700), "status_range"),
     ("status 99", _set("status", 99), "status_range"),
     ("status null", _set("status", None), "status_missing"),
-    ("unknown method", _set("method", "FETCH"), "method_valid"),
-    ("method null", _set("method", None), "method_missing"),
+    ("http request without a method", _set("method", None), "request_kind_consistent"),
+    ("unknown request kind", _set("request_kind", "weird"), "request_kind_valid"),
+    ("request kind null", _set("request_kind", None), "request_kind_missing"),
     ("negative bytes", _set("bytes", -1), "bytes_non_negative"),
     ("negative latency", _set("request_time_ms", -0.5), "request_time_ms_non_negative"),
     ("client not an address", _set("client_ip", "evil host; DROP"), "client_ip_format"),
     ("client empty", _set("client_ip", ""), "client_ip_missing"),
-    ("path null", _set("path", None), "path_missing"),
+    ("http request without a path", _set("path", None), "request_kind_consistent"),
     ("line number null", _set("line_number", None), "line_number_missing"),
     ("requested_at null", _set("requested_at", None), "requested_at_missing"),
     ("requested_at at window end", _set("requested_at", OUTSIDE_WINDOW), "requested_at_in_window"),
@@ -85,6 +86,49 @@ def test_requests_corruption_trips_exactly_its_check(
     failed = report.outcome_of(expected)
     assert failed.level == "blocking"
     assert failed.measured_value == (1 if expected != "requests_row_count" else 0)
+
+
+def _junk(kind: str, method: str | None = None, row: int = 0) -> Callable[[Rows], Rows]:
+    def corrupt(rows: Rows) -> Rows:
+        parsed = kind in ("http", "non_http")
+        rows[row].update(request_kind=kind, method=method if parsed else None,
+                         path="/" if parsed else None, protocol="RTSP/1.0" if kind == "non_http" else None)
+        return rows
+
+    return corrupt
+
+
+SHARE_CASES: list[tuple[str, Callable[[Rows], Rows], str]] = [
+    ("an empty request line", _junk("empty"), "empty_request_share"),
+    ("TLS junk", _junk("malformed"), "malformed_request_share"),
+    ("a WebDAV method", _junk("http", "PROPFIND"), "non_standard_method_share"),
+    ("a non-HTTP protocol", _junk("non_http", "GET"), "non_standard_method_share"),
+]
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"), [(c, e) for _, c, e in SHARE_CASES], ids=[i for i, _, _ in SHARE_CASES]
+)
+def test_real_traffic_shapes_only_warn(
+    corrupt: Callable[[Rows], Rows],
+    expected: str,
+    write_parquet: Callable[..., Path],
+    make_rows: Callable[[str], Rows],
+    window: dict[str, str],
+) -> None:
+    """1 of the 5 rows (a share of 0.2, above every default threshold) is measured and warned about;
+    nothing blocks. With the threshold raised as a setting would, it passes."""
+    path = write_parquet("requests", corrupt(make_rows("requests")))
+    report = verify_parquet("requests", {"requests": path}, window)
+    assert not_passed(report) == {expected: "WARN"}
+    assert not report.has_blocking_failure and report.is_ok
+    warned = report.outcome_of(expected)
+    assert (warned.level, warned.measured_value) == ("warn", pytest.approx(0.2))
+    variable = {"empty_request_share": "MAX_EMPTY_REQUEST_SHARE",
+                "malformed_request_share": "MAX_MALFORMED_REQUEST_SHARE",
+                "non_standard_method_share": "MAX_NON_STANDARD_METHOD_SHARE"}[expected]
+    relaxed = verify_parquet("requests", {"requests": path}, {**window, variable: "0.25"})
+    assert not_passed(relaxed) == {}
 
 
 def test_requests_with_a_drifted_schema_fails_the_schema_check_only(

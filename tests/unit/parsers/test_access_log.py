@@ -113,31 +113,35 @@ def test_every_reject_reason(parse_lines) -> None:
     lines = [
         line(),  # 1 ok
         line(ts="[31/Feb/2026:10:00:00 +0000]"),  # 2 bad_timestamp
-        line(req=""),  # 3 empty_request
+        line(req=""),  # 3 a request: the client sent no request line
         "this is not a log line",  # 4 no_format_match
         "",  # 5 empty_line
         line() + "\x00\x00",  # 6 binary_junk
         line(req="GET /" + "a" * 200 + " HTTP/1.1"),  # 7 line_too_long
-        line(req="-"),  # 8 empty_request
+        line(req="-"),  # 8 a request (nginx's "-" 400)
+        line(client="-"),  # 9 missing_client
+        line(status="000"),  # 10 bad_status: outside 100..599
     ]
     req, rej, st = parse_lines(lines, max_line_bytes=200)
-    assert req["line_number"].to_list() == [1]
+    assert req["line_number"].to_list() == [1, 3, 8]
+    assert req["request_kind"].to_list() == ["http", "empty", "empty"]
     assert dict(zip(rej["line_number"], rej["reason"], strict=True)) == {
         2: "bad_timestamp",
-        3: "empty_request",
         4: "no_format_match",
         5: "empty_line",
         6: "binary_junk",
         7: "line_too_long",
-        8: "empty_request",
+        9: "missing_client",
+        10: "bad_status",
     }
-    assert st.lines_read == 8 == st.lines_parsed + st.lines_rejected
+    assert st.lines_read == 10 == st.lines_parsed + st.lines_rejected
     assert st.rejected_by_reason == {
+        "bad_status": 1,
         "bad_timestamp": 1,
         "binary_junk": 1,
         "empty_line": 1,
-        "empty_request": 2,
         "line_too_long": 1,
+        "missing_client": 1,
         "no_format_match": 1,
     }
     assert "\x00" not in rej.filter(pl.col("line_number") == 6)["raw_text"][0]

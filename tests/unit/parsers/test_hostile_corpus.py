@@ -30,6 +30,9 @@ def corpus() -> tuple[bytes, dict[str, int], int]:
     # CRLF endings and invalid UTF-8 still parse
     parts += [TIMED.format(1, "crlf").encode() + b"\r", TIMED.format(1, "caf\xe9").encode("latin-1")]
     parsed += 2
+    # an empty request line is a request the server answered, not a reject
+    parts.append(TIMED.format(1, 1).replace('"GET /i/1 HTTP/1.1"', '""').encode())
+    parsed += 1
     rejects = {
         "no_format_match": [
             TIMED.format(1, 1).encode()[:60],  # truncated line
@@ -51,7 +54,7 @@ def corpus() -> tuple[bytes, dict[str, int], int]:
         ],
         "empty_line": [b"", b"   ", b"\t", b"\r"],
         "bad_timestamp": [TIMED.format(1, 1).replace("24/Nov/2026", "24/Foo/2026").encode()],
-        "empty_request": [TIMED.format(1, 1).replace('"GET /i/1 HTTP/1.1"', '""').encode()],
+        "missing_client": [TIMED.format(1, 1).replace("198.51.100.1 ", "- ").encode()],
     }
     # interleave the bad lines between good ones so every batch size sees a mix
     for i, bad in enumerate(line for lines in rejects.values() for line in lines):

@@ -37,6 +37,12 @@ LINES: list[bytes] = [
     f'1.2.3.4 - - {TS} "GET /{"x" * 400} HTTP/1.1" 200 1 {TAIL}'.encode(),
     f'1.2.3.4 - - {TS} "GET /bad-'.encode() + b"\xff" + f' HTTP/1.1" 200 1 {TAIL}'.encode(),
     f'1.2.3.4 - - {TS} "GET /crlf HTTP/1.1" 200 1 {TAIL}\r'.encode(),
+    f'1.2.3.4 - - {TS} "-" 400 0 "-" "-" 0.000'.encode(),
+    f'1.2.3.4 - - {TS} "HELP" 400 0 "-" "-" 0.000'.encode(),
+    f'1.2.3.4 - - {TS} "PRI * HTTP/2.0" 400 0 "-" "-" 0.000'.encode(),
+    f'1.2.3.4 - - {TS} "GET / RTSP/1.0" 400 0 "-" "-" 0.000'.encode(),
+    f'- - - {TS} "GET / HTTP/1.1" 200 1 {TAIL}'.encode(),
+    f'1.2.3.4 - - {TS} "GET / HTTP/1.1" 000 1 {TAIL}'.encode(),
 ]
 
 
@@ -55,7 +61,8 @@ def test_spark_matches_polars(spark, tmp_path: Path) -> None:
     expected = (
         pl.read_parquet(req_out).with_columns(pl.col("requested_at").dt.epoch("us")).sort("line_number").to_dicts()
     )
-    assert len(expected) == stats.lines_parsed == 10
+    assert len(expected) == stats.lines_parsed == 15
+    assert {r["request_kind"] for r in expected} == {"http", "empty", "malformed", "non_http"}
     assert got == expected
 
     classified = classify_lines(spark, [path], formats, max_line_bytes=300)
