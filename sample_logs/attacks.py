@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from sample_logs import catalog as cat
+from sample_logs.noise import PROBER_IP, PROBER_UA, prober_hits
 from sample_logs.records import DAY_MS, Context, Hit, event, format_hit, new_uuid
 from sample_logs.users import (
     BRUTE_FORCE_TARGET,
@@ -146,6 +147,9 @@ def attackers(ctx: Context) -> list[Attacker]:
         status = 429 if i > 250 and rng.random() < 0.7 else 200  # nginx limit_req kicks in
         hits.append(_simple(rng, t, ip, ua, target, status))
     out.append(Attacker("flood", ip, ua, ("flood",), hits))
+
+    # TLS, HELP, PRI, SSTP, WebDAV, CONNECT, RTSP, no version and empty requests within a minute
+    out.append(Attacker("protocol_probe", PROBER_IP, PROBER_UA, ("malformed_request",), prober_hits(ctx, _at(2, 47))))
     return out
 
 

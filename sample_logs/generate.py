@@ -1,6 +1,12 @@
 """Deterministic generator of one day of shop traffic: access log, JSON events, users DB, ground truth.
 
     python -m sample_logs.generate --lines 6000 --date 2026-11-24 --out sample_logs [--seed 7]
+        [--hostname-share 0.1] [--ipv6-share 0.2]
+
+Besides people, crawlers and attacks, a day carries what internet-facing servers really log
+(sample_logs/noise.py): 2% empty requests (`"-" 400 0`), TLS hellos on the plain port, and a
+protocol prober (HELP, PRI, SSTP_DUPLEX_POST, WebDAV, CONNECT, RTSP). Every such line is a request
+and the ground truth counts it (`requests_by_kind`).
 
 Same arguments give byte-identical files. Memory stays bounded for any line count: sessions are
 planned as integers and generated lazily in time order (see stream.py).
@@ -20,7 +26,9 @@ from typing import Any
 from sample_logs import catalog as cat
 from sample_logs.attacks import attackers, crawler_counts, malformed_hits
 from sample_logs.records import Context, Hit, format_event, format_hit
-from sample_logs.stream import ATTACKER, CRAWLER, HUMAN, MALFORMED, merged
+from sample_logs.noise import counts as noise_counts
+from sample_logs.noise import noise_hits
+from sample_logs.stream import ATTACKER, CRAWLER, HUMAN, MALFORMED, NOISE, merged
 from sample_logs.users import STUFFING_UNKNOWN, UsersDb, dormant_count, dormant_rows, user_row
 from sample_logs.visitors import HEAVY_VISITORS, make_visitor, plan_humans
 
@@ -48,6 +56,7 @@ class _Tally:
         self.broken_hits = 0
         self.broken_clients = bytearray(n_visitors)  # one flag per visitor: bounded, no ip set
         self.heavy_minutes: Counter[tuple[int, int]] = Counter()
+        self.request_kinds: Counter[str] = Counter()
 
     def add(self, hit: Hit, kind: int, owner: int) -> None:
         self.by_kind[kind] += 1
@@ -55,6 +64,7 @@ class _Tally:
             return
         self.status[hit.status] += 1
         self.total_bytes += hit.size
+        self.request_kinds[hit.kind] += 1
         if kind != HUMAN:
             self.by_owner[kind, owner] += 1
             return
@@ -66,15 +76,20 @@ class _Tally:
         self.human_login_failures += sum(e["type"] == "login_failure" for e in hit.events)
 
 
-def generate(lines: int, day: date, out_dir: Path, seed: int = DEFAULT_SEED) -> dict[str, Any]:
-    """Write access.log, events.jsonl, users.db, ground_truth.json, manifest.json; return the truth."""
+def generate(lines: int, day: date, out_dir: Path, seed: int = DEFAULT_SEED, hostname_share: float = 0.0,
+             ipv6_share: float | None = None) -> dict[str, Any]:
+    """Write access.log, events.jsonl, users.db, ground_truth.json, manifest.json; return the truth.
+
+    `hostname_share` of the human visitors are logged by host name (Apache's HostnameLookups On);
+    `ipv6_share` of them use IPv6 (default: about 1 in 29)."""
     if lines < MIN_LINES:
         raise ValueError(f"--lines must be at least {MIN_LINES} (the attack block alone is ~700 lines)")
-    ctx = Context(day, seed)
+    ctx = Context(day, seed, hostname_share, ipv6_share)
     attack = attackers(ctx)
     malformed = malformed_hits(ctx)
     crawlers = crawler_counts(crawler_total(lines))
-    budget = lines - sum(len(a.hits) for a in attack) - len(malformed) - sum(crawlers)
+    noise = sum(noise_counts(lines))
+    budget = lines - sum(len(a.hits) for a in attack) - len(malformed) - sum(crawlers) - noise
     plan = plan_humans(ctx, budget)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +101,7 @@ def generate(lines: int, day: date, out_dir: Path, seed: int = DEFAULT_SEED) -> 
     prefix, n_events, dup_id = ctx.log_prefix, 0, ""
     with open(out_dir / "access.log", "wb", buffering=_BUFFER) as log, \
             open(out_dir / "events.jsonl", "wb", buffering=_BUFFER) as events:
-        for hit, kind, owner in merged(ctx, plan, attack, crawlers, malformed):
+        for hit, kind, owner in merged(ctx, plan, attack, crawlers, malformed, noise_hits(ctx, lines)):
             log.write(format_hit(prefix, hit))
             tally.add(hit, kind, owner)
             for ev in hit.events:
@@ -126,8 +141,11 @@ def _ground_truth(ctx: Context, lines: int, plan: Any, attack: list[Any], crawle
         "lines": lines,
         "rejected_lines": rejected,
         "parsed_requests": lines - rejected,
+        # every parsed request, whatever its request line (http, non_http, malformed, empty)
+        "requests_by_kind": {k: tally.request_kinds[k] for k in ("http", "non_http", "malformed", "empty")},
         "status_counts": {str(k): tally.status[k] for k in sorted(tally.status)},
         "total_bytes": tally.total_bytes,
+        "noise_requests": tally.by_kind[NOISE],  # background empty requests and TLS hellos: no session
         "human_sessions": len(plan.starts),
         "human_visitors": plan.n_visitors,
         "human_requests": tally.by_kind[HUMAN],
@@ -166,10 +184,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--date", type=date.fromisoformat, required=True, help="UTC day, YYYY-MM-DD")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--hostname-share", type=float, default=0.0,
+                        help="share of human visitors logged by host name (HostnameLookups On)")
+    parser.add_argument("--ipv6-share", type=float, default=None,
+                        help="share of human visitors on IPv6 (default: about 1 in 29)")
     args = parser.parse_args(argv)
     if args.lines < MIN_LINES:
         parser.error(f"--lines must be at least {MIN_LINES} (the attack block alone is ~700 lines)")
-    truth = generate(args.lines, args.date, args.out, args.seed)
+    for name in ("hostname_share", "ipv6_share"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be between 0 and 1")
+    truth = generate(args.lines, args.date, args.out, args.seed, args.hostname_share, args.ipv6_share)
     print(f"wrote {truth['lines']} log lines, {truth['events']['lines']} event lines, "
           f"{truth['users']} users, {truth['human_sessions']} human sessions to {args.out}")
     return 0

@@ -20,6 +20,8 @@ class Context:
 
     day: date
     seed: int
+    hostname_share: float = 0.0  # human visitors logged by host name instead of address
+    ipv6_share: float | None = None  # human visitors on IPv6; None: the fixed 1 in 29
 
     def rng(self, *parts: object) -> random.Random:
         # String seeds go through SHA-512 in CPython: stable across runs, unlike hash().
@@ -53,6 +55,7 @@ class Hit(NamedTuple):
     user: str = "-"
     proto: str = "HTTP/1.1"
     raw: bytes | None = None  # set for malformed lines: written verbatim instead
+    kind: str = "http"  # the request_kind the line is written as (sample_logs/noise.py writes the others)
 
 
 def new_uuid(rng: random.Random) -> str:
@@ -73,10 +76,11 @@ def format_hit(prefix: str, hit: Hit) -> bytes:
     s, _ = divmod(hit.ts, 1000)
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
-    size = str(hit.size) if hit.size else "-"
+    size = str(hit.size) if hit.size or hit.kind == "empty" else "-"  # nginx: "-" 400 0
     rt_s, rt_ms = divmod(hit.rt_ms, 1000)
+    request = f"{hit.method} {hit.target} {hit.proto}" if hit.method else hit.target  # noise: the whole line
     return (f'{hit.ip} - {hit.user} [{prefix}:{h:02d}:{m:02d}:{sec:02d} +0000] '
-            f'"{hit.method} {hit.target} {hit.proto}" {hit.status} {size} "{hit.referer}" '
+            f'"{request}" {hit.status} {size} "{hit.referer}" '
             f'"{hit.ua}" {rt_s}.{rt_ms:03d}\n').encode()
 
 

@@ -50,9 +50,25 @@ def _mix24(x: int) -> int:
     return x ^ (x >> 13)
 
 
-def visitor_ip(seed: int, index: int) -> str:
-    """A unique public-looking IP per visitor index (about 1 in 29 is IPv6)."""
-    if index % 29 == 13:
+_ISPS = ("dyn.kpn-net.example", "pool.telia.example", "cable.virgin-media.example", "dsl.orange.example")
+
+
+def visitor_client(ctx: Context, index: int) -> str:
+    """What the server logs as the visitor's client: its address, or its reverse-DNS host name for
+    `ctx.hostname_share` of the visitors; `ctx.ipv6_share` of them on IPv6 when set."""
+    pick = _mix24(index ^ 0xA5A5A5) / float(_M24 + 1)  # uniform in [0, 1), stable per visitor
+    ipv6 = None if ctx.ipv6_share is None else pick < ctx.ipv6_share
+    ip = visitor_ip(ctx.seed, index, ipv6)
+    if ctx.hostname_share and _mix24(index ^ 0x3C3C3C) / float(_M24 + 1) < ctx.hostname_share:
+        if ":" in ip:
+            return f"host-{ip.replace(':', '-').replace('--', '-0-').strip('-')}.ip6.{_ISPS[index % len(_ISPS)]}"
+        return f"host-{ip.replace('.', '-')}.{_ISPS[index % len(_ISPS)]}"
+    return ip
+
+
+def visitor_ip(seed: int, index: int, ipv6: bool | None = None) -> str:
+    """A unique public-looking IP per visitor index (about 1 in 29 is IPv6 unless `ipv6` says)."""
+    if (index % 29 == 13) if ipv6 is None else ipv6:
         hi, lo = divmod(index, 0x10000)
         return f"2a02:{0x8100 + seed % 256:x}:{hi:x}:{lo:x}:{_mix24(index) & 0xFFFF:x}::{seed % 97 + 1:x}"
     octet = HUMAN_FIRST_OCTETS[index % len(HUMAN_FIRST_OCTETS)]
@@ -83,7 +99,7 @@ def make_visitor(ctx: Context, index: int) -> Visitor:
     else:
         n_sessions = 1 if rng.random() < 0.72 else 1 + min(int(rng.paretovariate(1.1)), 7)
         first = diurnal_ms(rng.random(), rng.random())
-    return Visitor(index, visitor_ip(ctx.seed, index), ua, user_id(ctx, "v", index) if registered else None,
+    return Visitor(index, visitor_client(ctx, index), ua, user_id(ctx, "v", index) if registered else None,
                    anon, remote_user, proto, heavy, mistype, n_sessions, first)
 
 

@@ -5,6 +5,11 @@ code. Only configuration is shared: the path template rules and asset extensions
 and the rare-404 threshold of endpoint_daily (analytics.performance). Which IPs are automated comes
 from the Spark findings (an input here: detection has its own tests); bots by user agent come from
 the staged user-agent table. Percentiles: linear interpolation, as documented for Spark.
+
+What a request is (DESIGN.md): every staged row counts in traffic_minute, endpoint_daily and
+status_daily; a row whose request_kind is not 'http' (empty, malformed, non-HTTP request line) is
+in no session and no page view, and endpoint_daily counts it under '(empty)', '(malformed)' or
+'(non-http)', never folded into the rare-404 row.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ SESSION = ["client_ip", "ua", "seq"]
 ORDER = ["requested_at", "source_file", "line_number"]
 COLUMNS = (
     ("requests", ("source_file", "line_number", "client_ip", "requested_at", "method", "path", "status", "bytes",
-                  "user_agent", "request_time_ms", "referer", "vhost")),
+                  "user_agent", "request_time_ms", "referer", "vhost", "request_kind")),
     ("events", ("occurred_at", "event_type", "user_id", "anonymous_id", "client_ip", "user_agent", "path")),
     ("user_agents", ("user_agent", "is_bot", "browser_family", "os_family", "device_type")),
 )
 DIRECT = "(direct)"
+JUNK_TEMPLATES = {"empty": "(empty)", "malformed": "(malformed)", "non_http": "(non-http)"}
 _RULES = [(re.compile(r.pattern, re.ASCII), r.placeholder) for r in PATH_RULES]
 
 
@@ -76,6 +82,7 @@ def with_templates(requests: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("status") < 400)
         & (ext.is_null() | ~ext.is_in(list(ASSET_EXTENSIONS)))
         & ~(pl.col("path").str.starts_with("/api/") | (pl.col("path") == "/api"))
+        & (pl.col("request_kind") == "http")
     )
     return requests.join(mapping, on="path", how="left", nulls_equal=True).with_columns(
         page_view.fill_null(False).alias("pv")
@@ -108,8 +115,9 @@ def with_external_referers(requests: pl.DataFrame, day_requests: pl.DataFrame) -
 def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(requests with their session key, sessions started that day) with user, visitor, is_bot, client
     and external referrer."""
+    well_formed = d.requests.filter(pl.col("request_kind") == "http")
     reqs = (
-        with_external_referers(with_templates(d.requests), day_requests(d))
+        with_external_referers(with_templates(well_formed), day_requests(d))
         .with_columns(pl.col("user_agent").fill_null("").alias("ua"), pl.col("requested_at").dt.epoch("us").alias("us"))
         .sort(DEVICE + ORDER)
     )
@@ -185,12 +193,15 @@ def traffic_minute(d: Day) -> pl.DataFrame:
 
 
 def endpoint_daily(d: Day) -> pl.DataFrame:
+    junk = pl.col("request_kind").replace_strict(JUNK_TEMPLATES, default=None)
     keyed = with_templates(day_requests(d)).with_columns(
-        pl.col("method").str.to_uppercase().fill_null("-"), pl.col("template").fill_null("-").alias("path_template")
+        pl.col("method").str.to_uppercase().fill_null("-"),
+        pl.coalesce(junk, pl.col("template"), pl.lit("-")).alias("path_template"),
+        junk.is_null().alias("foldable"),
     )
     seen = pl.len().over("method", "path_template")
     folded = keyed.with_columns(
-        pl.when((pl.col("status") == 404) & (seen < RARE_404_HITS))
+        pl.when((pl.col("status") == 404) & (seen < RARE_404_HITS) & pl.col("foldable"))
         .then(pl.lit(UNMATCHED_404))
         .otherwise(pl.col("path_template"))
         .alias("path_template")

@@ -46,7 +46,8 @@ SESSIONS = [  # the sessions that start on the day (what analytics/sessions.py g
 def staged_requests() -> pl.DataFrame:
     rows = [
         {"source_file": "access.log", "line_number": n, "client_ip": ip, "user_agent": ua, "bytes": size,
-         "requested_at": MIDNIGHT + timedelta(minutes=m), "method": "GET", "path": "/", "status": 200}
+         "requested_at": MIDNIGHT + timedelta(minutes=m), "method": "GET", "path": "/", "status": 200,
+         "request_kind": "http"}
         for n, (ip, ua, m, size) in enumerate(STAGED, start=1)
     ]
     return pl.DataFrame([{name: row.get(name) for name in REQUESTS_SCHEMA} for row in rows], schema=REQUESTS_SCHEMA)
@@ -62,7 +63,7 @@ def consistent_outputs() -> dict[str, pl.DataFrame]:
         "user_daily": pl.DataFrame([{"user_id": "u1", "requests": 3}, {"user_id": "u2", "requests": 2}]),
         "traffic_minute": pl.DataFrame({"requests": [5, 4]}),
         "status_daily": pl.DataFrame({"status": [200], "requests": [DAY_REQUESTS], "bytes": [DAY_BYTES]}),
-        "endpoint_daily": pl.DataFrame({"hits": [DAY_REQUESTS]}),
+        "endpoint_daily": pl.DataFrame({"path_template": ["/"], "hits": [DAY_REQUESTS]}),
         "ip_daily": pl.DataFrame({"requests": [2, 1, 3, 2, 1]}),
     }
 
@@ -89,7 +90,33 @@ def problems(results: dict[str, Any]) -> dict[str, Any]:
 def test_consistent_tables_pass_every_check(tmp_path: Path) -> None:
     results = run(tmp_path, inputs())
     assert problems(results) == {}
-    assert len(results) == 9
+    assert len(results) == 10
+
+
+def test_junk_request_lines_count_in_the_totals_but_make_no_session(tmp_path: Path) -> None:
+    """Two empty requests ('-' 400) of device C at 10:02 and 10:50: without them as requests of a
+    session, C keeps its two sessions (10:00-10:05, 12:00); they are in every total and under (empty)."""
+    junk = pl.DataFrame(
+        [{"source_file": "access.log", "line_number": 100 + i, "client_ip": "10.0.0.3", "user_agent": "ua-c",
+          "bytes": 0, "requested_at": MIDNIGHT + timedelta(minutes=m), "status": 400, "request": "-",
+          "request_kind": "empty"} for i, m in enumerate((602, 650))],
+        schema=REQUESTS_SCHEMA,
+    )
+    n = DAY_REQUESTS + 2
+    outputs = inputs(
+        requests=pl.concat([staged_requests(), junk]),
+        traffic_minute=pl.DataFrame({"requests": [5, 6]}),
+        status_daily=pl.DataFrame({"status": [200, 400], "requests": [DAY_REQUESTS, 2], "bytes": [DAY_BYTES, 0]}),
+        endpoint_daily=pl.DataFrame({"path_template": ["/", "(empty)"], "hits": [DAY_REQUESTS, 2]}),
+        ip_daily=pl.DataFrame({"requests": [2, 1, 5, 2, 1]}),
+    )
+    assert problems(run(tmp_path, outputs)) == {}
+    assert sum(outputs["ip_daily"]["requests"]) == n
+    # counted as a plain endpoint instead: the junk-template check measures the difference
+    wrong = pl.DataFrame({"path_template": ["/"], "hits": [n]})
+    assert problems(run(tmp_path, {**outputs, "endpoint_daily": wrong})) == {
+        "endpoint_daily_junk_templates_match_staged": ("FAILED", -2)
+    }
 
 
 def test_a_lost_minute_trips_the_traffic_total_with_the_difference(tmp_path: Path) -> None:
@@ -102,7 +129,7 @@ def test_status_endpoint_and_ip_totals(tmp_path: Path) -> None:
         tmp_path,
         inputs(
             status_daily=pl.DataFrame({"status": [200], "requests": [DAY_REQUESTS + 1], "bytes": [DAY_BYTES - 2]}),
-            endpoint_daily=pl.DataFrame({"hits": [DAY_REQUESTS - 1]}),
+            endpoint_daily=pl.DataFrame({"path_template": ["/"], "hits": [DAY_REQUESTS - 1]}),
             ip_daily=pl.DataFrame({"requests": [2, 1, 3, 2, 1, 4]}),
         ),
     )

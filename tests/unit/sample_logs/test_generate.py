@@ -4,6 +4,7 @@ independent re-count of the files it wrote."""
 from __future__ import annotations
 
 import bisect
+import ipaddress
 import json
 import re
 import sqlite3
@@ -21,10 +22,23 @@ from sample_logs.generate import generate, main
 LINES = 3_000
 DAY = date(2026, 11, 24)
 LINE_RE = re.compile(
-    rb'^(?P<ip>\S+) - (?P<user>\S+) \[(?P<ts>[^\]]+)\] '
-    rb'"(?P<method>[A-Z]+) (?P<target>\S+) (?P<proto>HTTP/[\d.]+)" '
+    rb'^(?P<ip>\S+) - (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<request>[^"]*)" '
     rb'(?P<status>\d{3}) (?P<size>\d+|-) "(?P<referer>[^"]*)" "(?P<ua>[^"]*)" (?P<rt>\d+\.\d{3})$'
 )
+# RFC 9112 request-line: method (a token) SP request-target [SP HTTP-version]
+REQUEST_RE = re.compile(r"^(?P<method>[!#$%&'*+.^_`|~0-9A-Za-z-]+) (?P<target>\S+)(?: (?P<proto>\S+))?$")
+
+
+def kind_of(row: dict[str, Any]) -> str:
+    """The request_kind of a logged request line, from the RFCs (not from the parser or the generator)."""
+    if row["request"] in ("", "-"):
+        return "empty"
+    if row["method"] is None:
+        return "malformed"
+    if row["proto"] is not None and re.fullmatch(r"HTTP/\d(\.\d)?", row["proto"]) is None:
+        return "non_http"
+    return "http"
+
 FILES = ("access.log", "events.jsonl", "users.db", "ground_truth.json", "manifest.json")
 
 
@@ -49,7 +63,10 @@ def parsed(out: Path) -> tuple[list[dict[str, Any]], int]:
         if m is None:
             rejected += 1
             continue
-        row = {k: v.decode() for k, v in m.groupdict().items()}
+        row: dict[str, Any] = {k: v.decode() for k, v in m.groupdict().items()}
+        split = REQUEST_RE.match(row["request"])
+        row.update(split.groupdict() if split else {"method": None, "target": None, "proto": None})
+        row["kind"] = kind_of(row)
         row["dt"] = datetime.strptime(row["ts"], "%d/%b/%Y:%H:%M:%S %z")
         row["sec"] = row["dt"].strftime("%Y-%m-%dT%H:%M:%S")
         rows.append(row)
@@ -70,7 +87,8 @@ def events(out: Path) -> tuple[list[dict[str, Any]], int]:
 
 def _human(truth: dict[str, Any]):
     bad_ips = set(truth["crawler_ips"]) | {a["ip"] for a in truth["attackers"]}
-    return lambda row: row["ip"] not in bad_ips and not user_agents.parse(row["ua"]).is_bot
+    # sessions are made of well-formed requests only: background noise (empty requests, TLS) is in none
+    return lambda row: row["ip"] not in bad_ips and not user_agents.parse(row["ua"]).is_bot and row["kind"] == "http"
 
 
 def test_exact_line_count_and_manifest(out: Path, truth: dict[str, Any]) -> None:
@@ -105,6 +123,14 @@ def test_malformed_lines_and_recounted_totals(parsed, truth: dict[str, Any], out
     assert len(rows) == truth["parsed_requests"]
     assert dict(Counter(r["status"] for r in rows)) == truth["status_counts"]
     assert sum(int(r["size"]) for r in rows if r["size"] != "-") == truth["total_bytes"]
+    kinds = Counter(r["kind"] for r in rows)
+    assert dict(kinds) == {k: v for k, v in truth["requests_by_kind"].items() if v}
+    # realistic rates: 1-6% empty requests, TLS hellos and odd methods present
+    assert 0.01 <= kinds["empty"] / len(rows) <= 0.06
+    assert kinds["malformed"] >= 3 and kinds["non_http"] >= 1
+    assert sum(r["request"].startswith("\\x16\\x03") for r in rows) >= 3
+    assert {"PRI", "HELP", "CONNECT", "SSTP_DUPLEX_POST", "PROPFIND"} <= {r["request"].split(" ")[0] for r in rows}
+    assert b'"-" 400 0 ' in (out / "access.log").read_bytes()
 
 
 def test_timestamps_are_inside_the_day_and_ordered(parsed) -> None:
@@ -128,7 +154,7 @@ def test_human_sessions_recount(parsed, truth: dict[str, Any]) -> None:
     assert sessions == truth["human_sessions"]
     assert len(last) == truth["human_visitors"]
     assert len({ip for ip, _ in last}) == len(last)  # one user agent per human ip
-    assert len([r for r in rows if not _human(truth)(r)]) == truth["bot_requests"]
+    assert len([r for r in rows if not _human(truth)(r)]) == truth["bot_requests"] + truth["noise_requests"]
 
 
 def test_user_agents_classify_as_intended(truth: dict[str, Any]) -> None:
@@ -149,7 +175,7 @@ def test_attackers_are_isolated(parsed, truth: dict[str, Any]) -> None:
         assert a["ip"] not in human_ips and a["ip"] not in truth["crawler_ips"]
     scenarios = {a["scenario"] for a in truth["attackers"]}
     assert scenarios == {"brute_force", "credential_stuffing", "path_scan", "sql_injection", "path_traversal",
-                         "scanner_user_agent", "flood"}
+                         "scanner_user_agent", "flood", "protocol_probe"}
 
 
 def _span_s(rows: list[dict[str, Any]]) -> float:
@@ -247,3 +273,23 @@ def test_users_db_covers_event_user_ids(out: Path, events, truth: dict[str, Any]
     tried = {e["user_id"] for e in good if e["ip"] == stuffer and e["type"] == "login_failure"}
     assert len(tried) >= 30 and missing <= tried
     assert 1 <= sum(e["ip"] == stuffer and e["type"] == "login_success" for e in good) <= 2
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_hostname_and_ipv6_clients_when_asked(tmp_path: Path) -> None:
+    truth = generate(LINES, DAY, tmp_path, seed=11, hostname_share=0.3, ipv6_share=0.3)
+    rows = [LINE_RE.match(raw) for raw in (tmp_path / "access.log").read_bytes().split(b"\n")[:-1]]
+    humans = {m["ip"].decode() for m in rows if m} - set(truth["crawler_ips"]) - {a["ip"] for a in truth["attackers"]}
+    humans = {c for c in humans if not c.startswith(("45.", "167."))}  # background noise addresses
+    hostnames = {c for c in humans if not _is_address(c)}
+    ipv6 = {c for c in humans if ":" in c}
+    assert 0.15 <= len(hostnames) / len(humans) <= 0.45 and hostnames == {c for c in humans if c.startswith("host-")}
+    assert 0.1 <= len(ipv6) / len(humans) <= 0.4
+    assert len(humans) == truth["human_visitors"]
