@@ -9,6 +9,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -174,12 +175,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="PostgreSQL URL (default: WEBTRAIL_DATABASE_URL, else embedded)")
     parser.add_argument("--events-api", help="HTTP JSON API to pull the day's events from")
     parser.add_argument("--force", action="store_true", help="reload even if these inputs were loaded")
+    parser.add_argument("--log-format", help="access-log format: a name (combined, main, ...), an nginx log_format "
+                        "or Apache LogFormat string, or with --log-format-config the format's name in that file")
+    parser.add_argument("--log-format-config", help="nginx or Apache config file to read the access-log format from")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of `python -m flows.daily`."""
     args = _parse_args(argv)
+    # parser settings, read by the flow from the environment (WEBTRAIL_PARSER__*)
+    for flag, variable in ((args.log_format, "WEBTRAIL_PARSER__LOG_FORMAT"),
+                           (args.log_format_config, "WEBTRAIL_PARSER__LOG_FORMAT_CONFIG")):
+        if flag:
+            os.environ[variable] = flag
     result = daily(
         day=args.date,
         access_log=args.access_log,

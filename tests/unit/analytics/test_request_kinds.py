@@ -92,9 +92,9 @@ def test_sessions_and_page_views_use_well_formed_requests_only(day: DataFrame, f
     human = sorted((r.started_at.astimezone(UTC), r.requests, r.page_views) for r in rows if r.client_ip == "10.9.0.7")
     # the human's two sessions: 3 pages, then one 43 min later (the empties between are not requests of a visit)
     assert human == [(frames.at(0), 3, 3), (frames.at(2500 + 35 * 60), 1, 1)]
-    # the PRI and PROPFIND lines are well-formed: one session of 2 requests, no page view (not GET)
+    # the PRI, SSTP and PROPFIND lines are well-formed: one session of 3 requests, no page view (not GET)
     scanner = [(r.requests, r.page_views) for r in rows if r.client_ip == "10.9.0.1"]
-    assert scanner == [(2, 0)]
+    assert scanner == [(3, 0)]
 
 
 def test_malformed_request_sees_tls_probes_and_empty_bursts(day: DataFrame, frames: Any) -> None:
