@@ -18,7 +18,8 @@ JUNK_RE = r"[\x00-\x08\x0B-\x1F\x7F]"
 # METHOD SP target [SP protocol]; method is an RFC 9110 token, so TLS or binary probes that
 # nginx logs as '\x16\x03...' keep their raw request but no method/path.
 REQUEST_LINE_RE = r"\A([A-Za-z0-9_!#$%'*+.^`|~-]+)(?: +([^ ]+(?: +[^ ]+)*?))?(?: +([A-Za-z]+/[0-9.]+))? *\z"
-REQUEST_LINE_STRICT_RE = r"\A([A-Za-z0-9_!#$%'*+.^`|~-]+) ([^ ]+) ([A-Za-z]+/[0-9.]+)\z"
+# The common case, METHOD SP target SP HTTP-version: a request_kind 'http' line by itself
+REQUEST_LINE_STRICT_RE = r"\A([A-Za-z0-9_!#$%'*+.^`|~-]+) ([^ ]+) (HTTP/[0-9](?:\.[0-9])?)\z"
 # RFC 9112 HTTP-version ("HTTP/" DIGIT "." DIGIT; servers also log HTTP/2 and HTTP/3). The name is
 # case-sensitive: 'http/1.1' is not HTTP.
 HTTP_VERSION_RE = r"\AHTTP/[0-9](?:\.[0-9])?\z"
@@ -124,17 +125,26 @@ def _request_time_ms(fields: Sequence[str]) -> pl.Expr:
 
 
 def _split_request_lines(df: pl.DataFrame) -> pl.DataFrame:
-    """Add struct ``_r`` (method, target, protocol) from ``request``.
+    """Add struct ``_r`` (method, target, protocol) from ``request`` and ``request_kind``.
 
-    The strict METHOD SP target SP protocol form covers nearly every line and is 3x cheaper than the
-    general regex, which then runs only on the rest. Both give the same groups on strict lines.
+    The strict METHOD SP target SP HTTP-version form covers nearly every line, is 3x cheaper than
+    the general regex and is always kind 'http'; the general regex and the kind rules then run only
+    on the rest. Both regexes give the same groups on strict lines. A malformed or empty line keeps
+    its raw request only: its groups are not a method and a target, so ``_r`` is null for it.
     """
     df = df.with_columns(pl.col("request").str.extract_groups(REQUEST_LINE_STRICT_RE).alias("_r"))
     strict = pl.col("_r").struct.field("1").is_not_null()
     rest = df.filter(~strict)
+    df = df.with_columns(pl.lit("http").alias("request_kind"))
     if rest.height == 0:
         return df
-    rest = rest.with_columns(pl.col("request").str.extract_groups(REQUEST_LINE_RE).alias("_r"))
+    parts = pl.col("request").str.extract_groups(REQUEST_LINE_RE)
+    rest = rest.with_columns(parts.alias("_r"))
+    r = pl.col("_r")
+    kind = request_kind(pl.col("request"), r.struct.field("1"), r.struct.field("2"), r.struct.field("3"))
+    rest = rest.with_columns(kind.alias("request_kind")).with_columns(
+        pl.when(pl.col("request_kind").is_in(["http", "non_http"])).then(r).alias("_r")
+    )
     return pl.concat([df.filter(strict), rest]).sort("line_number")
 
 
@@ -166,18 +176,14 @@ def to_requests(df: pl.DataFrame, fields: Sequence[str], trust_xff: bool) -> pl.
     )
     df = _split_request_lines(df)
     parts = pl.col("_r")
-    kind = request_kind(pl.col("request"), parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3"))
-    df = df.with_columns(kind.alias("request_kind"))
-    # a malformed or empty line keeps its raw request only: its groups are not a method and a target
-    parsed = pl.col("request_kind").is_in(["http", "non_http"])
-    target = pl.when(parsed).then(parts.struct.field("2"))
+    target = parts.struct.field("2")
     has_query = target.str.contains("?", literal=True)
     status = _field(fields, "status").cast(pl.Int32, strict=False)
     df = df.with_columns(
-        method=pl.when(parsed).then(parts.struct.field("1")),
+        method=parts.struct.field("1"),
         path=target.str.split_exact("?", 1).struct.field("field_0"),
         query=pl.when(has_query).then(target.str.splitn("?", 2).struct.field("field_1")),
-        protocol=pl.when(parsed).then(parts.struct.field("3")),
+        protocol=parts.struct.field("3"),
         remote_user=_dash_null(_field(fields, "remote_user")),
         status=status,
         bytes=_dash_null(_field(fields, "bytes")).cast(pl.Int64, strict=False),

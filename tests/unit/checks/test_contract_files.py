@@ -93,7 +93,18 @@ def test_warn_checks_are_the_intended_ones() -> None:
         ("users", "users_row_count"),
         ("users", "plan_valid"),
         ("users", "status_valid"),
+        # the shapes of real traffic are measured, never blocking (DESIGN.md "What a request is")
+        ("requests", "empty_request_share"),
+        ("requests", "malformed_request_share"),
+        ("requests", "non_standard_method_share"),
     }
+
+
+def test_request_kinds_follow_the_parser() -> None:
+    from parsers.schema import REQUEST_KINDS
+
+    kind = next(c for c in load("requests")["columns"] if c["name"] == "request_kind")
+    assert set(kind["valid_values"]) == set(REQUEST_KINDS)
 
 
 def test_cross_table_totals_block_and_references_warn() -> None:
