@@ -6,6 +6,12 @@ one definition per format. The regex uses only syntax that Rust (polars) and Jav
 same way: positional groups (names live in ``LogFormat.fields``), ``\\A``/``\\z`` anchors, ASCII
 classes such as ``[0-9]`` instead of ``\\d`` (Rust's ``\\d``/``\\s`` are Unicode-aware, Java's are
 not) and ``[^\\n]`` instead of ``.`` (Java's dot also stops at ``\\r``, U+0085, U+2028, U+2029).
+
+Quoted fields may hold spaces and escaped quotes (Apache writes ``\\"``, nginx ``\\x22``). An
+unquoted field of a custom format that is none of the known ones (``$request_body``, a cookie
+header) may hold spaces when a literal with a character of its own follows it (`` "``, ``]``) or it
+ends the line: the rest of the line decides where it ends. parsers/server_config.py reads formats
+from nginx and Apache configuration files.
 """
 
 from __future__ import annotations
