@@ -40,6 +40,7 @@ def write_staging(layout: DayLayout) -> None:
             "query": [None] * n,
             "protocol": ["HTTP/1.1"] * n,
             "request": [f"GET {p} HTTP/1.1" for p in paths],
+            "request_kind": ["http"] * len(paths),
             "status": [200, 200, 200, 404],
             "bytes": [10, 20, 30, 40],
             "referer": [None] * n,
