@@ -20,8 +20,8 @@ from parsers.access_convert import extract_fields, pre_reason, select_rejected, 
 from parsers.line_reader import LineBatch, LineReader
 from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
 from parsers.parquet_sink import ParquetSink
-from parsers.server_config import format_from_config
 from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
+from parsers.server_config import format_from_config
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from sample_logs import catalog as cat
 from sample_logs.attacks import attackers, crawler_counts, malformed_hits
-from sample_logs.records import Context, Hit, format_event, format_hit
 from sample_logs.noise import counts as noise_counts
 from sample_logs.noise import noise_hits
+from sample_logs.records import Context, Hit, format_event, format_hit
 from sample_logs.stream import ATTACKER, CRAWLER, HUMAN, MALFORMED, NOISE, merged
 from sample_logs.users import STUFFING_UNKNOWN, UsersDb, dormant_count, dormant_rows, user_row
 from sample_logs.visitors import HEAVY_VISITORS, make_visitor, plan_humans

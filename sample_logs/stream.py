@@ -20,7 +20,7 @@ _FIRST_SESSION_SID = 1_000  # stream ids below this are the fixed streams
 
 
 def merged(ctx: Context, plan: Plan, attackers: list[Attacker], crawler_counts: list[int],
-           malformed: list[Hit], noise: Iterator[Hit] = iter(())) -> Iterator[tuple[Hit, int, int]]:
+           malformed: list[Hit], noise: Iterator[Hit] | None = None) -> Iterator[tuple[Hit, int, int]]:
     """Yield (hit, kind, owner) in time order; owner is the visitor / crawler / attacker index.
 
     Ties on the millisecond are broken by stream id, so the order is deterministic.
@@ -38,7 +38,7 @@ def merged(ctx: Context, plan: Plan, attackers: list[Attacker], crawler_counts: 
     for i, n in enumerate(crawler_counts):
         push(crawler_hits(ctx, i, n), next(sid), CRAWLER, i)
     push(iter(malformed), next(sid), MALFORMED, 0)
-    push(noise, next(sid), NOISE, 0)
+    push(noise if noise is not None else iter(()), next(sid), NOISE, 0)
 
     starts, visitors, sessions = plan.starts, plan.visitors, plan.sessions
     cut_visitor, cut_session, cut_lines = plan.truncate

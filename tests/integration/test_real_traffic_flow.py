@@ -32,8 +32,10 @@ ODD = ("HELP", "PRI * HTTP/2.0", "SSTP_DUPLEX_POST /sra_{BA195980-CD49-458b-9E23
        "PROPFIND /remote.php/dav/ HTTP/1.1", "CONNECT www.example.org:443 HTTP/1.1",
        "OPTIONS rtsp://192.0.2.1:554/ RTSP/1.0", "GET /")
 PAGES = ("/", "/blog/2026/10/hello-world/", "/wp-content/themes/x/style.css", "/feed/", "/about/", "/?p=12")
-AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-          "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile Safari/604.1")
+AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 "
+          "Safari/537.36",
+          "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile "
+          "Safari/604.1")
 LINE_RE = re.compile(r'^(\S+) - (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-) "([^"]*)" "([^"]*)"\r?$')
 
 

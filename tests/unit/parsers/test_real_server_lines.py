@@ -80,7 +80,8 @@ CASES: list[tuple[str, list[str], str, dict[str, Any]]] = [
      [f'45.148.10.1 - - {T} "CONNECT www.example.com:443 HTTP/1.1" 400 157 "-" "-"'],
      "combined", {"request_kind": "http", "method": "CONNECT", "path": "www.example.com:443"}),
     ("SSTP_DUPLEX_POST (Microsoft SSTP VPN probe)",
-     [f'45.148.10.1 - - {T} "SSTP_DUPLEX_POST /sra_{{BA195980-CD49-458b-9E23-C84EE0ADCD75}}/ HTTP/1.1" 405 157 "-" "-"'],
+     [f'45.148.10.1 - - {T} "SSTP_DUPLEX_POST /sra_{{BA195980-CD49-458b-9E23-C84EE0ADCD75}}/ HTTP/1.1" 405 157 '
+      '"-" "-"'],
      "combined", {"request_kind": "http", "method": "SSTP_DUPLEX_POST",
                   "path": "/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/"}),
     ("WebDAV PROPFIND: a method outside RFC 9110 is data",
@@ -136,7 +137,8 @@ def test_only_lines_without_client_time_or_status_are_rejected(parse_lines, line
 
 def test_unquoted_field_with_spaces_when_the_rest_decides(parse_lines) -> None:
     """$request_body is unquoted and may hold spaces; the quoted user agent after it ends it."""
-    fmt = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_body "$http_user_agent"'
+    fmt = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_body '
+           '"$http_user_agent"')
     lines = [
         f'198.51.100.7 - - {T} "POST /upload HTTP/1.1" 200 12 --boundary Content-Disposition: form-data; '
         f'name="file" "{UA}"',

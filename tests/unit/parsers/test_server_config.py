@@ -96,7 +96,7 @@ def test_nginx_format_chosen_by_name_parses_its_lines(nginx_conf: Path, parse_li
 
 def test_nginx_predefined_combined_and_unknown_names(nginx_conf: Path) -> None:
     assert format_from_config(nginx_conf, "combined").regex == compile_format("combined").regex
-    with pytest.raises(LogFormatError, match=r"nginx.conf: no nginx log format named 'mian' \(defined: json_like, main"):
+    with pytest.raises(LogFormatError, match=r"nginx.conf: no nginx log format named 'mian' \(defined: json_like"):
         format_from_config(nginx_conf, "mian")
 
 
