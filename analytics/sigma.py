@@ -124,6 +124,17 @@ def _value_match(col: Column, value: object) -> Column:
 
 
 def _keyword(value: object) -> Column:
+    """A keyword (value without field) matches as a substring of the request line, referer or agent."""
+    from sigma.types import SigmaString, SpecialChars
+
+    if isinstance(value, SigmaString):
+        parts = list(value.s)
+        if parts[:1] != [SpecialChars.WILDCARD_MULTI]:
+            parts = [SpecialChars.WILDCARD_MULTI, *parts]
+        if parts[-1:] != [SpecialChars.WILDCARD_MULTI]:
+            parts = [*parts, SpecialChars.WILDCARD_MULTI]
+        value = SigmaString.from_str("")
+        value.s = parts
     texts = [F.coalesce(F.col(c), F.lit("")) for c in ("request", "referer", "user_agent")]
     hits = [_value_match(t, value) for t in texts]
     return hits[0] | hits[1] | hits[2]

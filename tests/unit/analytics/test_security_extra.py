@@ -159,7 +159,7 @@ def test_error_ratio_finding(found) -> None:
 
 
 def test_error_ratio_near_misses(requests: DataFrame) -> None:
-    base = D.prepare(requests, rules.load_patterns())
+    base = D.prepare(requests, D.load_detection(SETTINGS))
 
     def flagged(**overrides: Any) -> set[str]:
         s = SETTINGS.model_copy(update=overrides)
