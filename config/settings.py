@@ -158,6 +158,17 @@ class SecuritySettings(BaseModel):
         default=None, description="Directory of Sigma rules (category webserver) evaluated on every request."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_counts(cls, data: Any) -> Any:
+        # WEBTRAIL_SECURITY__PROBING__CAPACITY=20 alone keeps the rule's default leak (and vice versa)
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if isinstance(value, dict) and field.annotation in (Bucket, Retry) and field.default_factory:
+                    data = {**data, name: field.default_factory().model_dump() | value}
+        return data
+
     window_minutes: int = Field(default=10, description="Sliding window of credential_stuffing, malformed_request and account_takeover.")
     credential_stuffing_users: int = Field(
         default=5, description="Distinct user ids with login_failure events per IP in a window."
