@@ -97,8 +97,9 @@ def refresh(engine: str, downloaded: Path, dest: Path | None = None) -> Path:
     """Replace the prefixes and date of `engine`'s range file with those of a downloaded official list."""
     dest = Path(dest or BUILTIN_RANGES)
     target = dest / f"{engine}.json"
-    current = json.loads((BUILTIN_RANGES / f"{engine}.json").read_text()) if (BUILTIN_RANGES / f"{engine}.json").exists() \
-        else {"engine": engine, "user_agent": engine, "source": str(downloaded)}
+    shipped = BUILTIN_RANGES / f"{engine}.json"
+    current = json.loads(shipped.read_text()) if shipped.exists() else {
+        "engine": engine, "user_agent": engine, "source": str(downloaded)}
     new = json.loads(Path(downloaded).read_text(encoding="utf-8"))
     prefixes = new.get("prefixes")
     if not isinstance(prefixes, list) or not prefixes:

@@ -129,7 +129,8 @@ def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
     `_ua` (user agent, '' when missing); `_claimed` (the search engine the agent claims) and `_engine`
     (the engine whose published ranges hold the client IP); `_good_bot` (a verified crawler, or a
     declared one of an engine without ranges); `_allowed` (allowlisted IP, network or agent); `_hits`
-    (per rule of `rules.payload_rules`, in order, the matched text or ''); `_sigma` (indexes of the Sigma rules that matched). User agents and client IPs
+    (per rule of `rules.payload_rules`, in order, the matched text or ''); `_sigma` (indexes of the
+    Sigma rules that matched). User agents and client IPs
     are matched once per distinct value and joined back.
     """
     requests = requests.withColumn("_ua", F.coalesce(F.col("user_agent"), F.lit("")))
@@ -159,7 +160,8 @@ def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
     # a plain array (no higher-order function): Spark generates code for the whole regex pass
     return base.select(
         *requests.columns, good.alias("_good_bot"), claimed.alias("_claimed"), F.col("_engine"),
-        (F.coalesce(F.col("_allowed"), F.lit(False)) | F.coalesce(F.col("_ua_allowed"), F.lit(False))).alias("_allowed"),
+        (F.coalesce(F.col("_allowed"), F.lit(False)) | F.coalesce(F.col("_ua_allowed"), F.lit(False)))
+        .alias("_allowed"),
         F.array(*matches).alias("_hits"),
         (F.array_compact(F.array(*sigma_hits)) if sigma_hits else F.array().cast("array<int>")).alias("_sigma"),
     )
@@ -208,7 +210,9 @@ def payload_signals(base: DataFrame, d: Detection) -> DataFrame:
     success = F.col("hit.escalate") & F.col("status").between(200, 299)
     path = F.coalesce(F.col("path"), F.lit(""))
     path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
-    texts = [with_variants(path_query), F.col("_ua")] + ([with_variants(F.col("referer"))] if "referer" in base.columns else [])
+    texts = [with_variants(path_query), F.col("_ua")]
+    if "referer" in base.columns:
+        texts.append(with_variants(F.col("referer")))
     exploit = F.col("hit.category") == "known_exploit"
     hit = hit.withColumn("_label", F.when(exploit, exploit_label(F.concat_ws("\n", *texts), d.labels)))
     rule_id = F.when(exploit & (F.col("_label") != "known_exploit"), F.col("_label")).otherwise(F.col("hit.rule_id"))

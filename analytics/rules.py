@@ -55,7 +55,7 @@ PAYLOAD_RULES: tuple[PayloadRule, ...] = (
         "scanner_user_agent", "WT-SEC-007", "medium", "user_agent", "Vulnerability scanner user agent"
     ),
     PayloadRule("webshell", "WT-SEC-012", "high", "path_query", "Webshell or backdoor name requested", True),
-    PayloadRule("rfi", "WT-SEC-017", "high", "path_query", "Remote file inclusion: a URL or PHP wrapper as an argument"),
+    PayloadRule("rfi", "WT-SEC-017", "high", "path_query", "Remote file inclusion: URL or PHP wrapper as argument"),
     PayloadRule(
         "open_proxy", "WT-SEC-013", "medium", "request", "Open-proxy probe (absolute URI or CONNECT)"
     ),

@@ -143,7 +143,11 @@ def _keyword(value: object) -> Column:
 def compile_condition(node: object) -> Column:
     """A Column of pySigma's parsed condition tree."""
     from sigma.conditions import (
-        ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR, ConditionValueExpression,
+        ConditionAND,
+        ConditionFieldEqualsValueExpression,
+        ConditionNOT,
+        ConditionOR,
+        ConditionValueExpression,
     )
 
     if isinstance(node, ConditionAND | ConditionOR):

@@ -169,7 +169,9 @@ class SecuritySettings(BaseModel):
                     data = {**data, name: field.default_factory().model_dump() | value}
         return data
 
-    window_minutes: int = Field(default=10, description="Sliding window of credential_stuffing, malformed_request and account_takeover.")
+    window_minutes: int = Field(
+        default=10, description="Sliding window of credential_stuffing, malformed_request and account_takeover."
+    )
     credential_stuffing_users: int = Field(
         default=5, description="Distinct user ids with login_failure events per IP in a window."
     )

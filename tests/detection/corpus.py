@@ -59,8 +59,8 @@ def load(path: Path = CORPUS) -> list[Client]:
         if line.startswith("client "):
             words = shlex.split(line)
             attrs = dict(w.split("=", 1) for w in words[2:])
-            current = Client(words[1], attrs["kind"], attrs["family"], set(filter(None, attrs.get("expect", "").split(","))),
-                             attrs.get("cve"), attrs.get("pending"))
+            expect = set(filter(None, attrs.get("expect", "").split(",")))
+            current = Client(words[1], attrs["kind"], attrs["family"], expect, attrs.get("cve"), attrs.get("pending"))
             clients.append(current)
             ua, now = DEFAULT_UA, datetime.combine(DAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
             continue

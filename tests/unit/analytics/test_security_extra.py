@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from analytics import anomalies, rules
+from analytics import anomalies
 from analytics import detectors as D
 from analytics.security import automated_ips, security_findings
 from config.settings import SecuritySettings
