@@ -8,25 +8,30 @@ longest part of a request. Patterns therefore match within one part (path + quer
 agent), never across two. All of this regex work happens once per request, in `match_payloads`;
 each rule's alternation starts with a guard of its possible first characters (analytics/regex_guard.py).
 
-Threshold rules count per client IP in a sliding window of `window_minutes` evaluated at every
-qualifying row: the window ending at t is (t - W, t] on epoch microseconds (a row exactly W before t
-is out); the signals of a rule are the rows of every window that reached the threshold. path_scan,
-brute_force and credential_stuffing share one window pass. `flood` counts per calendar minute.
-Requests whose user agent is a declared search-engine crawler (patterns/good_bots.txt) are ignored by
-the behavioral rules (path_scan, flood; anomaly in analytics/anomalies.py) but not by the payload rules.
+The user agent part and the crawler checks (claimed engine, declared crawler, allowlisted agent)
+run once per distinct user agent, the published-range and allowlist checks once per distinct client
+IP (analytics/crawlers.py); Sigma rules (analytics/sigma.py) are one boolean column each in the same
+pass. A crawler is verified when its claimed engine's ranges hold its address; verified crawlers
+are ignored by the behavioral rules (probing, crawl, DoS, flood, anomaly) but not by the payload rules.
+
+The count rules of the public detectors live in analytics/count_rules.py. Here: credential_stuffing
+(distinct user ids in a sliding window of `window_minutes` over login_failure events: the window
+ending at t is (t - W, t] on epoch microseconds) and `flood` (requests per calendar minute).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from analytics import crawlers, sigma
 from analytics import rules as R
 from config.settings import SecuritySettings
 
-_US_PER_MINUTE = 60_000_000
+US_PER_MINUTE = 60_000_000
 _TYPES = {
     "status": "int", "metric": "double", "threshold": "double", "window_minutes": "int", "ts": "timestamp",
 }
@@ -65,31 +70,72 @@ def _first_match(text: Column, regex: str) -> Column:
     return F.coalesce(F.regexp_extract(text, regex, 0), F.lit(""))
 
 
-def user_agent_matches(agents: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
-    """Per distinct `_ua`: `_good_bot` and `_ua_m` (per payload rule, its match in the agent, or '')."""
-    good_bots = R.combined_regex(patterns.get("good_bots") or ["$^"])
+@dataclass(frozen=True)
+class Detection:
+    """What the detectors match with: patterns, exploit labels, crawler ranges, Sigma rules, settings."""
+
+    patterns: dict[str, list[str]]
+    labels: list[tuple[str, str]]
+    engines: list[crawlers.Engine]
+    sigma: sigma.SigmaLoad
+    settings: SecuritySettings
+
+
+def load_detection(s: SecuritySettings) -> Detection:
+    """The Detection of settings: built-in patterns plus `patterns_dir`, ranges, `sigma_rules_dir`."""
+    return Detection(
+        R.load_patterns(s.patterns_dir), R.exploit_labels(s.patterns_dir),
+        crawlers.load_engines(s.crawler_ranges_dir), sigma.load_rules(s.sigma_rules_dir), s,
+    )
+
+
+def exploit_label(text: Column, labels: list[tuple[str, str]]) -> Column:
+    """The label of the first labelled pattern matching text ('known_exploit' when none does).
+
+    One array of (label, regex) filtered by the text: a CASE chain of ~100 regexes overflows Spark's
+    generated code. Evaluated on the few matched requests only (payload_signals).
+    """
+    table = F.array(*[F.struct(F.lit(label).alias("label"), F.lit("(?i)" + src).alias("re")) for label, src in labels])
+    first = F.element_at(F.filter(table, lambda entry: F.regexp(text, entry["re"])), 1)
+    return F.coalesce(first["label"], F.lit("known_exploit"))
+
+
+def user_agent_matches(agents: DataFrame, d: Detection) -> DataFrame:
+    """Per distinct `_ua`: `_good_ua` (declared crawler), `_claimed` (engine claimed), `_ua_allowed` and
+    `_ua_m` (per payload rule, its match in the agent, or '')."""
+    good_bots = R.combined_regex(d.patterns.get("good_bots") or ["$^"])
+    allowed = R.combined_regex(d.settings.allow_user_agents) if d.settings.allow_user_agents else None
     ua = F.col("_ua")
     variants = with_variants(ua)
-    per_rule = [
-        _first_match(ua if r.target == "user_agent" else variants, R.combined_regex(patterns[r.category]))
-        if r.target in _UA_TARGETS else F.lit("")
-        for r in R.payload_rules(patterns)
-    ]
-    return agents.select("_ua", ua.rlike(good_bots).alias("_good_bot"), F.array(*per_rule).alias("_ua_m"))
+    per_rule = []
+    for r in R.payload_rules(d.patterns):
+        if r.target not in _UA_TARGETS:
+            per_rule.append(F.lit(""))
+            continue
+        text = ua if r.target == "user_agent" else variants
+        per_rule.append(_first_match(text, R.combined_regex(d.patterns[r.category])))
+    return agents.select(
+        "_ua", ua.rlike(good_bots).alias("_good_ua"), crawlers.claimed_engine(ua, d.engines).alias("_claimed"),
+        (ua.rlike(allowed) if allowed else F.lit(False)).alias("_ua_allowed"), F.array(*per_rule).alias("_ua_m"),
+    )
 
 
-MATCHED_COLUMNS = ("_ua", "_good_bot", "_hits")
+MATCHED_COLUMNS = ("_ua", "_good_bot", "_claimed", "_engine", "_allowed", "_hits", "_sigma")
 
 
-def match_payloads(requests: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
+def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
     """Requests with the results of the pattern matching (MATCHED_COLUMNS), next to their own columns.
 
-    `_ua` (user agent, '' when missing), `_good_bot` and `_hits` (per rule of `rules.payload_rules`, in
-    order, the matched text or ''). The regex work of the detectors: do it once per request (the
-    pipeline keeps the result in its per-request frame).
+    `_ua` (user agent, '' when missing); `_claimed` (the search engine the agent claims) and `_engine`
+    (the engine whose published ranges hold the client IP); `_good_bot` (a verified crawler, or a
+    declared one of an engine without ranges); `_allowed` (allowlisted IP, network or agent); `_hits`
+    (per rule of `rules.payload_rules`, in order, the matched text or ''); `_sigma` (indexes of the
+    Sigma rules that matched). User agents and client IPs
+    are matched once per distinct value and joined back.
     """
     requests = requests.withColumn("_ua", F.coalesce(F.col("user_agent"), F.lit("")))
-    agents = user_agent_matches(requests.select("_ua").distinct(), patterns)
+    agents = user_agent_matches(requests.select("_ua").distinct(), d)
+    ips = crawlers.ip_tags(requests, d.engines, d.settings.allow_ips, d.settings.allow_cidrs)
     path = F.coalesce(F.col("path"), F.lit(""))
     path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
     texts = {
@@ -98,29 +144,34 @@ def match_payloads(requests: DataFrame, patterns: dict[str, list[str]]) -> DataF
         "everywhere": F.concat_ws("\n", with_variants(path_query), with_variants(F.col("referer"))),
         "request": F.coalesce(F.col("request"), F.lit("")),
     }
-    base = requests.join(F.broadcast(agents), "_ua", "left").withColumns(
-        {f"_t_{name}": text for name, text in texts.items()}
-    )
+    base = requests.join(F.broadcast(agents), "_ua", "left").join(F.broadcast(ips), "client_ip", "left")
+    base = base.withColumns({f"_t_{name}": text for name, text in texts.items()})
     matches = []
-    for i, r in enumerate(R.payload_rules(patterns)):
-        own = _first_match(F.col(f"_t_{r.target}"), R.combined_regex(patterns[r.category])) if r.target in texts \
+    for i, r in enumerate(R.payload_rules(d.patterns)):
+        own = _first_match(F.col(f"_t_{r.target}"), R.combined_regex(d.patterns[r.category])) if r.target in texts \
             else F.lit("")
         ua_part = F.coalesce(F.element_at("_ua_m", i + 1), F.lit(""))
         matches.append(ua_part if r.target == "user_agent" else (F.when(own != "", own).otherwise(ua_part)
                                                                  if r.target in _UA_TARGETS else own))
+    claimed = F.col("_claimed")
+    verified = claimed.isNotNull() & F.coalesce(claimed == F.col("_engine"), F.lit(False))
+    good = verified | (claimed.isNull() & F.coalesce(F.col("_good_ua"), F.lit(False)))
+    sigma_hits = [F.when(rule.condition, F.lit(i)) for i, rule in enumerate(d.sigma.rules)]
     # a plain array (no higher-order function): Spark generates code for the whole regex pass
     return base.select(
-        *requests.columns,
-        F.coalesce(F.col("_good_bot"), F.lit(False)).alias("_good_bot"),
+        *requests.columns, good.alias("_good_bot"), claimed.alias("_claimed"), F.col("_engine"),
+        (F.coalesce(F.col("_allowed"), F.lit(False)) | F.coalesce(F.col("_ua_allowed"), F.lit(False)))
+        .alias("_allowed"),
         F.array(*matches).alias("_hits"),
+        (F.array_compact(F.array(*sigma_hits)) if sigma_hits else F.array().cast("array<int>")).alias("_sigma"),
     )
 
 
-def prepare(requests: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
+def prepare(requests: DataFrame, d: Detection) -> DataFrame:
     """Requests with what the detectors share: MATCHED_COLUMNS (`match_payloads`, unless present), `ts` /
     `ts_us`, `_user` (remote user) and `_request` (raw request line or 'METHOD path')."""
     if not set(MATCHED_COLUMNS) <= set(requests.columns):
-        requests = match_payloads(requests, patterns)
+        requests = match_payloads(requests, d)
     return requests.withColumns({
         "ts": F.col("requested_at"),
         "ts_us": F.unix_micros("requested_at"),
@@ -139,11 +190,14 @@ def to_signals(df: DataFrame, keep: tuple[str, ...] = (), **values: Any) -> Data
     return df.select(*out)
 
 
-def payload_signals(base: DataFrame, patterns: dict[str, list[str]]) -> DataFrame:
+def payload_signals(base: DataFrame, d: Detection) -> DataFrame:
     """One signal per (request, payload rule) whose patterns matched (`_hits` of `match_payloads`).
 
-    A 2xx answer to a request matching a rule with `escalate_on_success` makes it critical.
+    A 2xx answer to a request matching a rule with `escalate_on_success` makes it critical. A
+    known_exploit signal's rule_id is the label of its pattern (the CVE id), and its `matched` text
+    starts with it ('CVE-2021-44228: ${jndi:').
     """
+    patterns = d.patterns
     rules = F.array(*[
         F.struct(F.lit(r.category).alias("category"), F.lit(r.rule_id).alias("rule_id"),
                  F.lit(r.severity).alias("severity"), F.lit(r.escalate_on_success).alias("escalate"))
@@ -154,9 +208,38 @@ def payload_signals(base: DataFrame, patterns: dict[str, list[str]]) -> DataFram
         "hit", F.element_at(rules, F.col("_pos") + 1)
     )
     success = F.col("hit.escalate") & F.col("status").between(200, 299)
+    path = F.coalesce(F.col("path"), F.lit(""))
+    path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
+    texts = [with_variants(path_query), F.col("_ua")]
+    if "referer" in base.columns:
+        texts.append(with_variants(F.col("referer")))
+    exploit = F.col("hit.category") == "known_exploit"
+    hit = hit.withColumn("_label", F.when(exploit, exploit_label(F.concat_ws("\n", *texts), d.labels)))
+    rule_id = F.when(exploit & (F.col("_label") != "known_exploit"), F.col("_label")).otherwise(F.col("hit.rule_id"))
+    matched = F.when(exploit, F.concat(F.col("_label"), F.lit(": "), F.col("_m"))).otherwise(F.col("_m"))
     return to_signals(
-        hit, category=F.col("hit.category"), rule_id=F.col("hit.rule_id"), matched=F.col("_m"),
+        hit, category=F.col("hit.category"), rule_id=rule_id, matched=matched,
         severity=F.when(success, F.lit("critical")).otherwise(F.col("hit.severity")),
+        user_id=F.col("_user"), request=F.col("_request"),
+    )
+
+
+def sigma_signals(base: DataFrame, load: sigma.SigmaLoad) -> DataFrame:
+    """One signal per (request, Sigma rule matched): category sigma, rule_id the rule's id, severity its
+    level, and `matched` 'title [tags]'."""
+    if not load.rules:
+        return to_signals(base.limit(0), category="sigma")
+    info = F.array(*[
+        F.struct(F.lit(r.rule_id).alias("rule_id"), F.lit(r.severity).alias("severity"),
+                 F.lit(f"{r.title} [{', '.join(r.tags)}]").alias("matched"), F.lit(r.title).alias("title"))
+        for r in load.rules
+    ])
+    hit = base.where(F.size("_sigma") > 0).select("*", F.explode("_sigma").alias("_i")).withColumn(
+        "hit", F.element_at(info, F.col("_i") + 1)
+    )
+    return to_signals(
+        hit, category="sigma", rule_id=F.concat(F.lit("SIGMA-"), F.col("hit.rule_id")),
+        severity=F.col("hit.severity"), matched=F.col("hit.matched"), detail=F.col("hit.title"),
         user_id=F.col("_user"), request=F.col("_request"),
     )
 
@@ -165,10 +248,10 @@ def burst(rows: DataFrame, window_minutes: int) -> DataFrame:
     """Rows inside some window (t - W, t] whose count per (client_ip, category) reached `threshold`.
 
     Each row carries its rule's `threshold`, `ts_us`, `_distinct` and `_key`: distinct rules count the
-    distinct non-null keys of the window (paths, user ids), the others its rows. `metric` is the count
-    of the window ending at the row.
+    distinct non-null keys of the window (user ids), the others its rows. `metric` is the count of
+    the window ending at the row.
     """
-    window_us = window_minutes * _US_PER_MINUTE
+    window_us = window_minutes * US_PER_MINUTE
     ordered = Window.partitionBy("client_ip", "category").orderBy("ts_us")
     back, fwd = ordered.rangeBetween(-(window_us - 1), 0), ordered.rangeBetween(0, window_us - 1)
     metric = F.when(F.col("_distinct"), F.size(F.collect_set("_key").over(back))).otherwise(
@@ -185,39 +268,20 @@ def threshold_rule(category: str, threshold: float, window: int | None) -> dict[
             "window_minutes": window}
 
 
-def windowed_signals(
-    base: DataFrame, events: DataFrame, patterns: dict[str, list[str]], s: SecuritySettings
-) -> DataFrame:
-    """Signals of path_scan, brute_force (HTTP) and credential_stuffing (events), in one window pass."""
+def windowed_signals(events: DataFrame, s: SecuritySettings) -> DataFrame:
+    """Signals of credential_stuffing: distinct user ids with login_failure events from one IP in the window."""
     w = s.window_minutes
-    login_re = R.combined_regex(patterns.get("login_endpoints") or ["$^"])
-    to_login = F.coalesce(F.col("path"), F.lit("")).rlike(login_re)
-    requests = base.withColumns({"user_id": F.col("_user"), "request": F.col("_request")})
-    denied = requests.where(~F.col("_good_bot") & F.col("status").isin(403, 404))
-    failed_logins = requests.where((F.upper("method") == "POST") & F.col("status").isin(401, 403) & to_login)
     failures = events.where(F.col("event_type") == "login_failure").select(
         "client_ip", "user_id", "path", F.col("occurred_at").alias("ts"),
         F.concat(F.lit("event login_failure user="), F.coalesce("user_id", F.lit("-")), F.lit(" path="),
                  F.coalesce("path", F.lit("-"))).alias("request"),
     )
-    parts = [
-        (denied, "path", threshold_rule("path_scan", s.path_scan_distinct_paths, w)),
-        (failed_logins, None, threshold_rule("brute_force", s.brute_force_failures, w)),
-        (failures, "user_id", threshold_rule("credential_stuffing", s.credential_stuffing_users, w)),
-    ]
-    tagged = [
-        to_signals(
-            df.withColumns({
-                "_key": F.col(key) if key else F.lit(None).cast("string"), "_distinct": F.lit(key is not None),
-                "ts_us": F.unix_micros("ts"),
-            }),
-            keep=("_key", "_distinct", "ts_us"), **rule,
-        )
-        for df, key, rule in parts
-    ]
-    rows = tagged[0].unionByName(tagged[1]).unionByName(tagged[2])
-    # one shuffle and one sort for the three rules: partitioned by (client_ip, category)
-    return burst(rows, w).select(*SIGNAL_COLUMNS)
+    rule = threshold_rule("credential_stuffing", s.credential_stuffing_users, w)
+    tagged = to_signals(
+        failures.withColumns({"_key": F.col("user_id"), "_distinct": F.lit(True), "ts_us": F.unix_micros("ts")}),
+        keep=("_key", "_distinct", "ts_us"), **rule,
+    )
+    return burst(tagged, w).select(*SIGNAL_COLUMNS)
 
 
 def minute_counts(base: DataFrame) -> DataFrame:

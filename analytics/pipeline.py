@@ -28,7 +28,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from analytics import anomalies, behavior, contracts, detectors, performance, rules, security, sessions
+from analytics import anomalies, behavior, contracts, detectors, performance, security, sessions
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.settings import WebtrailSettings
 
@@ -37,7 +37,7 @@ from config.settings import WebtrailSettings
 WRITE_THREADS = 4
 # Raw request columns no table reads once the per-request frame is prepared (patterns matched, hosts
 # normalized): not kept in memory.
-_MATCHED_AWAY = ("query", "referer", "vhost", "has_invalid_utf8")
+_MATCHED_AWAY = ("referer", "vhost", "has_invalid_utf8")
 
 
 class DayTables(dict[str, DataFrame]):
@@ -122,9 +122,9 @@ def build_tables(
     # Every table reads this frame: one scan, one regex pass (security patterns, path templates), one
     # shuffle (by client ip and user agent). Computed first, so that the queries reading it do not
     # race to build it.
-    patterns = rules.load_patterns(settings.security.patterns_dir)
+    detection = detectors.load_detection(settings.security)
     base = (
-        sessions.prepare_requests(detectors.match_payloads(requests_all, patterns), settings.sessions)
+        sessions.prepare_requests(detectors.match_payloads(requests_all, detection), settings.sessions)
         .withColumn("_in_day", _within("requested_at", day_start))
         .drop(*_MATCHED_AWAY)
         .persist()

@@ -2,7 +2,9 @@
 
 Pattern file format: one pattern per line; blank lines and lines starting with `#` are ignored; a
 line starting with `re:` is a regular expression (the common subset of Java and Python syntax),
-any other line is a literal substring. All matching is case-insensitive. A file in
+any other line is a literal substring. All matching is case-insensitive. A line may start with a
+label in brackets, `[CVE-2021-44228] ${jndi:`: known_exploit.txt labels every line with the CVE
+(or a short name) it detects, and the finding names it (`exploit_labels`). A file in
 `SecuritySettings.patterns_dir` named like a built-in one (`sql_injection.txt`) adds its patterns
 to that rule; a file with a new name (`my_probe.txt`) defines a new payload rule of that name,
 matched on path, query, referer and user agent with severity medium.
@@ -47,12 +49,13 @@ PAYLOAD_RULES: tuple[PayloadRule, ...] = (
         "WT-SEC-006",
         "critical",
         "everywhere",
-        "Known exploit payload (log4shell, spring4shell, shellshock, ThinkPHP, phpunit...)",
+        "Known exploit: a single request that triggers a named CVE (log4shell, Spring4Shell, Confluence...)",
     ),
     PayloadRule(
         "scanner_user_agent", "WT-SEC-007", "medium", "user_agent", "Vulnerability scanner user agent"
     ),
-    PayloadRule("webshell", "WT-SEC-012", "high", "path", "Webshell or backdoor name requested", True),
+    PayloadRule("webshell", "WT-SEC-012", "high", "path_query", "Webshell or backdoor name requested", True),
+    PayloadRule("rfi", "WT-SEC-017", "high", "path_query", "Remote file inclusion: URL or PHP wrapper as argument"),
     PayloadRule(
         "open_proxy", "WT-SEC-013", "medium", "request", "Open-proxy probe (absolute URI or CONNECT)"
     ),
@@ -73,9 +76,10 @@ THRESHOLD_RULES: dict[str, ThresholdRule] = {
     r.category: r
     for r in (
         ThresholdRule(
-            "path_scan", "WT-SEC-001", "medium", "Many distinct paths answered 403/404 in the window"
+            "path_scan", "WT-SEC-001", "medium", "Many distinct non-static paths answered 400/403/404"
         ),
-        ThresholdRule("brute_force", "WT-SEC-008", "high", "Login POSTs answered 401/403 in the window"),
+        ThresholdRule("brute_force", "WT-SEC-008", "high",
+                      "Failed logins: wp-login.php / xmlrpc.php POST streams, 401s, login POSTs answered 401/403"),
         ThresholdRule(
             "credential_stuffing",
             "WT-SEC-009",
@@ -102,18 +106,52 @@ THRESHOLD_RULES: dict[str, ThresholdRule] = {
             "error_ratio_anomaly", "WT-SEC-016", "low",
             "Share of 4xx/5xx answers far above the day's median (robust z-score)",
         ),
+        # analytics/count_rules.py (the first rule of each category)
+        ThresholdRule("admin_probing", "WT-SEC-018", "medium", "Admin interfaces probed (answered 403/404)"),
+        ThresholdRule("cms_scan", "WT-SEC-020", "medium", "CMS plugin / theme / core files probed (403/404)"),
+        ThresholdRule("user_enumeration", "WT-SEC-025", "medium", "User enumeration (?author=N, users API)"),
+        ThresholdRule("dos_fingerprint", "WT-SEC-026", "high",
+                      "DoS tool fingerprint: invalid HTTP version, cache-busters, random URIs, switching agents"),
+        ThresholdRule("aggressive_crawl", "WT-SEC-030", "medium", "Aggressive crawling of non-static pages"),
+        ThresholdRule("fake_crawler", "WT-SEC-031", "high",
+                      "User agent claims a search engine from outside the engine's published ranges"),
+        ThresholdRule("sigma", "WT-SIGMA", "medium", "A Sigma rule (category webserver) matched"),
     )
 }
 
 
-def parse_patterns(text: str) -> list[str]:
-    """Regex sources of a pattern file's text: literals escaped, `re:` lines as written."""
-    out: list[str] = []
+_LABEL = re.compile(r"^\[([A-Za-z0-9._-]+)\]\s+")
+# Pattern files that feed count rules or checks, not a payload rule of their own.
+DATA_FILES = frozenset({"login_endpoints", "good_bots", "admin_interfaces", "cms_scan"})
+
+
+def labelled_patterns(text: str) -> list[tuple[str | None, str]]:
+    """(label or None, regex source) of each pattern line: literals escaped, `re:` lines as written."""
+    out: list[tuple[str | None, str]] = []
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        out.append(line[3:] if line.startswith("re:") else re.escape(line))
+        label = None
+        if found := _LABEL.match(line):
+            label, line = found.group(1), line[found.end():]
+        out.append((label, line[3:] if line.startswith("re:") else re.escape(line)))
+    return out
+
+
+def parse_patterns(text: str) -> list[str]:
+    """Regex sources of a pattern file's text (labels dropped)."""
+    return [source for _, source in labelled_patterns(text)]
+
+
+def exploit_labels(extra_dir: Path | None = None) -> list[tuple[str, str]]:
+    """(label, regex) of every known_exploit line, built-in first; unlabelled lines get 'known_exploit'."""
+    dirs = [BUILTIN_DIR] + ([Path(extra_dir)] if extra_dir is not None else [])
+    out: list[tuple[str, str]] = []
+    for directory in dirs:
+        file = directory / "known_exploit.txt"
+        if file.exists():
+            out += [(label or "known_exploit", src) for label, src in labelled_patterns(file.read_text("utf-8"))]
     return out
 
 
@@ -140,7 +178,7 @@ def combined_regex(patterns: list[str]) -> str:
 
 def payload_rules(patterns: dict[str, list[str]]) -> list[PayloadRule]:
     """The built-in payload rules plus one per user-defined pattern file of a new name."""
-    reserved = {r.category for r in PAYLOAD_RULES} | {"login_endpoints", "good_bots"}
+    reserved = {r.category for r in PAYLOAD_RULES} | DATA_FILES
     extra = [
         PayloadRule(name, f"WT-USER-{name}", "medium", "everywhere", f"User-defined patterns {name}.txt")
         for name in sorted(patterns)

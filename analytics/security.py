@@ -5,20 +5,15 @@ The detectors (analytics/detectors.py) produce signal rows; `findings_from_signa
 user ids, score (the rule's metric at its peak: distinct paths, failures, users, requests per
 minute, z-score; null for payload rules) and a JSON evidence (rule, threshold, window, detail,
 up to 5 matched texts and the first 5 signal rows: time, raw request line or event, status).
-Payload rules need `injection_min_requests` matching requests in the day. More rules live in
-analytics/window_rules.py (malformed_request, account_takeover) and analytics/anomalies.py
-(anomaly, error_ratio_anomaly).
+Payload and Sigma rules need `injection_min_requests` matching requests in the day. The rule
+families (RULE_FAMILIES): payload and Sigma rules (analytics/detectors.py, analytics/sigma.py), the
+count rules of the public detectors (analytics/count_rules.py), credential_stuffing and flood
+(detectors), malformed_request and account_takeover (analytics/window_rules.py), anomaly and
+error_ratio_anomaly (analytics/anomalies.py).
 
-Windows slide, they do not leak. A count rule's window ending at a row's time t is (t - W, t]
-(W = `window_minutes`, microsecond precision), evaluated at every qualifying row of the day in one
-batch; it fires when some window holds >= threshold rows (or distinct keys), and every row of a
-firing window is evidence. `flood` uses calendar minutes (tumbling), `anomaly` and
-`error_ratio_anomaly` the whole day. CrowdSec's leaky bucket instead holds up to `capacity` events
-per key, leaks one every `leakspeed` and fires once, on the event poured into a full bucket, then
-is discarded. Both fire on a sustained rate of about threshold / W (= 1 / leakspeed with W =
-capacity x leakspeed, threshold = capacity + 1), but a bucket forgets gradually (one event per
-leakspeed) where a window drops each row exactly W after it; and a bucket is
-a stream (one alert per overflow, then blackholed), where ours is a deterministic pass over the day.
+Count rules slide windows that fire on the same sequences as CrowdSec's leaky buckets and
+fail2ban's jails (analytics/count_rules.py explains the equivalence and its limits); `flood` uses
+calendar minutes, `anomaly` and `error_ratio_anomaly` the whole day.
 """
 
 from __future__ import annotations
@@ -26,7 +21,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from analytics import anomalies, window_rules
+from analytics import anomalies, count_rules, window_rules
 from analytics import detectors as D
 from analytics import rules as R
 from config.settings import SecuritySettings
@@ -78,17 +73,36 @@ def findings_from_signals(signals: DataFrame, s: SecuritySettings) -> DataFrame:
     )
 
 
+# Every rule family of one day, one registry: each is a pure function of the prepared requests
+# (MATCHED_COLUMNS, `ts`, `_user`, `_request`), the day's events and the Detection, giving signal rows
+# (detectors.SIGNAL_COLUMNS). README "Detection coverage" maps them to the public detectors.
+RULE_FAMILIES = {
+    "payload": lambda base, events, d: D.payload_signals(base, d),
+    "count": lambda base, events, d: count_rules.count_signals(base, d.patterns, d.settings),
+    "credential_stuffing": lambda base, events, d: D.windowed_signals(events, d.settings),
+    "flood": lambda base, events, d: D.flood_signals(base, d.settings),
+    "anomaly": lambda base, events, d: anomalies.rate_signals(base, d.settings),
+    "window_rules": lambda base, events, d: window_rules.extra_signals(base, events, d.settings),
+    "sigma": lambda base, events, d: D.sigma_signals(base, d.sigma),
+}
+
+
 def security_findings(requests: DataFrame, events: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """All findings of one day's requests (REQUESTS staging columns) and events (EVENTS columns)."""
-    patterns = R.load_patterns(settings.patterns_dir)
-    base = D.prepare(requests, patterns)
-    signals = (
-        D.payload_signals(base, patterns)
-        .unionByName(D.windowed_signals(base, events, patterns, settings))
-        .unionByName(D.flood_signals(base, settings))
-        .unionByName(anomalies.rate_signals(base, settings))
-        .unionByName(window_rules.extra_signals(base, events, settings))
-    )
+    """All findings of one day's requests (REQUESTS staging columns) and events (EVENTS columns).
+
+    Allowlisted requests (`allow_ips`, `allow_cidrs`, `allow_user_agents`) and login events from
+    allowlisted IPs count for no rule.
+    """
+    detection = D.load_detection(settings)
+    base = D.prepare(requests, detection)
+    allowed_ips = base.where(F.col("_allowed")).select("client_ip").distinct()
+    base = base.where(~F.col("_allowed"))
+    if settings.allow_ips or settings.allow_cidrs:
+        events = events.join(F.broadcast(allowed_ips), "client_ip", "left_anti")
+    signals = None
+    for family in RULE_FAMILIES.values():
+        part = family(base, events, detection)
+        signals = part if signals is None else signals.unionByName(part)
     return findings_from_signals(signals, settings)
 
 

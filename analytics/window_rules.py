@@ -33,7 +33,7 @@ from analytics import detectors as D
 from analytics import rules as R
 from config.settings import SecuritySettings
 
-_US_PER_MINUTE = 60_000_000
+_US_PER_MINUTE = D.US_PER_MINUTE
 # An HTTP version token as servers log it (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/2, HTTP/3). Case matters:
 # the protocol name is case-sensitive (RFC 9112), and servers answer 400 to 'http/1.1'.
 HTTP_PROTOCOL_RE = r"^HTTP/[0-9](\.[0-9])?$"

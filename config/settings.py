@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,12 +75,109 @@ class SessionSettings(BaseModel):
         return timedelta(0) if self.split_at_midnight else self.overlap
 
 
-class SecuritySettings(BaseModel):
-    """Thresholds of the security rules: a rule fires at `count >= threshold` within its window."""
+class Bucket(BaseModel):
+    """A leaky bucket as CrowdSec defines it: it holds `capacity` events and leaks one every `leak_seconds`.
 
-    window_minutes: int = Field(default=10, description="Sliding window of the count-based rules.")
-    path_scan_distinct_paths: int = Field(default=20, description="Distinct 403/404 paths per IP in a window.")
-    brute_force_failures: int = Field(default=10, description="Failed login POSTs (401/403) per IP in a window.")
+    webtrail evaluates it as the sliding window that fires on the same sequences (analytics/count_rules.py):
+    `capacity + 1` events within `capacity * leak_seconds`.
+    """
+
+    capacity: int = Field(ge=0, description="Events the bucket holds; one more overflows it (0: every event).")
+    leak_seconds: float = Field(gt=0, description="Seconds per leaked event (CrowdSec's leakspeed).")
+
+    @property
+    def threshold(self) -> int:
+        return self.capacity + 1
+
+    @property
+    def window_seconds(self) -> float:
+        return max(self.capacity, 1) * self.leak_seconds
+
+
+class Retry(BaseModel):
+    """A fail2ban jail's count: `maxretry` matching lines within `findtime` seconds."""
+
+    maxretry: int = Field(ge=1, description="Matching requests that ban (fail2ban maxretry).")
+    findtime_seconds: float = Field(gt=0, description="Window in seconds (fail2ban findtime).")
+
+    @property
+    def threshold(self) -> int:
+        return self.maxretry
+
+    @property
+    def window_seconds(self) -> float:
+        return self.findtime_seconds
+
+
+def _bucket(capacity: int, leak_seconds: float, what: str) -> Any:
+    return Field(default_factory=lambda: Bucket(capacity=capacity, leak_seconds=leak_seconds), description=what)
+
+
+def _retry(maxretry: int, findtime_seconds: float, what: str) -> Any:
+    return Field(default_factory=lambda: Retry(maxretry=maxretry, findtime_seconds=findtime_seconds), description=what)
+
+
+class SecuritySettings(BaseModel):
+    """Thresholds of the security rules: a rule fires at `count >= threshold` within its window.
+
+    Count rules of the public detectors carry their public counts: `Bucket` (CrowdSec capacity and
+    leakspeed) or `Retry` (fail2ban maxretry and findtime); README "Detection coverage" maps them.
+    """
+
+    probing: Bucket = _bucket(10, 10, "http-probing: distinct non-static paths answered 400/403/404.")
+    admin_probing: Bucket = _bucket(4, 10, "http-admin-interface-probing: distinct admin paths answered 403/404.")
+    botsearch: Retry = _retry(2, 600, "apache/nginx-botsearch: admin and CMS paths answered 404.")
+    noscript: Retry = _retry(5, 600, "apache-noscript: script files (.php, .asp, .cgi...) answered 404.")
+    nohome: Retry = _retry(2, 600, "apache-nohome: home directories (/~user) answered 404.")
+    forbidden: Retry = _retry(5, 600, "nginx-forbidden: requests answered 403.")
+    cms_scan: Bucket = _bucket(3, 10, "http-wordpress-scan: distinct CMS files answered 403/404.")
+    wordpress_bf: Bucket = _bucket(5, 10, "http-bf-wordpress_bf: POST wp-login.php answered 200.")
+    xmlrpc_bf: Bucket = _bucket(5, 120, "http-bf-wordpress_bf_xmlrpc: POST xmlrpc.php.")
+    generic_bf: Bucket = _bucket(5, 10, "http-generic-bf: requests answered 401 (not OPTIONS/PROPFIND/REPORT).")
+    login_bf: Retry = _retry(5, 600, "apache-auth style: login POSTs answered 401/403 and 401s.")
+    user_enumeration: Bucket = _bucket(5, 10, "http-wordpress_user-enum: distinct ?author= / users queries.")
+    cache_bypass: Bucket = _bucket(30, 1, "http-dos-bypass-cache: distinct 7-12 digit queries on non-static paths.")
+    random_uri: Bucket = _bucket(30, 1, "http-dos-random-uri: GETs of 6-character upper-case names.")
+    switching_ua: Bucket = _bucket(10, 8, "http-dos-switching-ua: distinct user agents.")
+    invalid_http_version: Bucket = _bucket(0, 1, "http-dos-invalid-http-versions: trigger on one request.")
+    aggressive_crawl: Bucket = _bucket(40, 0.5, "http-crawl-non_statics: non-static requests.")
+    fake_crawler: Retry = _retry(1, 600, "apache-fakegooglebot: a search-engine claim from outside its ranges.")
+    static_extensions: list[str] = Field(
+        default=["css", "js", "mjs", "map", "png", "jpg", "jpeg", "gif", "ico", "svg", "webp", "avif", "bmp",
+                 "woff", "woff2", "ttf", "eot", "otf", "mp4", "webm", "mp3", "ogg", "pdf"],
+        description="Extensions of static resources (CrowdSec's static_ressource), left out of the probing, "
+        "crawl and DoS counts.",
+    )
+    allow_ips: list[str] = Field(default_factory=list, description="Client IPs that never get a finding.")
+    allow_cidrs: list[str] = Field(
+        default_factory=list, description="Networks (CIDR, IPv4 or IPv6) that never get a finding: CDN, proxies."
+    )
+    allow_user_agents: list[str] = Field(
+        default_factory=list,
+        description="Regexes (case-insensitive) of user agents whose requests never count: health checkers, "
+        "your monitoring.",
+    )
+    crawler_ranges_dir: Path | None = Field(
+        default=None, description="Directory of refreshed search-engine range files replacing the built-in ones."
+    )
+    sigma_rules_dir: Path | None = Field(
+        default=None, description="Directory of Sigma rules (category webserver) evaluated on every request."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_counts(cls, data: Any) -> Any:
+        # WEBTRAIL_SECURITY__PROBING__CAPACITY=20 alone keeps the rule's default leak (and vice versa)
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if isinstance(value, dict) and field.annotation in (Bucket, Retry) and field.default_factory:
+                    data = {**data, name: field.default_factory().model_dump() | value}
+        return data
+
+    window_minutes: int = Field(
+        default=10, description="Sliding window of credential_stuffing, malformed_request and account_takeover."
+    )
     credential_stuffing_users: int = Field(
         default=5, description="Distinct user ids with login_failure events per IP in a window."
     )
@@ -108,7 +205,8 @@ class SecuritySettings(BaseModel):
         default=[
             "path_scan", "sensitive_file", "path_traversal", "sql_injection", "xss", "known_exploit",
             "scanner_user_agent", "brute_force", "credential_stuffing", "flood", "webshell",
-            "open_proxy", "malformed_request", "account_takeover",
+            "open_proxy", "malformed_request", "account_takeover", "admin_probing", "cms_scan",
+            "user_enumeration", "rfi", "dos_fingerprint", "aggressive_crawl", "fake_crawler",
         ],
         description="Finding categories whose IPs are treated as automated (kept out of human sessions).",
     )

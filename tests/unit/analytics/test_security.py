@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from analytics.security import automated_ips, ip_daily, security_findings
-from config.settings import SecuritySettings
+from config.settings import Bucket, Retry, SecuritySettings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -22,8 +22,9 @@ def at(seconds: float) -> datetime:
 
 SETTINGS = SecuritySettings(
     window_minutes=10,
-    path_scan_distinct_paths=5,
-    brute_force_failures=4,
+    # a bucket of capacity 4 leaking one per 150 s: 5 distinct paths within 600 s, as a window
+    probing=Bucket(capacity=4, leak_seconds=150),
+    login_bf=Retry(maxretry=4, findtime_seconds=600),
     credential_stuffing_users=3,
     flood_requests_per_minute=15,
     anomaly_min_requests=1_000,

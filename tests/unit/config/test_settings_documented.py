@@ -31,9 +31,11 @@ def test_every_setting_is_in_the_readme() -> None:
 def test_environment_overrides_nested_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBTRAIL_SECURITY__FLOOD_REQUESTS_PER_MINUTE", "500")
     monkeypatch.setenv("WEBTRAIL_SESSIONS__GAP_MINUTES", "45")
+    monkeypatch.setenv("WEBTRAIL_SECURITY__PROBING__CAPACITY", "20")
     monkeypatch.setenv("WEBTRAIL_ACCESS_LOGS", '["/var/log/a.log", "/var/log/b.log*"]')
     settings = WebtrailSettings()
     assert settings.security.flood_requests_per_minute == 500
     assert settings.sessions.gap_minutes == 45
     assert settings.access_logs == ["/var/log/a.log", "/var/log/b.log*"]
-    assert settings.security.brute_force_failures == 10
+    assert settings.security.login_bf.maxretry == 5
+    assert (settings.security.probing.capacity, settings.security.probing.leak_seconds) == (20, 10)

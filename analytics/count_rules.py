@@ -1,0 +1,187 @@
+"""Count rules of the public detectors: CrowdSec leaky buckets and fail2ban jails, in one window pass.
+
+Each rule is a filter on the prepared requests (analytics/detectors.py `prepare`), an optional
+`distinct` key, and a limit from settings: a `Bucket` (capacity C, leak L seconds) or a `Retry`
+(maxretry N, findtime F). Grouped by client IP, every rule is a sliding window (t - W, t] ending at
+each qualifying row, that fires when it holds >= threshold rows (or distinct keys):
+
+- Retry: threshold N, W = F: fail2ban's own semantics.
+- Bucket: threshold C + 1, W = C x L. A bucket overflows on the event poured into a full bucket.
+  For a burst, C + 1 events within the window overflow it and fire the window, C do not. For a
+  steady stream one event every d seconds, the window holds C + 1 events when C x d < C x L, so it
+  fires exactly when d < L; the bucket, leaking 1 / L per second and filling 1 / d, overflows for
+  d < L too and never for d >= L (tests/unit/analytics/test_count_rules.py checks both on a
+  reference bucket). They differ in timing: a bucket only forgets one event per L, so uneven
+  traffic near the rate can overflow it later than W; and CrowdSec's `distinct` drops a value
+  still held in the bucket, where the window counts distinct values of the window.
+- C = 0 is a trigger: one event fires.
+
+All rules share one shuffle and one sort: rows are tagged with every rule they qualify for
+(one array per request, exploded), partitioned by (client_ip, rule_id), and ordered on time scaled
+to each rule's window: `floor(t * S / W)` with S = 10^6 units per window, so one constant frame
+`rangeBetween(-(S - 1), 0)` is every rule's window (to W / 10^6: 10 us for a 10 s window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from analytics import detectors as D
+from analytics import rules as R
+from config.settings import Bucket, Retry, SecuritySettings
+
+SCALE = 1_000_000  # window units per window
+_VALID_HTTP_VERSIONS = ("HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/2", "HTTP/3.0", "HTTP/3")
+_SCRIPT_EXTENSIONS = ("php", "php3", "php5", "phtml", "asp", "aspx", "exe", "pl", "cgi", "scgi", "jsp", "cfm")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The columns rule filters are written in, computed once per request."""
+
+    path: Column
+    lower_path: Column
+    query: Column
+    method: Column
+    status: Column
+    static: Column
+    crawler: Column
+    admin: Column
+    cms: Column
+    login: Column
+    last_name: Column
+
+
+@dataclass(frozen=True)
+class CountRule:
+    """A filter, a distinct key and a limit (a settings field) with the public rule it matches."""
+
+    rule_id: str
+    category: str
+    severity: str
+    setting: str
+    public: str
+    when: Callable[[Terms], Column]
+    distinct: Callable[[Terms], Column] | None = None
+
+
+def _path_query(t: Terms) -> Column:
+    return F.when(t.query.isNull(), t.path).otherwise(F.concat(t.path, F.lit("?"), t.query))
+
+
+COUNT_RULES: tuple[CountRule, ...] = (
+    CountRule("WT-SEC-001", "path_scan", "medium", "probing", "CrowdSec http-probing",
+              lambda t: t.status.isin(400, 403, 404) & ~t.static & ~t.crawler, lambda t: t.path),
+    CountRule("WT-SEC-001-NS", "path_scan", "medium", "noscript", "fail2ban apache-noscript",
+              lambda t: (t.status == 404) & F.substring_index(t.last_name, ".", -1).isin(*_SCRIPT_EXTENSIONS)
+              & t.last_name.contains(".") & ~t.crawler),
+    CountRule("WT-SEC-001-NH", "path_scan", "medium", "nohome", "fail2ban apache-nohome",
+              lambda t: (t.status == 404) & t.path.startswith("/~") & ~t.crawler),
+    CountRule("WT-SEC-001-FB", "path_scan", "medium", "forbidden", "fail2ban nginx-forbidden",
+              lambda t: (t.status == 403) & ~t.crawler),
+    CountRule("WT-SEC-018", "admin_probing", "medium", "admin_probing", "CrowdSec http-admin-interface-probing",
+              lambda t: t.status.isin(403, 404) & t.admin, lambda t: t.path),
+    CountRule("WT-SEC-019", "admin_probing", "medium", "botsearch", "fail2ban apache-botsearch / nginx-botsearch",
+              lambda t: (t.status == 404) & t.admin),
+    CountRule("WT-SEC-020", "cms_scan", "medium", "cms_scan", "CrowdSec http-wordpress-scan",
+              lambda t: t.status.isin(403, 404) & t.cms, lambda t: t.path),
+    CountRule("WT-SEC-021", "brute_force", "high", "wordpress_bf", "CrowdSec http-bf-wordpress_bf",
+              lambda t: (t.method == "POST") & t.lower_path.endswith("/wp-login.php") & (t.status == 200)),
+    CountRule("WT-SEC-022", "brute_force", "high", "xmlrpc_bf", "CrowdSec http-bf-wordpress_bf_xmlrpc",
+              lambda t: (t.method == "POST") & t.lower_path.endswith("/xmlrpc.php")),
+    CountRule("WT-SEC-023", "brute_force", "high", "generic_bf", "CrowdSec http-generic-bf (401)",
+              lambda t: (t.status == 401) & ~t.method.isin("OPTIONS", "PROPFIND", "REPORT")),
+    CountRule("WT-SEC-008", "brute_force", "high", "login_bf", "fail2ban apache-auth / nginx-http-auth",
+              lambda t: ((t.method == "POST") & t.login & t.status.isin(401, 403)) | (t.status == 401)),
+    CountRule("WT-SEC-025", "user_enumeration", "medium", "user_enumeration", "CrowdSec http-wordpress_user-enum",
+              lambda t: F.upper(F.coalesce(t.query, F.lit(""))).contains("AUTHOR=")
+              | t.lower_path.startswith("/wp-json/wp/v2/users")
+              | F.lower(F.coalesce(t.query, F.lit(""))).contains("rest_route=/wp/v2/users"),
+              _path_query),
+    CountRule("WT-SEC-026", "dos_fingerprint", "high", "invalid_http_version",
+              "CrowdSec http-dos-invalid-http-versions",
+              lambda t: F.col("protocol").startswith("HTTP/") & ~F.col("protocol").isin(*_VALID_HTTP_VERSIONS)),
+    CountRule("WT-SEC-027", "dos_fingerprint", "high", "cache_bypass", "CrowdSec http-dos-bypass-cache",
+              lambda t: F.coalesce(t.query, F.lit("")).rlike("^[0-9]{7,12}$") & ~t.static & ~t.crawler,
+              lambda t: t.query),
+    CountRule("WT-SEC-028", "dos_fingerprint", "high", "random_uri", "CrowdSec http-dos-random-uri",
+              lambda t: (t.method == "GET") & t.query.isNull() & ~t.static & ~t.crawler
+              & F.substring_index(t.last_name, ".", 1).rlike("^(?=[^a-z]*[A-Z])[^a-z]{6}$")),
+    CountRule("WT-SEC-029", "dos_fingerprint", "high", "switching_ua", "CrowdSec http-dos-switching-ua",
+              lambda t: ~t.crawler, lambda t: F.col("_ua")),
+    CountRule("WT-SEC-030", "aggressive_crawl", "medium", "aggressive_crawl", "CrowdSec http-crawl-non_statics",
+              lambda t: ~t.static & ~t.crawler),
+    CountRule("WT-SEC-031", "fake_crawler", "high", "fake_crawler", "fail2ban apache-fakegooglebot",
+              lambda t: F.col("_claimed").isNotNull() & ~F.coalesce(F.col("_claimed") == F.col("_engine"),
+                                                                     F.lit(False))),
+)
+
+
+def limit(rule: CountRule, s: SecuritySettings) -> Bucket | Retry:
+    return getattr(s, rule.setting)
+
+
+def describe(rule: CountRule, s: SecuritySettings) -> str:
+    """The public rule and its count, as the evidence states it."""
+    lim = limit(rule, s)
+    count = (f"capacity {lim.capacity}, leakspeed {lim.leak_seconds:g}s" if isinstance(lim, Bucket)
+             else f"maxretry {lim.maxretry}, findtime {lim.findtime_seconds:g}s")
+    key = " distinct" if rule.distinct else ""
+    return f"{rule.public} ({count}): >= {lim.threshold}{key} in {lim.window_seconds:g}s"
+
+
+def terms(base: DataFrame, patterns: dict[str, list[str]], s: SecuritySettings) -> Terms:
+    path = F.coalesce(F.col("path"), F.lit(""))
+    lower_path = F.lower(path)
+    last_name = F.substring_index(path, "/", -1)
+    ext = F.lower(F.substring_index(last_name, ".", -1))
+    denied = F.col("status").isin(403, 404)
+
+    def matches(name: str) -> Column:
+        return F.when(denied, path.rlike(R.combined_regex(patterns.get(name) or ["$^"]))).otherwise(F.lit(False))
+
+    return Terms(
+        path=path, lower_path=lower_path, query=F.col("query"), method=F.upper(F.coalesce("method", F.lit(""))),
+        status=F.col("status"), static=last_name.contains(".") & ext.isin(*s.static_extensions),
+        crawler=F.col("_good_bot"), admin=matches("admin_interfaces"), cms=matches("cms_scan"),
+        login=path.rlike(R.combined_regex(patterns.get("login_endpoints") or ["$^"])), last_name=last_name,
+    )
+
+
+def _scaled_time(window_us: Column) -> Column:
+    """floor(ts_us * SCALE / window_us) without overflowing a long."""
+    us = F.col("ts_us")
+    return F.floor(us / window_us) * SCALE + F.floor((us % window_us) * SCALE / window_us)
+
+
+def count_signals(base: DataFrame, patterns: dict[str, list[str]], s: SecuritySettings) -> DataFrame:
+    """Signals of every COUNT_RULES rule: the rows of every window that reached its rule's threshold."""
+    t = terms(base, patterns, s)
+    tags = []
+    for rule in COUNT_RULES:
+        lim = limit(rule, s)
+        tag = F.struct(
+            F.lit(rule.rule_id).alias("rule_id"), F.lit(rule.category).alias("category"),
+            F.lit(rule.severity).alias("severity"), F.lit(float(lim.threshold)).alias("threshold"),
+            F.lit(int(lim.window_seconds * 1_000_000)).cast("long").alias("window_us"),
+            (rule.distinct(t) if rule.distinct else F.lit(None)).cast("string").alias("key"),
+            F.lit(rule.distinct is not None).alias("distinct"), F.lit(describe(rule, s)).alias("detail"),
+        )
+        tags.append(F.when(F.coalesce(rule.when(t), F.lit(False)), tag))
+    tagged = base.select(
+        "*", F.explode(F.array_compact(F.array(*tags))).alias("_rule")
+    ).select("*", "_rule.*").drop("_rule")
+    ordered = Window.partitionBy("client_ip", "rule_id").orderBy("_scaled")
+    back, fwd = ordered.rangeBetween(-(SCALE - 1), 0), ordered.rangeBetween(0, SCALE - 1)
+    metric = F.when(F.col("distinct"), F.size(F.collect_set("key").over(back))).otherwise(F.count(F.lit(1)).over(back))
+    rows = tagged.withColumn("_scaled", _scaled_time(F.col("window_us"))).withColumn("metric", metric.cast("double"))
+    fired = rows.withColumn("_fired", F.max((F.col("metric") >= F.col("threshold")).cast("int")).over(fwd))
+    window_minutes = F.ceil(F.col("window_us") / D.US_PER_MINUTE)
+    return D.to_signals(
+        fired.where(F.col("_fired") == 1), user_id=F.col("_user"), request=F.col("_request"),
+        matched=F.col("key"), window_minutes=window_minutes,
+    )
