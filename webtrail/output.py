@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -62,7 +63,10 @@ def print_table(
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=out or sys.stdout, highlight=False, soft_wrap=False)
+    stream = out or sys.stdout
+    # A pipe or a file gets the whole table, not one folded to 80 columns.
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS") or 200)
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=width)
     shown = rows if max_rows is None else rows[:max_rows]
     table = Table(title=Text(title) if title else None, show_lines=False, title_justify="left")
     for name in columns:
