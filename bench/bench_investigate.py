@@ -80,7 +80,7 @@ def stage(access_log: Path, work: Path) -> tuple[Path, dict[str, float]]:
         shutil.copyfile(first.rejected, layout.rejected)
         tmp = layout.requests.with_suffix(".tmp")
         con.execute(
-            f"COPY (SELECT * REPLACE (requested_at + INTERVAL {offset} DAY AS requested_at) "
+            f"COPY (SELECT * REPLACE (requested_at + INTERVAL {offset} DAY AS requested_at) "  # noqa: S608
             f"FROM read_parquet('{first.requests}')) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, "
             f"ROW_GROUP_SIZE {StagingSettings().row_group_rows})"
         )
@@ -127,17 +127,20 @@ def main() -> int:
 
     def baseline(files: list[str]) -> int:
         con = duckdb.connect()
-        n = con.execute("SELECT count(*), max(bytes) FROM read_parquet(?) WHERE client_ip = ?", [files, ip]).fetchone()
+        query = "SELECT count(*), max(bytes) FROM read_parquet(?) WHERE client_ip = ?"
+        n = con.execute(query, [files, ip]).fetchone()
         con.close()
         return int(n[0])
 
     def ours(days: list[date]) -> int:
         with SqlWorkspace(data_dir, days) as workspace:
-            return workspace.query("SELECT count(*), max(bytes) FROM requests WHERE client_ip = ?", [ip]).table[0][0].as_py()
+            query = "SELECT count(*), max(bytes) FROM requests WHERE client_ip = ?"
+            return workspace.query(query, [ip]).table[0][0].as_py()
 
     def ours_rows(days: list[date]) -> int:
         with SqlWorkspace(data_dir, days) as workspace:
-            return workspace.query("SELECT * FROM requests WHERE client_ip = ? ORDER BY requested_at", [ip]).table.num_rows
+            query = "SELECT * FROM requests WHERE client_ip = ? ORDER BY requested_at"
+            return workspace.query(query, [ip]).table.num_rows
 
     def fixed_scan(days: int) -> int:
         from report.investigate import InvestigationQuery, scan_requests, summarize_requests
@@ -161,7 +164,7 @@ def main() -> int:
     for name, run in measures.items():
         results[name], value = median_seconds(run, args.repeat)
         results[name.replace("_s", "_rows")] = value
-    sql_one = f"SELECT * FROM requests WHERE client_ip = '{ip}' ORDER BY requested_at"
+    sql_one = f"SELECT * FROM requests WHERE client_ip = '{ip}' ORDER BY requested_at"  # noqa: S608 - bench IP
     results["cli_sql_ip_1day_s"] = cli_seconds(data_dir, ["--sql", sql_one], args.repeat)
     results["cli_sql_status_1day_s"] = cli_seconds(
         data_dir, ["--sql", "SELECT status, count(*) n FROM requests GROUP BY 1 ORDER BY 2 DESC"], args.repeat
@@ -175,8 +178,9 @@ def main() -> int:
     results["cli_python_startup_s"] = median_seconds(
         lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), args.repeat
     )[0]
-    results["rows_per_day"] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{first}')").fetchone()[0]
-    results["staged_bytes_per_day"] = Path(first).stat().st_size + Path(DayLayout(data_dir, DAY).rejected).stat().st_size
+    results["rows_per_day"] = duckdb.sql(f"SELECT count(*) FROM read_parquet('{first}')").fetchone()[0]  # noqa: S608
+    rejected = DayLayout(data_dir, DAY).rejected
+    results["staged_bytes_per_day"] = Path(first).stat().st_size + rejected.stat().st_size
     results["unclustered_bytes"] = Path(unclustered).stat().st_size
     results["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()}"
     results["duckdb"] = duckdb.__version__

@@ -113,7 +113,8 @@ def nftables(blocklist: Blocklist) -> str:
                 separator = "," if index < len(entries) - 1 else ""
                 lines += [
                     f"            # {comment(e)}",
-                    f'            {e.value} timeout {blocklist.remaining_seconds(e)}s comment "{short_comment(e)}"{separator}',
+                    f"            {e.value} timeout {blocklist.remaining_seconds(e)}s"
+                    f' comment "{short_comment(e)}"{separator}',
                 ]
             lines.append("        }")
         lines.append("    }")

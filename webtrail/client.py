@@ -106,7 +106,7 @@ class Webtrail:
             if value is not None:
                 clauses.append(clause)
                 params.append(value)
-        text = f"SELECT * FROM {view}"  # view and clauses are ours; values are bound parameters
+        text = f"SELECT * FROM {view}"  # noqa: S608 - view and clauses are ours; values are bound
         if clauses:
             text += " WHERE " + " AND ".join(clauses)
         text += f" ORDER BY {order}"

@@ -70,9 +70,10 @@ def cluster_requests(path: Path, settings: StagingSettings, threads: int | None 
         config["threads"] = threads
     con = duckdb.connect(config=config)
     try:
-        con.execute(
-            f"COPY (SELECT * FROM read_parquet({_sql_text(str(path))}) ORDER BY client_ip, requested_at) "
-            f"TO {_sql_text(str(tmp))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {int(settings.row_group_rows)})"
+        source, target, rows = _sql_text(str(path)), _sql_text(str(tmp)), int(settings.row_group_rows)
+        con.execute(  # our own paths, quoted: COPY takes no bound parameters
+            f"COPY (SELECT * FROM read_parquet({source}) ORDER BY client_ip, requested_at) "  # noqa: S608
+            f"TO {target} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {rows})"
         )
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -11,8 +11,8 @@ so the teardown can prove that none of them (postgres, Spark's JVM, flow-run sub
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -440,6 +440,8 @@ def follow_up_runs(deployed: Stack, daily_done: Any, ground_truth: dict[str, Any
     day = ground_truth["date"]
     return {
         "investigate": _trigger(deployed, "webtrail-investigate/investigate", {"ip": attacker["ip"]}),
+        "investigate_sql": _trigger(deployed, "webtrail-investigate/investigate", {
+            "sql": "SELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status", "day": day}),
         "backfill": _trigger(deployed, "webtrail-backfill/backfill", {"start": day, "end": day}),
     }
 
@@ -461,6 +463,19 @@ def test_investigate_deployment_publishes_escaped_report_and_requests(
     requests = _table(artifacts["webtrail-investigation-requests"])
     assert len(requests) == min(attacker["requests"], 200)
     assert {r["client_ip"] for r in requests} == {attacker["ip"]}
+
+
+def test_investigate_deployment_runs_sql(
+    deployed: Stack, follow_up_runs: dict[str, UUID], ground_truth: dict[str, Any]
+) -> None:
+    run = _wait_final(deployed, follow_up_runs["investigate_sql"], SHORT_RUN_TIMEOUT)
+    assert run.state.is_completed(), f"{run.state}\n{deployed.tail('worker', 80)}"
+    assert run.name == "investigate-sql"
+    artifacts = _artifacts(deployed, follow_up_runs["investigate_sql"])
+    rows = _table(artifacts["webtrail-investigation-requests"])
+    assert {str(r["status"]): r["n"] for r in rows} == ground_truth["status_counts"]
+    report = artifacts["webtrail-investigation"]
+    assert report.startswith("# SQL investigation") and f"Rows: **{len(rows)}**" in report
 
 
 def test_backfill_deployment_skips_the_loaded_day(
@@ -513,6 +528,7 @@ def test_the_daily_run_is_followed_by_a_blocklist_nginx_accepts(
     import shutil
 
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
     from warehouse.connect import connection
     from warehouse.embedded import database_url
 
@@ -521,7 +537,8 @@ def test_the_daily_run_is_followed_by_a_blocklist_nginx_accepts(
     runs: list[Any] = []
     with _Client(deployed.api_url) as client:
         while time.monotonic() < deadline:
-            runs = client.read_flow_runs(deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["blocklist"])))
+            by_name = DeploymentFilter(name=DeploymentFilterName(any_=["blocklist"]))
+            runs = client.read_flow_runs(deployment_filter=by_name)
             if runs and runs[0].state is not None and runs[0].state.is_final():
                 break
             time.sleep(2)
@@ -544,7 +561,8 @@ def test_the_daily_run_is_followed_by_a_blocklist_nginx_accepts(
     assert denied == list(dict.fromkeys(expected)) and denied, include.read_text()
     if shutil.which("nginx"):
         conf = tmp_path / "nginx.conf"
-        conf.write_text(f"pid {tmp_path}/n.pid; events {{}} http {{ server {{ listen 127.0.0.1:18082; include {include}; }} }}")
+        server = f"server {{ listen 127.0.0.1:18082; include {include}; }}"
+        conf.write_text(f"pid {tmp_path}/n.pid; events {{}} http {{ {server} }}")
         check = subprocess.run(["nginx", "-t", "-c", str(conf), "-e", str(tmp_path / "e.log")],
                                capture_output=True, text=True)
         assert check.returncode == 0, check.stderr

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,8 @@ def loaded(db_url: str, service_tmp_dir: Path) -> dict[str, Any]:
     data_dir = service_tmp_dir / "investigate-sql"
     overlap = [_request(_ts(BEFORE, 23, 30), SHOPPER, "/late"), _request(_ts(DAY, 0, 30), SHOPPER, "/early")]
     _stage(data_dir, BEFORE, [_request(_ts(BEFORE, 12), "192.0.2.9", "/"), *overlap])
-    scan = [_request(_ts(DAY, 10, n), SCANNER, p, 404) for n, p in enumerate(["/.env", "/.git/config", "/wp-login.php"])]
+    probes = ["/.env", "/.git/config", "/wp-login.php"]
+    scan = [_request(_ts(DAY, 10, n), SCANNER, p, 404) for n, p in enumerate(probes)]
     _stage(data_dir, DAY, [
         *overlap, *scan, _request(_ts(DAY, 9), SHOPPER, "/product/1"),
         _request(_ts(DAY, 11), CRAWLER, "/admin", 404, GOOGLEBOT),
@@ -187,7 +188,8 @@ def test_blocklist_command_writes_an_nginx_include_nginx_accepts(loaded: dict[st
     assert denied == ["198.51.100.0/24", SCANNER]
     if shutil.which("nginx"):
         conf = tmp_path / "nginx.conf"
-        conf.write_text(f"pid {tmp_path}/n.pid; events {{}} http {{ server {{ listen 127.0.0.1:18081; include {out}; }} }}")
+        server = f"server {{ listen 127.0.0.1:18081; include {out}; }}"
+        conf.write_text(f"pid {tmp_path}/n.pid; events {{}} http {{ {server} }}")
         check = subprocess.run(["nginx", "-t", "-c", str(conf), "-e", str(tmp_path / "e.log")], capture_output=True,
                                text=True)
         assert check.returncode == 0, check.stderr
