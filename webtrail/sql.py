@@ -154,7 +154,8 @@ class SqlWorkspace:
         parts = []
         for read in present:
             day, path = _literal(read.day.isoformat()), _literal(str(read.path))
-            select = f"SELECT DATE {day} AS day, * FROM read_parquet({path})"  # noqa: S608 - our paths, quoted
+            # hive_partitioning off: the directory name day=D would otherwise add a second `day` column.
+            select = f"SELECT DATE {day} AS day, * FROM read_parquet({path}, hive_partitioning = false)"  # noqa: S608
             if view == "requests":  # the day's own UTC range: the overlap rows belong to the neighbours
                 low, high = read.day.isoformat(), (read.day + timedelta(days=1)).isoformat()
                 select += (f" WHERE requested_at >= TIMESTAMPTZ {_literal(low + ' 00:00:00+00')}"

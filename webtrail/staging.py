@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from config.layout import DayLayout
 from config.settings import StagingSettings
@@ -23,11 +24,6 @@ from config.settings import StagingSettings
 log = logging.getLogger(__name__)
 
 PARTITION_PREFIX = "day="
-
-
-def _sql_text(value: str) -> str:
-    """A single-quoted DuckDB string literal (our own file paths; COPY takes no bound parameters)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def staged_days(data_dir: Path) -> list[date]:
@@ -69,12 +65,24 @@ def cluster_requests(path: Path, settings: StagingSettings, threads: int | None 
     if threads:
         config["threads"] = threads
     con = duckdb.connect(config=config)
+    # The file keeps its exact Arrow schema (types, nullability, metadata): DuckDB only sorts, and
+    # pyarrow writes the sorted batches in row groups of `rows` with their statistics.
+    schema = pq.read_schema(path)
+    rows = int(settings.row_group_rows)
     try:
-        source, target, rows = _sql_text(str(path)), _sql_text(str(tmp)), int(settings.row_group_rows)
-        con.execute(  # our own paths, quoted: COPY takes no bound parameters
-            f"COPY (SELECT * FROM read_parquet({source}) ORDER BY client_ip, requested_at) "  # noqa: S608
-            f"TO {target} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {rows})"
+        sorted_rows = con.sql(
+            "SELECT * FROM read_parquet(?, hive_partitioning = false) ORDER BY client_ip, requested_at",
+            params=[str(path)],
         )
+        with pq.ParquetWriter(tmp, schema, compression="zstd", compression_level=1) as writer:
+            pending: list[Any] = []
+            buffered = 0
+            for batch in sorted_rows.to_arrow_reader(rows):
+                pending.append(batch)
+                buffered += batch.num_rows
+                if buffered >= rows:
+                    buffered = _flush(writer, pending, schema, rows)
+            _flush(writer, pending, schema, rows, final=True)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -84,6 +92,23 @@ def cluster_requests(path: Path, settings: StagingSettings, threads: int | None 
     os.replace(tmp, path)
     meta = pq.ParquetFile(path).metadata
     return ClusterResult(meta.num_rows, meta.num_row_groups, before, path.stat().st_size)
+
+
+def _flush(writer: Any, pending: list[Any], schema: Any, rows: int, final: bool = False) -> int:
+    """Write whole row groups of ``rows`` from the pending batches (all of them when ``final``); rows left."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches(pending).cast(schema) if pending else None
+    pending.clear()
+    if table is None:
+        return 0
+    whole = table.num_rows if final else table.num_rows // rows * rows
+    if whole:
+        writer.write_table(table.slice(0, whole), row_group_size=rows)
+    rest = table.slice(whole)
+    if rest.num_rows:
+        pending.extend(rest.to_batches())
+    return rest.num_rows
 
 
 def prune_staging(data_dir: Path, retention_days: int, keep: date | None = None) -> list[date]:

@@ -60,6 +60,8 @@ def test_requests_view_counts_each_request_in_its_own_day(data_dir: Path) -> Non
     with SqlWorkspace(data_dir, [BEFORE, DAY], _no_warehouse) as ws:
         result = ws.query("SELECT day, count(*) AS n FROM requests GROUP BY day ORDER BY day")
         assert result.table.to_pylist() == [{"day": BEFORE, "n": 2}, {"day": DAY, "n": 3}]
+        columns = ws.query("SELECT * FROM requests LIMIT 1").columns
+        assert columns == ["day", *REQUESTS_SCHEMA], "one day column: the directory name adds none"
         paths = ws.query("SELECT path FROM requests WHERE client_ip = ? ORDER BY requested_at", ["198.51.100.7"])
         assert paths.table.column("path").to_pylist() == ["/late", "/early"]
         assert ws.query("SELECT day, count(*) n FROM rejected GROUP BY 1 ORDER BY 1").table.to_pylist() == [

@@ -31,10 +31,13 @@ def _rows(count: int) -> list[dict]:
 
 
 def test_clustering_sorts_by_ip_keeps_every_row_and_writes_statistics(tmp_path: Path) -> None:
-    path = tmp_path / "requests.parquet"
+    path = tmp_path / "staging" / "day=2026-11-24" / "requests.parquet"  # a hive-style directory name
+    path.parent.mkdir(parents=True)
     original = pl.DataFrame(_rows(10_000), schema=REQUESTS_SCHEMA)
     original.write_parquet(path)
+    schema = pq.read_schema(path)
     result = cluster_requests(path, StagingSettings(row_group_rows=2048))
+    assert pq.read_schema(path).equals(schema, check_metadata=True), "types, nullability and metadata kept"
     clustered = pl.read_parquet(path)
     assert result.rows == 10_000 and clustered.height == 10_000
     assert clustered.columns == original.columns
@@ -49,7 +52,8 @@ def test_clustering_sorts_by_ip_keeps_every_row_and_writes_statistics(tmp_path: 
     # 200 rows per IP: any one IP lies in at most two row groups by their min/max statistics.
     holding = [i for i, (low, high) in enumerate(ranges) if low <= "192.0.2.17" <= high]
     assert 1 <= len(holding) <= 2
-    assert not list(tmp_path.glob("*.tmp")) and not (tmp_path / ".sort-spill").exists()
+    assert meta.num_rows == 10_000 and all(meta.row_group(i).num_rows == 2048 for i in range(4))
+    assert not list(path.parent.glob("*.tmp")) and not (path.parent / ".sort-spill").exists()
 
 
 def _make_days(data_dir: Path, days: list[date]) -> None:
