@@ -24,6 +24,7 @@ from config.settings import StagingSettings
 log = logging.getLogger(__name__)
 
 PARTITION_PREFIX = "day="
+READ_BATCH_ROWS = 65_536  # rows fetched from the sort at a time
 
 
 def staged_days(data_dir: Path) -> list[date]:
@@ -55,6 +56,7 @@ def cluster_requests(path: Path, settings: StagingSettings, threads: int | None 
     contract needs no change here.
     """
     import duckdb
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -65,6 +67,7 @@ def cluster_requests(path: Path, settings: StagingSettings, threads: int | None 
     if threads:
         config["threads"] = threads
     con = duckdb.connect(config=config)
+    con.execute("SET TimeZone = 'UTC'")
     # The file keeps its exact Arrow schema (types, nullability, metadata): DuckDB only sorts, and
     # pyarrow writes the sorted batches in row groups of `rows` with their statistics.
     schema = pq.read_schema(path)
@@ -77,8 +80,8 @@ def cluster_requests(path: Path, settings: StagingSettings, threads: int | None 
         with pq.ParquetWriter(tmp, schema, compression="zstd", compression_level=1) as writer:
             pending: list[Any] = []
             buffered = 0
-            for batch in sorted_rows.to_arrow_reader(rows):
-                pending.append(batch)
+            for batch in sorted_rows.to_arrow_reader(READ_BATCH_ROWS):
+                pending.extend(pa.Table.from_batches([batch]).cast(schema).to_batches())
                 buffered += batch.num_rows
                 if buffered >= rows:
                     buffered = _flush(writer, pending, schema, rows)
@@ -98,7 +101,7 @@ def _flush(writer: Any, pending: list[Any], schema: Any, rows: int, final: bool 
     """Write whole row groups of ``rows`` from the pending batches (all of them when ``final``); rows left."""
     import pyarrow as pa
 
-    table = pa.Table.from_batches(pending).cast(schema) if pending else None
+    table = pa.Table.from_batches(pending, schema=schema) if pending else None
     pending.clear()
     if table is None:
         return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 
 from config.layout import DayLayout
 from config.settings import StagingSettings
@@ -30,13 +31,16 @@ def _rows(count: int) -> list[dict]:
     ]
 
 
-def test_clustering_sorts_by_ip_keeps_every_row_and_writes_statistics(tmp_path: Path) -> None:
+def test_clustering_sorts_by_ip_keeps_every_row_and_writes_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("webtrail.staging.READ_BATCH_ROWS", 1000)  # row groups span several fetched batches
     path = tmp_path / "staging" / "day=2026-11-24" / "requests.parquet"  # a hive-style directory name
     path.parent.mkdir(parents=True)
     original = pl.DataFrame(_rows(10_000), schema=REQUESTS_SCHEMA)
     original.write_parquet(path)
     schema = pq.read_schema(path)
-    result = cluster_requests(path, StagingSettings(row_group_rows=2048))
+    result = cluster_requests(path, StagingSettings(row_group_rows=2500))
     assert pq.read_schema(path).equals(schema, check_metadata=True), "types, nullability and metadata kept"
     clustered = pl.read_parquet(path)
     assert result.rows == 10_000 and clustered.height == 10_000
@@ -45,14 +49,14 @@ def test_clustering_sorts_by_ip_keeps_every_row_and_writes_statistics(tmp_path: 
     keys = list(zip(clustered["client_ip"], clustered["requested_at"], strict=True))
     assert keys == sorted(keys), "sorted by client_ip, then time"
     meta = pq.ParquetFile(path).metadata
-    assert meta.num_row_groups == result.row_groups >= 4
+    assert meta.num_row_groups == result.row_groups == 4
     ip_col = meta.schema.names.index("client_ip")
     ranges = [(meta.row_group(i).column(ip_col).statistics.min, meta.row_group(i).column(ip_col).statistics.max)
               for i in range(meta.num_row_groups)]
     # 200 rows per IP: any one IP lies in at most two row groups by their min/max statistics.
     holding = [i for i, (low, high) in enumerate(ranges) if low <= "192.0.2.17" <= high]
     assert 1 <= len(holding) <= 2
-    assert meta.num_rows == 10_000 and all(meta.row_group(i).num_rows == 2048 for i in range(4))
+    assert [meta.row_group(i).num_rows for i in range(4)] == [2500] * 4
     assert not list(path.parent.glob("*.tmp")) and not (path.parent / ".sort-spill").exists()
 
 
