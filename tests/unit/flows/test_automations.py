@@ -9,7 +9,8 @@ from flows.install_alerts import DEFINITIONS, load_definitions
 
 def test_run_deployment_action_gets_the_deployment_id() -> None:
     block, deployment = uuid.uuid4(), uuid.uuid4()
-    automations = {a.name: a for a in load_definitions(DEFINITIONS, block, {"webtrail-blocklist/blocklist": deployment})}
+    loaded = load_definitions(DEFINITIONS, block, {"webtrail-blocklist/blocklist": deployment})
+    automations = {a.name: a for a in loaded}
     after_daily = automations["webtrail-blocklist-after-daily"]
     assert [a.type for a in after_daily.actions] == ["run-deployment"]
     assert after_daily.actions[0].deployment_id == deployment and after_daily.actions[0].source == "selected"
