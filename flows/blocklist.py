@@ -88,7 +88,15 @@ from tasks.blocklist import build_blocklist_task, write_blocklist_task  # noqa: 
 from tasks.investigate import warehouse_url  # noqa: E402
 
 
-@flow(name="webtrail-blocklist", flow_run_name="blocklist-{day}")
+def _run_name() -> str:
+    """blocklist-<day>, or blocklist-latest when the newest loaded day is used."""
+    from prefect.runtime import flow_run
+
+    day = flow_run.parameters.get("day")
+    return f"blocklist-{day or 'latest'}"
+
+
+@flow(name="webtrail-blocklist", flow_run_name=_run_name)
 def blocklist(
     day: date | None = None,
     days: int = 1,
