@@ -236,6 +236,43 @@ class QualitySettings(BaseModel):
     )
 
 
+class StagingSettings(BaseModel):
+    """How the staged raw requests are laid out on disk and how long they are kept."""
+
+    cluster_by_ip: bool = Field(
+        default=True,
+        description="Rewrite each day's requests.parquet sorted by client_ip (then time) so that one IP's rows "
+        "sit in a few row groups and investigations skip the rest by their statistics.",
+    )
+    row_group_rows: int = Field(default=100_000, ge=1_000, description="Rows per Parquet row group when clustering.")
+    sort_memory: str = Field(default="1GB", description="Memory DuckDB may use to sort a day (spills to disk beyond).")
+    retention_days: int = Field(
+        default=30, ge=0, description="Days of staged raw requests kept (newest days by date); 0 keeps every day."
+    )
+
+
+class BlocklistSettings(BaseModel):
+    """Blocklists written from the security findings (flows/blocklist.py)."""
+
+    min_severity: Literal["low", "medium", "high", "critical"] = Field(
+        default="high", description="Findings at or above this severity put their IP on the blocklist."
+    )
+    ban_hours: float = Field(
+        default=168.0, gt=0, description="Ban duration: an entry expires this long after the IP was last seen."
+    )
+    allowlist: list[str] = Field(
+        default=["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"],
+        description="Networks (CIDRs or single IPs) never blocked.",
+    )
+    block_declared_crawlers: bool = Field(
+        default=False,
+        description="Also block IPs whose every request declares a good crawler (analytics/patterns/good_bots.txt).",
+    )
+    aggregate_min_ips: int = Field(
+        default=3, ge=2, description="Offending IPs of one /24 (IPv4) or /64 (IPv6) that become one CIDR entry."
+    )
+
+
 class SparkSettings(BaseModel):
     master: str = Field(default="local[*]", description="spark.master: local[*], spark://..., yarn, k8s://...")
     driver_memory: str = Field(default="2g", description="spark.driver.memory")
@@ -283,10 +320,16 @@ class WebtrailSettings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
+    staging: StagingSettings = Field(default_factory=StagingSettings)
+    blocklist: BlocklistSettings = Field(default_factory=BlocklistSettings)
 
     @property
     def staging_dir(self) -> Path:
         return self.data_dir / "staging"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
 
     @property
     def output_dir(self) -> Path:

@@ -38,6 +38,7 @@ from tasks.ingest import (
 )
 from tasks.quality import check_inputs, check_loaded, check_outputs
 from tasks.report import alert_findings, publish_report
+from tasks.staging import prune_staging_task
 from tasks.warehouse import (
     already_loaded,
     begin_run,
@@ -160,6 +161,7 @@ def daily(
         raise
     publish_report(summary, timer.seconds)
     alert_findings(url, plan.day, settings.security)
+    prune_staging_task(settings, plan.day)
     print(summary.to_text())
     return summary.to_dict()
 

@@ -47,21 +47,47 @@ def webhook_block(webhook_url: str, style: Style = "json") -> CustomWebhookNotif
     )
 
 
-def load_definitions(path: Path, block_document_id: UUID) -> list[AutomationCore]:
-    """The automations of the YAML file, every send-notification action pointed at the block."""
+def load_definitions(
+    path: Path, block_document_id: UUID, deployment_ids: Mapping[str, UUID | None] | None = None
+) -> list[AutomationCore]:
+    """The automations of the YAML file, every send-notification action pointed at the block and every
+    run-deployment action's `deployment: flow/name` replaced by the id in ``deployment_ids``
+    (an automation whose deployment is not deployed is left out)."""
     data = yaml.safe_load(path.read_text())
     items = data["automations"] if isinstance(data, Mapping) else data
     automations = []
     for item in items:
+        missing = False
         for action in item.get("actions", []):
             if action.get("type") == "send-notification":
                 action["block_document_id"] = str(block_document_id)
-        automations.append(AutomationCore.model_validate(item))
+            if action.get("type") == "run-deployment" and "deployment" in action:
+                found = (deployment_ids or {}).get(action.pop("deployment"))
+                missing = missing or found is None
+                action["deployment_id"] = str(found) if found else None
+        if not missing:
+            automations.append(AutomationCore.model_validate(item))
     names = [a.name for a in automations]
     duplicates = {n for n in names if names.count(n) > 1}
     if duplicates:
         raise ValueError(f"{path}: automation names must be unique, repeated: {sorted(duplicates)}")
     return automations
+
+
+def _deployment_ids(client: Any, path: Path) -> dict[str, UUID | None]:
+    """flow/deployment name -> id of every deployment a run-deployment action names (None: not deployed)."""
+    from prefect.exceptions import ObjectNotFound
+
+    data = yaml.safe_load(path.read_text())
+    items = data["automations"] if isinstance(data, Mapping) else data
+    names = {a["deployment"] for item in items for a in item.get("actions", []) if "deployment" in a}
+    found: dict[str, UUID | None] = {}
+    for name in sorted(names):
+        try:
+            found[name] = client.read_deployment_by_name(name).id
+        except ObjectNotFound:
+            found[name] = None
+    return found
 
 
 def install(
@@ -71,7 +97,11 @@ def install(
     block_id = webhook_block(webhook_url, style).save(block_name, overwrite=True)
     done: dict[str, str] = {}
     with get_client(sync_client=True) as client:
-        for automation in load_definitions(definitions, block_id):
+        deployment_ids = _deployment_ids(client, definitions)
+        for name, found in deployment_ids.items():
+            if found is None:
+                done[f"(needs deployment {name})"] = "skipped: run `prefect --no-prompt deploy --all` first"
+        for automation in load_definitions(definitions, block_id, deployment_ids):
             existing = client.read_automations_by_name(automation.name)
             if existing:
                 client.update_automation(existing[0].id, automation)

@@ -371,3 +371,55 @@ def investigation_markdown(result: InvestigationResult) -> str:
         body += ["", f"## {title}", ""]
         body.append(markdown_table(rows, columns) if rows else "None.")
     return "\n".join(head + body) + "\n"
+
+
+# Columns of each section printed by `python -m flows.investigate` (terminal, CSV, JSON).
+SECTION_COLUMNS: dict[str, tuple[str, ...]] = {
+    "Findings": ("day", "client_ip", "severity", "category", "rule_id", "request_count", "first_seen_at",
+                 "last_seen_at", "user_ids", "evidence"),
+    "Requests per IP": ("client_ip", "requests", "distinct_paths", "errors", "first_seen_at", "last_seen_at"),
+    "Requests per status": ("status", "requests"),
+    "IP days": ("day", "client_ip", "requests", "bytes", "status_4xx", "status_5xx", "distinct_paths",
+                "distinct_user_agents", "is_flagged"),
+    "Sessions": ("day", "started_at", "ended_at", "client_ip", "user_id", "requests", "page_views", "entry_path",
+                 "exit_path", "is_bot", "browser_family"),
+    "Matching requests": REQUEST_COLUMNS,
+}
+
+
+def result_sections(result: InvestigationResult) -> list[tuple[str, tuple[str, ...], list[list[Any]]]]:
+    """(title, columns, rows) of every part of the result, log content not escaped (the printer does)."""
+    findings = [{**f, "evidence": _evidence_text(f.get("evidence"))} for f in result.findings]
+    sources = {
+        "Findings": findings, "Requests per IP": result.requests_by_ip,
+        "Requests per status": result.requests_by_status, "IP days": result.ip_daily,
+        "Sessions": result.sessions, "Matching requests": result.requests,
+    }
+    return [
+        (title, columns, [[row.get(c) for c in columns] for row in sources[title]])
+        for title, columns in SECTION_COLUMNS.items()
+    ]
+
+
+def table_cell(value: Any) -> Any:
+    """A table-artifact cell (single line, bounded); lists and dicts as text."""
+    return _cell(value)
+
+
+def sql_markdown(query: str, result: Any) -> str:
+    """An SQL investigation as markdown: the query, the day partitions and tables read, the row count."""
+    read = [p for p in result.partitions if p.exists]
+    missing = [p for p in result.partitions if not p.exists]
+    lines = [
+        "# SQL investigation", "", "```sql", query.replace("```", "` ` `"), "```", "",
+        f"Rows: **{result.table.num_rows}** in {result.seconds:.2f} s (first rows in the table artifact).", "",
+        "## Read", "",
+    ]
+    rows = [{"source": f"{p.view} day={p.day.isoformat()}", "rows": p.rows, "row_groups": p.row_groups} for p in read]
+    rows += [{"source": f"webtrail.{view}", "rows": count, "row_groups": ""}
+             for view, count in result.warehouse_rows.items()]
+    lines.append(markdown_table(rows, ["source", "rows", "row_groups"]) if rows else "Nothing.")
+    if missing:
+        days = ", ".join(sorted({p.day.isoformat() for p in missing}))
+        lines += ["", f"No staged partition for: {escape_markdown(days)}"]
+    return "\n".join(lines) + "\n"

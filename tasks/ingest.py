@@ -17,6 +17,7 @@ from parsers.inputs import discover_files
 from parsers.schema import EVENTS_SCHEMA, REJECTED_SCHEMA, USERS_SCHEMA, empty_frame
 from parsers.user_agents import enrich_user_agents
 from parsers.users import read_users
+from webtrail.staging import cluster_requests
 
 
 @task(name="discover-inputs", task_run_name="discover-{kind}", retries=2, retry_delay_seconds=[2, 10],
@@ -40,6 +41,10 @@ def parse_access_logs_task(
         overlap=settings.sessions.overlap,
     )
     logger = get_run_logger()
+    if settings.staging.cluster_by_ip:  # one IP's rows in a few row groups: fast investigations
+        clustered = cluster_requests(layout.requests, settings.staging)
+        logger.info("requests.parquet sorted by client_ip: %d rows in %d row groups", clustered.rows,
+                    clustered.row_groups)
     _, window_end = day_window(layout.day, settings.sessions.overlap)
     if window_end > datetime.now(UTC):
         logger.warning(

@@ -1,4 +1,4 @@
-"""Investigation tasks: resolve the window, query Parquet + warehouse, publish the artifacts."""
+"""Investigation tasks: resolve the window, query Parquet + warehouse (or run SQL), publish the artifacts."""
 
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ from report.investigate import (
     investigation_markdown,
     latest_loaded_day,
     request_table,
+    sql_markdown,
+    table_cell,
 )
 from warehouse.connect import connection, redact
 from warehouse.embedded import database_url
+from webtrail.client import Webtrail
+from webtrail.sql import QueryResult
 
 MARKDOWN_KEY = "webtrail-investigation"
 TABLE_KEY = "webtrail-investigation-requests"
@@ -73,3 +77,29 @@ def publish_investigation(result: InvestigationResult) -> None:
         table=request_table(result) or [{"result": "no matching requests"}],
         description=f"First {len(result.requests)} of {result.request_count} matching requests ({subject})",
     )
+
+
+@task(name="run-sql", timeout_seconds=1800, **_IO_RETRIES)
+def run_sql(settings: WebtrailSettings, url: SecretStr, query: str, day: date | None, days: int) -> QueryResult:
+    """A read-only DuckDB query over the window's staged requests and warehouse tables."""
+    with Webtrail(settings, url.get_secret_value()) as client:
+        result = client.query(query, day, days)
+    read = sorted({p.day.isoformat() for p in result.partitions if p.exists})
+    get_run_logger().info(
+        "%d rows in %.2f s; day partitions read: %s; warehouse rows: %s",
+        result.table.num_rows, result.seconds, ", ".join(read) or "none", result.warehouse_rows,
+    )
+    return result
+
+
+@task(name="publish-sql-result", cache_policy=NO_CACHE)
+def publish_sql_result(query: str, result: QueryResult, limit: int) -> None:
+    """The first `limit` rows as a table artifact and the query with what it read as markdown."""
+    rows = result.table.slice(0, limit).to_pylist()
+    create_table_artifact(
+        key=TABLE_KEY,
+        table=[{k: table_cell(v) for k, v in row.items()} for row in rows] or [{"result": "no rows"}],
+        description=f"First {len(rows)} of {result.table.num_rows} rows",
+    )
+    create_markdown_artifact(key=MARKDOWN_KEY, markdown=sql_markdown(query, result),
+                             description="SQL investigation")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -154,6 +155,8 @@ def stack(service_tmp_dir: Path) -> Iterator[Stack]:
         "PREFECT_WORKER_QUERY_SECONDS": "2",
         "SODA_CORE_TELEMETRY_ENABLED": "false",
         "WEBTRAIL_DATA_DIR": str(data_dir),
+        # The sample day lies in the past: a long ban keeps its blocklist entries from having expired.
+        "WEBTRAIL_BLOCKLIST__BAN_HOURS": str(24 * 365 * 50),
         "PYTHONUNBUFFERED": "1",
     })
     stack = Stack(root=root, api_url=api_url, env=env, data_dir=data_dir, marker=marker)
@@ -301,12 +304,13 @@ def daily_done(deployed: Stack, daily_run: UUID) -> Any:
     return _wait_final(deployed, daily_run, DAILY_RUN_TIMEOUT)
 
 
-def test_deploy_all_registers_the_three_deployments(deployed: Stack) -> None:
+def test_deploy_all_registers_the_four_deployments(deployed: Stack) -> None:
     with _Client(deployed.api_url) as client:
         daily = client.read_deployment_by_name("webtrail-daily/daily")
         backfill = client.read_deployment_by_name("webtrail-backfill/backfill")
         investigate = client.read_deployment_by_name("webtrail-investigate/investigate")
-    for deployment in (daily, backfill, investigate):
+        blocklist = client.read_deployment_by_name("webtrail-blocklist/blocklist")
+    for deployment in (daily, backfill, investigate, blocklist):
         assert deployment.work_pool_name == "webtrail-pool"
         assert "webtrail" in deployment.tags
         # No pull section in prefect.yaml: the checkout it was deployed from is the working directory.
@@ -317,7 +321,8 @@ def test_deploy_all_registers_the_three_deployments(deployed: Stack) -> None:
         properties = deployment.parameter_openapi_schema["properties"]
         assert all(p.get("description") for p in properties.values()), "every parameter is documented"
     assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in daily.schedules] == [("0 3 * * *", "UTC", True)]
-    assert backfill.schedules == [] and investigate.schedules == []
+    assert backfill.schedules == [] and investigate.schedules == [] and blocklist.schedules == []
+    assert {"sql", "day", "days"} <= set(investigate.parameter_openapi_schema["properties"])
     assert backfill.parameter_openapi_schema["required"] == ["start", "end"]
     assert backfill.parameters == {"concurrency": 2}
     assert daily.global_concurrency_limit is not None and daily.global_concurrency_limit.limit == 1
@@ -329,7 +334,8 @@ def test_alerts_install_idempotently_and_notify_the_webhook(
     """Installed twice; then a high finding event, a quality event and a failed webtrail-daily run notify."""
     for _ in range(2):
         deployed.run(sys.executable, "-m", "flows.install_alerts", "--webhook-url", receiver.url)
-    names = ("webtrail-security-finding", "webtrail-quality-failed", "webtrail-daily-run-failed")
+    names = ("webtrail-security-finding", "webtrail-quality-failed", "webtrail-daily-run-failed",
+             "webtrail-blocklist-after-daily")
     with _Client(deployed.api_url) as client:
         for name in names:
             assert len(client.read_automations_by_name(name)) == 1, f"{name} installed more than once"
@@ -434,6 +440,8 @@ def follow_up_runs(deployed: Stack, daily_done: Any, ground_truth: dict[str, Any
     day = ground_truth["date"]
     return {
         "investigate": _trigger(deployed, "webtrail-investigate/investigate", {"ip": attacker["ip"]}),
+        "investigate_sql": _trigger(deployed, "webtrail-investigate/investigate", {
+            "sql": "SELECT status, count(*) AS n FROM requests GROUP BY status ORDER BY status", "day": day}),
         "backfill": _trigger(deployed, "webtrail-backfill/backfill", {"start": day, "end": day}),
     }
 
@@ -455,6 +463,19 @@ def test_investigate_deployment_publishes_escaped_report_and_requests(
     requests = _table(artifacts["webtrail-investigation-requests"])
     assert len(requests) == min(attacker["requests"], 200)
     assert {r["client_ip"] for r in requests} == {attacker["ip"]}
+
+
+def test_investigate_deployment_runs_sql(
+    deployed: Stack, follow_up_runs: dict[str, UUID], ground_truth: dict[str, Any]
+) -> None:
+    run = _wait_final(deployed, follow_up_runs["investigate_sql"], SHORT_RUN_TIMEOUT)
+    assert run.state.is_completed(), f"{run.state}\n{deployed.tail('worker', 80)}"
+    assert run.name == "investigate-sql"
+    artifacts = _artifacts(deployed, follow_up_runs["investigate_sql"])
+    rows = _table(artifacts["webtrail-investigation-requests"])
+    assert {str(r["status"]): r["n"] for r in rows} == ground_truth["status_counts"]
+    report = artifacts["webtrail-investigation"]
+    assert report.startswith("# SQL investigation") and f"Rows: **{len(rows)}**" in report
 
 
 def test_backfill_deployment_skips_the_loaded_day(
@@ -497,3 +518,52 @@ def test_investigation_by_user_and_by_path(deployed: Stack, daily_done: Any, gro
     assert scanner["ip"] in by_path.ips
     assert all(r["path"].endswith(".php") for r in by_path.requests)
     assert {f["client_ip"] for f in by_path.findings} <= set(by_path.ips)
+
+
+def test_the_daily_run_is_followed_by_a_blocklist_nginx_accepts(
+    deployed: Stack, daily_done: Any, ground_truth: dict[str, Any], tmp_path: Path
+) -> None:
+    """The webtrail-blocklist-after-daily automation runs the blocklist deployment after the daily run."""
+    import ipaddress
+    import shutil
+
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    from warehouse.connect import connection
+    from warehouse.embedded import database_url
+
+    assert daily_done.state.is_completed()
+    deadline = time.monotonic() + SHORT_RUN_TIMEOUT
+    runs: list[Any] = []
+    with _Client(deployed.api_url) as client:
+        while time.monotonic() < deadline:
+            by_name = DeploymentFilter(name=DeploymentFilterName(any_=["blocklist"]))
+            runs = client.read_flow_runs(deployment_filter=by_name)
+            if runs and runs[0].state is not None and runs[0].state.is_final():
+                break
+            time.sleep(2)
+    assert runs, f"no blocklist run after the daily run:\n{deployed.tail('worker', 60)}"
+    assert runs[0].state.is_completed(), f"{runs[0].state}\n{deployed.tail('worker', 80)}"
+    include = deployed.data_dir / "reports" / "blocklist-nginx.conf"
+    denied = re.findall(r"^deny (\S+);", include.read_text(), re.M)
+    url = database_url(WebtrailSettings(data_dir=deployed.data_dir))
+    with connection(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT client_ip FROM webtrail.security_findings WHERE day = %s"
+                    " AND severity IN ('high', 'critical')", (date.fromisoformat(ground_truth["date"]),))
+        serious = sorted(row[0] for row in cur.fetchall())
+    crawlers = set(ground_truth.get("crawler_ips") or [])
+    per_net: dict[str, list[str]] = {}
+    for ip in serious:
+        if ip not in crawlers:
+            per_net.setdefault(str(ipaddress.ip_network(f"{ip}/24", strict=False)), []).append(ip)
+    expected = sorted((net if len(ips) >= 3 else ip for net, ips in per_net.items() for ip in ips),
+                      key=lambda v: ipaddress.ip_network(v).network_address)
+    assert denied == list(dict.fromkeys(expected)) and denied, include.read_text()
+    if shutil.which("nginx"):
+        conf = tmp_path / "nginx.conf"
+        server = f"server {{ listen 127.0.0.1:18082; include {include}; }}"
+        conf.write_text(f"pid {tmp_path}/n.pid; events {{}} http {{ {server} }}")
+        check = subprocess.run(["nginx", "-t", "-c", str(conf), "-e", str(tmp_path / "e.log")],
+                               capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+    assert not list(include.parent.glob(".*.tmp")), "no temporary file is left behind"
