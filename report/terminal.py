@@ -126,8 +126,8 @@ class Terminal:
 
     def __init__(self, mode: OutputMode, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
         self.mode = mode
-        self.out = Console(file=stdout or sys.stdout, highlight=False, soft_wrap=False)
-        self.err = Console(file=stderr or sys.stderr, highlight=False, soft_wrap=False)
+        self.out = Console(file=stdout or sys.stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=stderr or sys.stderr, highlight=False, soft_wrap=True)
         self.log_file: Path | None = None
 
     def observer(self) -> RunObserver | TerminalProgress:
@@ -140,6 +140,7 @@ class Terminal:
         if self.mode.json:
             self.out.print_json(json.dumps(result, default=str))
         elif not self.mode.quiet:
+            self.out.print(plain(f"webtrail daily run for {result.get('day')}: {result.get('status')}"))
             self.out.print(summary_table(result))
             extra = result.get("html_report")
             if extra:
@@ -179,7 +180,7 @@ class Terminal:
 
 def summary_table(result: Mapping[str, Any]) -> Table:
     """The run summary as a table (RunSummary.to_dict())."""
-    table = Table(title=f"webtrail daily run for {result.get('day')}: {result.get('status')}", title_justify="left")
+    table = Table()
     table.add_column("what")
     table.add_column("value", justify="right")
     users = result.get("users_read")
