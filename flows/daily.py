@@ -90,8 +90,9 @@ class StageTimer:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - started, 3)
-        observer().stage_finished(name, self.seconds[name])  # reached only when the stage succeeded
-        if self.progress_id is not None:  # reached only when the stage succeeded
+        # reached only when the stage succeeded
+        observer().stage_finished(name, self.seconds[name])
+        if self.progress_id is not None:
             update_progress_artifact(self.progress_id, STAGE_PROGRESS.get(name, 0.0), description=f"{name} done")
 
 

@@ -74,8 +74,21 @@
     });
   }
 
+  /* Every minute of the day, 00:00 to 23:59: minutes without a request are zeros, not left out. */
+  function wholeDay(rows) {
+    var byMinute = {};
+    rows.forEach(function (m) { byMinute[m.minute_at.slice(11, 16)] = m; });
+    var all = [];
+    for (var i = 0; i < 1440; i++) {
+      var label = ("0" + Math.floor(i / 60)).slice(-2) + ":" + ("0" + (i % 60)).slice(-2);
+      all.push(byMinute[label] || { minute_at: data.day + "T" + label + ":00", requests: 0, status_4xx: 0,
+                                    status_5xx: 0, p95_ms: null, is_spike: false });
+    }
+    return all;
+  }
+
   function trafficChart() {
-    var minutes = data.minutes;
+    var minutes = wholeDay(data.minutes);
     var x = minutes.map(function (m) { return m.minute_at.slice(11, 16); });
     var spikes = minutes.filter(function (m) { return m.is_spike; }).map(function (m) {
       return { name: "spike", coord: [m.minute_at.slice(11, 16), m.requests], value: m.requests };

@@ -123,3 +123,36 @@ def test_a_blocked_day_exits_3_with_one_line_per_failed_check_and_progress_in_a_
     assert len(lines) == 3 and "Traceback" not in stderr
     log_file = Path(lines[2].split("Full log: ", 1)[1].strip())
     assert "parse_quality" in log_file.read_text(errors="replace")
+
+
+def _inlined_data(html: str) -> dict:
+    start = html.index('<script type="application/json" id="webtrail-data">') + len(
+        '<script type="application/json" id="webtrail-data">'
+    )
+    return json.loads(html[start:html.index("</script>", start)])
+
+
+def test_report_html_rebuilds_a_loaded_day_from_the_warehouse(
+    sample_run: CliRun, report_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "rebuilt.html"
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "report.html", "--day", SAMPLE_DAY.isoformat(), "--out", str(out)],
+        cwd=REPO, env=report_env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.startswith(f"wrote {out}")
+    original = Path(sample_run.json()["html_report"]).read_text(encoding="utf-8")
+    assert _inlined_data(out.read_text(encoding="utf-8")) == _inlined_data(original)
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "report.html", "--day", "2020-01-01"],
+        cwd=REPO, env=report_env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == (
+        f"error: the warehouse has no loaded run for 2020-01-01. Loaded days: {HOSTILE_DAY}, {SAMPLE_DAY}"
+    )
+    usage = subprocess.run([sys.executable, "-m", "report.html", "--day", "24/11/2026"], cwd=REPO, env=report_env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert usage.returncode == 2 and "usage: python -m report.html" in usage.stderr
