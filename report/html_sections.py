@@ -81,6 +81,12 @@ def _evidence(row: Mapping[str, Any]) -> str:
     )
 
 
+def _user_ids(row: Mapping[str, Any], shown: int = 5) -> str:
+    ids = [str(u) for u in row.get("user_ids") or []]
+    more = f" (+{len(ids) - shown} more)" if len(ids) > shown else ""
+    return esc(", ".join(ids[:shown]) + more)
+
+
 def findings_section(data: Mapping[str, Any]) -> str:
     counts = {s: 0 for s in SEVERITIES}
     for row in data["findings_by_severity"]:
@@ -98,7 +104,7 @@ def findings_section(data: Mapping[str, Any]) -> str:
         Column("category", "category"), Column("rule_id", "rule"), Column("request_count", "requests", "num"),
         Column("distinct_paths", "distinct paths", "num"), Column("first_seen_at", "first seen"),
         Column("last_seen_at", "last seen"),
-        Column("user_ids", "user ids", show=lambda r: esc(", ".join(map(str, r.get("user_ids") or [])))),
+        Column("user_ids", "user ids", show=_user_ids),
         Column("evidence", "evidence", show=_evidence),
     ], data["findings"], "No security findings for this day.")
     return section("security", "Security findings by severity", body)

@@ -62,8 +62,8 @@ WHERE l.day = %(day)s
 """
 
 _TOTALS = """
-SELECT coalesce(sum(requests), 0) AS requests, coalesce(sum(bytes), 0) AS bytes,
-       coalesce(sum(status_4xx), 0) AS status_4xx, coalesce(sum(status_5xx), 0) AS status_5xx,
+SELECT coalesce(sum(requests), 0)::bigint AS requests, coalesce(sum(bytes), 0)::bigint AS bytes,
+       coalesce(sum(status_4xx), 0)::bigint AS status_4xx, coalesce(sum(status_5xx), 0)::bigint AS status_5xx,
        count(*) FILTER (WHERE is_spike) AS spike_minutes, max(p95_ms) AS max_p95_ms
 FROM webtrail.traffic_minute WHERE day = %(day)s
 """
@@ -115,7 +115,8 @@ _CLIENT_DIMENSIONS = {
     "bot": "CASE WHEN is_bot THEN 'bot' ELSE 'human' END",
 }
 _CLIENTS = """
-SELECT {expr} AS name, sum(requests) AS requests, sum(sessions) AS sessions, sum(visitors) AS visitors
+SELECT {expr} AS name, sum(requests)::bigint AS requests, sum(sessions)::bigint AS sessions,
+       sum(visitors)::bigint AS visitors
 FROM webtrail.client_daily WHERE day = %(day)s GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s
 """
 
@@ -159,7 +160,7 @@ ORDER BY CASE WHEN outcome = 'PASSED' THEN 1 ELSE 0 END, dataset, check_name, co
 _TREND = """
 WITH days AS (SELECT day FROM webtrail.day_loads WHERE day BETWEEN %(first)s AND %(day)s),
 traffic AS (
-    SELECT day, sum(requests) AS requests, sum(status_4xx + status_5xx) AS errors
+    SELECT day, sum(requests)::bigint AS requests, sum(status_4xx + status_5xx)::bigint AS errors
     FROM webtrail.traffic_minute WHERE day BETWEEN %(first)s AND %(day)s GROUP BY day
 ),
 sess AS (
@@ -215,6 +216,15 @@ def _sessions(cur: psycopg2.extensions.cursor, params: Mapping[str, Any]) -> dic
     return summary
 
 
+STAGE_ORDER = ("parse", "input_checks", "analytics", "output_checks", "load", "loaded_checks")
+
+
+def _in_run_order(timings: Mapping[str, Any]) -> dict[str, Any]:
+    """Stage timings in the order the stages run (jsonb does not keep the order they were written in)."""
+    rank = {name: index for index, name in enumerate(STAGE_ORDER)}
+    return {k: timings[k] for k in sorted(timings, key=lambda k: (rank.get(k, len(rank)), k))}
+
+
 def _run_facts(cur: psycopg2.extensions.cursor, run: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     run_params = {**params, "run_id": run.get("run_id")}
     has_run = run.get("run_id") is not None
@@ -223,7 +233,7 @@ def _run_facts(cur: psycopg2.extensions.cursor, run: dict[str, Any], params: Map
         "inputs": _rows(cur, _INPUTS, run_params) if has_run else [],
         "rejected": _rows(cur, _REJECTED, params),
         "quality": _rows(cur, _QUALITY, run_params) if has_run else [],
-        "stage_timings": run.get("stage_timings") or {},
+        "stage_timings": _in_run_order(run.get("stage_timings") or {}),
     }
 
 

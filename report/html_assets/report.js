@@ -68,7 +68,7 @@
     draw(id, {
       tooltip: { trigger: "item" },
       legend: { type: "scroll", bottom: 0 },
-      series: [{ type: "pie", name: name, radius: ["35%", "65%"], center: ["50%", "45%"],
+      series: [{ type: "pie", name: name, radius: ["35%", "65%"], center: ["50%", "45%"], minShowLabelAngle: 8,
                  label: { formatter: function (p) { return short(p.name, 24) + " " + p.percent + "%"; } },
                  data: items }]
     });
@@ -113,7 +113,13 @@
   }
 
   function clientCharts() {
-    ["browser", "os", "device", "bot"].forEach(function (dimension) {
+    ["browser", "os"].forEach(function (dimension) {
+      var rows = (data.clients[dimension] || []).slice(0, 10);
+      hbar("chart-clients-" + dimension, rows.map(function (r) { return r.name; }), [
+        { name: "requests", data: rows.map(function (r) { return r.requests; }) }
+      ], { legend: { show: false }, grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true } });
+    });
+    ["device", "bot"].forEach(function (dimension) {
       var rows = data.clients[dimension] || [];
       pie("chart-clients-" + dimension, "requests", rows.map(function (r) { return { name: r.name, value: r.requests }; }));
     });
