@@ -93,7 +93,15 @@ class Column:
 
 def _cell(column: Column, row: Mapping[str, Any]) -> str:
     value = row.get(column.key)
-    sort_key = "" if value is None else (repr(value) if isinstance(value, float) else str(value))
+    if isinstance(value, Mapping):  # e.g. evidence: sort by how many samples it holds
+        value_for_sort: Any = len(value.get("samples") or [])
+    elif isinstance(value, list | tuple):
+        value_for_sort = len(value)
+    else:
+        value_for_sort = value
+    sort_key = "" if value_for_sort is None else (
+        repr(value_for_sort) if isinstance(value_for_sort, float) else str(value_for_sort)
+    )
     if column.kind == "num" and isinstance(value, bool):
         sort_key = str(int(value))
     if column.show is not None:
