@@ -130,6 +130,11 @@ class Terminal:
         self.err = Console(file=stderr or sys.stderr, highlight=False, soft_wrap=True)
         self.log_file: Path | None = None
 
+    def _json(self, document: Any) -> None:
+        """One JSON document on stdout, exactly as json.dumps writes it (no colours, no wrapping)."""
+        self.out.file.write(json.dumps(document, default=str) + "\n")
+        self.out.file.flush()
+
     def observer(self) -> RunObserver | TerminalProgress:
         return TerminalProgress(self.out) if self.mode.progress else RunObserver()
 
@@ -138,7 +143,7 @@ class Terminal:
 
     def completed(self, result: Mapping[str, Any]) -> None:
         if self.mode.json:
-            self.out.print_json(json.dumps(result, default=str))
+            self._json(result)
         elif not self.mode.quiet:
             self.out.print(plain(f"webtrail daily run for {result.get('day')}: {result.get('status')}"))
             self.out.print(summary_table(result))
@@ -153,7 +158,7 @@ class Terminal:
 
     def skipped(self, result: Mapping[str, Any]) -> None:
         if self.mode.json:
-            self.out.print_json(json.dumps(result, default=str))
+            self._json(result)
         elif not self.mode.quiet:
             self.out.print(plain(f"{result['day']}: already loaded from the same inputs (use --force to reload)."))
 
@@ -165,8 +170,9 @@ class Terminal:
         artifact = f"webtrail-quality-{STAGE_ARTIFACTS.get(stage or '', 'inputs')}"
         more = (f"Read more: python -m warehouse.show quality_results --day {day}  (or the Prefect artifact "
                 f"{artifact}).{self._where_logs()}")
+        failures = [line.strip() for line in failures if line.strip()]
         if self.mode.json:
-            self.out.print_json(json.dumps({"day": day, "status": "blocked", "stage": stage, "failures": failures}))
+            self._json({"day": day, "status": "blocked", "stage": stage, "failures": failures})
         self.err.print(plain(head))
         for line in failures:
             self.err.print(plain(f"  {line.strip()}"))
@@ -174,7 +180,7 @@ class Terminal:
 
     def error(self, message: str) -> None:
         if self.mode.json:
-            self.out.print_json(json.dumps({"status": "error", "error": message}))
+            self._json({"status": "error", "error": message})
         self.err.print(plain(f"error: {message}{self._where_logs()}"))
 
 
