@@ -26,13 +26,25 @@ from uuid import UUID, uuid4
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
+from checks.runner import QualityGateError
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
 from config.settings import WebtrailSettings
-from report.progress import observer
+from report.progress import observer, observing
 from report.summary import RunSummary, input_rows
+from report.terminal import (
+    EXIT_BLOCKED,
+    EXIT_ERROR,
+    EXIT_LOADED,
+    OutputMode,
+    Terminal,
+    console_logging,
+    quiet_console,
+    run_log_path,
+    stderr_to_file,
+)
 from tasks.analytics import run_analytics
 from tasks.ingest import (
     discover_inputs,
@@ -53,6 +65,7 @@ from tasks.warehouse import (
     prepare_warehouse,
     summarize_day,
 )
+from warehouse.connect import scrub
 
 
 def _run_name() -> str:
@@ -210,22 +223,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point of `python -m flows.daily`; returns the exit code (report/terminal.py)."""
-    from pydantic import ValidationError
-
-    from checks.runner import QualityGateError
-    from report.progress import observing
-    from report.terminal import (
-        EXIT_BLOCKED,
-        EXIT_ERROR,
-        EXIT_LOADED,
-        OutputMode,
-        Terminal,
-        console_logging,
-        run_log_path,
-        stderr_to_file,
-    )
-    from warehouse.connect import scrub
-
     args = _parse_args(argv)  # exits 2 on a usage error
     terminal = Terminal(OutputMode.from_flags(args.quiet, args.json))
     try:
@@ -238,10 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         stderr_to_file(run_log_path(settings.data_dir.resolve())) if terminal.mode.captures_stderr
         else contextlib.nullcontext(None)
     )
-    level = logging.WARNING if terminal.mode.quiet else None
+    console_level = logging.WARNING if terminal.mode.quiet else None
     try:
-        with capture as log_file, console_logging((QualityGateError,), level), observing(run_observer), run_observer:
-            terminal.log_file = log_file
+        with capture as terminal.log_file, console_logging((QualityGateError,), console_level), \
+                observing(run_observer), run_observer:
             result = daily(
                 day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,
                 database_url=SecretStr(args.database_url) if args.database_url else None,
@@ -257,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         message = scrub(f"{type(exc).__name__}: {exc}", args.database_url)
         terminal.error(message.splitlines()[0] if message else type(exc).__name__)
         return EXIT_ERROR
+    finally:
+        if terminal.mode.captures_stderr:
+            quiet_console()  # nothing after the last message: the log file has had everything
     if result.get("status") == "skipped":
         terminal.skipped(result)
     else:

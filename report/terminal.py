@@ -97,8 +97,7 @@ def console_logging(quiet_types: tuple[type[BaseException], ...], level: int | N
     finally:
         for handler, formatter, old_level in saved:
             handler.setFormatter(formatter)
-            if level is None:  # quiet stays quiet until exit (Prefect logs its shutdown at exit)
-                handler.setLevel(old_level)
+            handler.setLevel(old_level)
 
 
 @contextlib.contextmanager
@@ -115,6 +114,12 @@ def stderr_to_file(path: Path) -> Iterator[Path]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def quiet_console() -> None:
+    """Console log lines at WARNING from now on (Prefect logs its shutdown at interpreter exit)."""
+    for handler in _console_handlers():
+        handler.setLevel(logging.WARNING)
 
 
 def run_log_path(data_dir: Path) -> Path:

@@ -178,11 +178,15 @@ def test_the_minute_chart_zooms_and_shows_values_on_hover(sample_report: dict[st
     browser.execute_script(
         "window.webtrailCharts['chart-traffic'].dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 3});"
     )
-    tip = browser.execute_script(
-        "var t = Array.from(document.querySelectorAll('#chart-traffic div')).filter(function (d) {"
-        " return d.style.position === 'absolute' && d.textContent.indexOf('requests:') >= 0; })[0];"
-        " return t ? t.textContent : null;"
-    )
+    tip = None
+    deadline = time.monotonic() + 10
+    while tip is None and time.monotonic() < deadline:  # the tooltip is drawn on the next frame
+        time.sleep(0.2)
+        tip = browser.execute_script(
+            "var t = Array.from(document.querySelectorAll('#chart-traffic div')).filter(function (d) {"
+            " return d.style.position === 'absolute' && d.textContent.indexOf('requests:') >= 0; })[0];"
+            " return t ? t.textContent : null;"
+        )
     assert tip is not None and "requests:" in tip and "p95 latency (ms):" in tip
 
 

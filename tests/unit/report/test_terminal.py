@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from report.progress import RunObserver, TerminalProgress, open_file_offsets, observer, observing
+from report.progress import RunObserver, TerminalProgress, observer, observing, open_file_offsets
 from report.terminal import OutputMode, Terminal, _NoTraceback, plain, summary_table
 
 RESULT = {
@@ -69,7 +69,8 @@ def test_json_mode_prints_only_json() -> None:
 
 def test_blocked_lines_and_where_to_read_more() -> None:
     out, err = io.StringIO(), io.StringIO()
-    Terminal(OutputMode(), out, err).blocked("2026-11-22", ["  parse_stats.parse_quality: measured 0.09"], "input_checks")
+    failures = ["  parse_stats.parse_quality: measured 0.09"]
+    Terminal(OutputMode(), out, err).blocked("2026-11-22", failures, "input_checks")
     assert err.getvalue().splitlines() == [
         "2026-11-22 was not loaded: a blocking data-quality check failed:",
         "  parse_stats.parse_quality: measured 0.09",
