@@ -175,7 +175,8 @@ def test_the_minute_chart_zooms_and_shows_values_on_hover(sample_report: dict[st
     )
     assert zoom == [40, 50]
     browser.execute_script(
-        "window.webtrailCharts['chart-traffic'].dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 3});"
+        # minute 650 (10:50) lies inside the zoomed window of 40-50 % of the day's 1440 minutes
+        "window.webtrailCharts['chart-traffic'].dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: 650});"
     )
     tip = None
     deadline = time.monotonic() + 10
@@ -186,7 +187,7 @@ def test_the_minute_chart_zooms_and_shows_values_on_hover(sample_report: dict[st
             " return d.style.position === 'absolute' && d.textContent.indexOf('requests:') >= 0; })[0];"
             " return t ? t.textContent : null;"
         )
-    assert tip is not None and "requests:" in tip and "p95 latency (ms):" in tip
+    assert tip is not None and tip.startswith("10:50") and "requests:" in tip and "p95 latency (ms):" in tip
 
 
 @pytest.fixture(scope="module")
