@@ -171,6 +171,7 @@ def test_the_html_report_is_written_and_published_as_artifacts(first_run: dict[s
     latest = {}
     for artifact in sorted(found, key=lambda a: a.created):
         latest[artifact.key] = artifact
-    assert latest["webtrail-html-report"].type == "link"
-    assert report.as_uri() in str(latest["webtrail-html-report"].data)
+    # Prefect stores a link artifact as the markdown link [text](url)
+    link = str(latest["webtrail-html-report"].data)
+    assert link == f"[webtrail report {first_run['day']} ({report.name})]({report.as_uri()})"
     assert "HTML report with charts" in str(latest["webtrail-daily-report"].data)
