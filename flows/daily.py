@@ -4,29 +4,48 @@ examples:
   python -m flows.daily                    # the bundled sample day, embedded PostgreSQL
   python -m flows.daily --date 2026-11-24 --access-log '/var/log/nginx/access.log*' \\
       --events 'events/*.jsonl' --users-db postgresql://... --database-url postgresql://...
+  python -m flows.daily --json | jq .lines_rejected
+
+exit codes: 0 loaded (or already loaded), 3 refused by a blocking quality gate, 1 other error, 2 usage
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from config.layout import DayLayout
+from checks.runner import QualityGateError
+from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
 from config.settings import WebtrailSettings
+from report.progress import observer, observing
 from report.summary import RunSummary, input_rows
+from report.terminal import (
+    EXIT_BLOCKED,
+    EXIT_ERROR,
+    EXIT_LOADED,
+    OutputMode,
+    Terminal,
+    console_logging,
+    quiet_console,
+    run_log_path,
+    stderr_to_file,
+)
 from tasks.analytics import run_analytics
 from tasks.ingest import (
     discover_inputs,
@@ -37,7 +56,7 @@ from tasks.ingest import (
     read_users_task,
 )
 from tasks.quality import check_inputs, check_loaded, check_outputs
-from tasks.report import alert_findings, publish_report
+from tasks.report import alert_findings, publish_report, write_html_report
 from tasks.staging import prune_staging_task
 from tasks.warehouse import (
     already_loaded,
@@ -48,6 +67,7 @@ from tasks.warehouse import (
     prepare_warehouse,
     summarize_day,
 )
+from warehouse.connect import scrub
 
 
 def _run_name() -> str:
@@ -80,11 +100,14 @@ class StageTimer:
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         started = time.perf_counter()
+        observer().stage_started(name)
         try:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - started, 3)
-        if self.progress_id is not None:  # reached only when the stage succeeded
+        # reached only when the stage succeeded
+        observer().stage_finished(name, self.seconds[name])
+        if self.progress_id is not None:
             update_progress_artifact(self.progress_id, STAGE_PROGRESS.get(name, 0.0), description=f"{name} done")
 
 
@@ -124,6 +147,7 @@ def daily(
     if plan.events_api:
         event_files.append(fetch_events_api(plan.events_api, layout, settings))
 
+    observer().inputs(access_files + event_files)
     fingerprints = fingerprint_inputs(access_files + event_files, plan.users_db, settings)
     if not force and already_loaded(url, plan.day, fingerprints):
         logger.info("%s was already loaded from these exact inputs; pass --force to redo it.", plan.day)
@@ -140,14 +164,17 @@ def daily(
             users_count = read_users_task(plan.users_db, layout)
             enrich_user_agents_task(layout)
         inputs = input_rows(access_stats, events_result)
+        observer().files_parsed(inputs)
         with timer.stage("input_checks"):
             check_inputs(url, run_id, layout, access_stats, settings)
+        observer().analytics_started(layout.output, OUTPUT_TABLES)
         with timer.stage("analytics"):
             outputs = run_analytics(layout, settings)
         with timer.stage("output_checks"):
             check_outputs(url, run_id, layout, outputs, settings)
         with timer.stage("load"):
             table_rows = load_day(url, run_id, layout, outputs, inputs, fingerprints, settings)
+        observer().tables_loaded(table_rows)
         with timer.stage("loaded_checks"):
             # After the commit: a blocking failure fails the run (and alerts) but cannot undo the load.
             check_loaded(url, run_id, layout, settings)
@@ -159,11 +186,25 @@ def daily(
         except Exception as audit_exc:  # noqa: BLE001 - never hide the original error
             logger.error("could not record the failure in pipeline_runs: %s", audit_exc)
         raise
-    publish_report(summary, timer.seconds)
+    html_report = _html_report(url, plan.day, settings, logger)
+    publish_report(summary, timer.seconds, html_report)
     alert_findings(url, plan.day, settings.security)
     prune_staging_task(settings, plan.day)
-    print(summary.to_text())
-    return summary.to_dict()
+    logger.info(summary.to_text())
+    return {**summary.to_dict(), "html_report": str(html_report) if html_report else None}
+
+
+def _html_report(url: SecretStr, day: date, settings: WebtrailSettings, logger: Any) -> Path | None:
+    """The day's HTML report; the day is loaded whatever happens here, so a failure is only logged."""
+    try:
+        with StageTimer().stage("report"):
+            return write_html_report(url, day, settings.data_dir.resolve())
+    except Exception as exc:  # noqa: BLE001 - the load committed; the report can be rebuilt later
+        logger.error(
+            "the HTML report of %s could not be written (%s: %s); rebuild it with python -m report.html --day %s",
+            day, type(exc).__name__, exc, day,
+        )
+        return None
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -180,29 +221,67 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-format", help="access-log format: a name (combined, main, ...), an nginx log_format "
                         "or Apache LogFormat string, or with --log-format-config the format's name in that file")
     parser.add_argument("--log-format-config", help="nginx or Apache config file to read the access-log format from")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true", help="no progress and no summary; errors only")
+    output.add_argument("--json", action="store_true", help="print the summary as JSON on stdout (no progress)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point of `python -m flows.daily`."""
-    args = _parse_args(argv)
+    """Command-line entry point of `python -m flows.daily`; returns the exit code (report/terminal.py)."""
+    args = _parse_args(argv)  # exits 2 on a usage error
     # parser settings, read by the flow from the environment (WEBTRAIL_PARSER__*)
     for flag, variable in ((args.log_format, "WEBTRAIL_PARSER__LOG_FORMAT"),
                            (args.log_format_config, "WEBTRAIL_PARSER__LOG_FORMAT_CONFIG")):
         if flag:
             os.environ[variable] = flag
-    result = daily(
-        day=args.date,
-        access_log=args.access_log,
-        events=args.events,
-        users_db=args.users_db,
-        database_url=SecretStr(args.database_url) if args.database_url else None,
-        force=args.force,
-        events_api=args.events_api,
+    terminal = Terminal(OutputMode.from_flags(args.quiet, args.json))
+    try:
+        settings = WebtrailSettings()
+    except ValidationError as exc:
+        terminal.error(f"invalid WEBTRAIL_* setting: {scrub(str(exc))}")
+        return EXIT_ERROR
+    run_observer = terminal.observer()
+    capture = (
+        stderr_to_file(run_log_path(settings.data_dir.resolve())) if terminal.mode.captures_stderr
+        else contextlib.nullcontext(None)
     )
+    console_level = logging.WARNING if terminal.mode.quiet else None
+    try:
+        with capture as terminal.log_file, console_logging((QualityGateError,), console_level), \
+                observing(run_observer), run_observer:
+            result = daily(
+                day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,
+                database_url=SecretStr(args.database_url) if args.database_url else None,
+                force=args.force, events_api=args.events_api,
+            )
+    except QualityGateError as exc:
+        terminal.blocked(_day_of(settings, args), str(exc).splitlines()[1:], run_observer.current_stage)
+        return EXIT_BLOCKED
+    except KeyboardInterrupt:
+        terminal.error("interrupted")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every other failure: one clear line, exit 1
+        message = scrub(f"{type(exc).__name__}: {exc}", args.database_url)
+        terminal.error(message.splitlines()[0] if message else type(exc).__name__)
+        return EXIT_ERROR
+    finally:
+        if terminal.mode.captures_stderr:
+            quiet_console()  # nothing after the last message: the log file has had everything
     if result.get("status") == "skipped":
-        print(f"{result['day']}: already loaded from the same inputs (use --force to reload).")
-    return 0
+        terminal.skipped(result)
+    else:
+        terminal.completed(result)
+    return EXIT_LOADED
+
+
+def _day_of(settings: WebtrailSettings, args: argparse.Namespace) -> str:
+    """The day the run processed, for messages (the flag, else what the flow resolved it to)."""
+    try:
+        plan = resolve_plan(settings, args.date, args.access_log, args.events, args.users_db, args.events_api)
+        return plan.day.isoformat()
+    except Exception:  # noqa: BLE001 - a message must not fail
+        return args.date.isoformat() if args.date else "the day"
 
 
 if __name__ == "__main__":

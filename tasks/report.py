@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from psycopg2.extras import RealDictCursor
@@ -13,15 +14,38 @@ from pydantic import SecretStr
 
 from config.settings import SecuritySettings
 from report.findings import alertable, finding_event, findings_markdown
+from report.html import report_path, write_report
 from report.markdown import escape_markdown, markdown_table
 from report.summary import RunSummary
 from warehouse.connect import connection
 
 
+@task(name="write-html-report", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[10])
+def write_html_report(url: SecretStr, day: date, data_dir: Path) -> Path:
+    """Write the day's self-contained HTML report from the warehouse; publish it as a link artifact."""
+    path = write_report(url.get_secret_value(), day, report_path(data_dir, day))
+    create_link_artifact(
+        key="webtrail-html-report",
+        link=path.resolve().as_uri(),
+        link_text=f"webtrail report {day.isoformat()} ({path.name})",
+        description=f"Self-contained HTML report of {day} (open the file in a browser; it needs no network)",
+    )
+    get_run_logger().info("HTML report of %s: %s", day, path)
+    return path
+
+
 @task(name="publish-report", cache_policy=NO_CACHE)
-def publish_report(summary: RunSummary, stage_seconds: dict[str, float]) -> None:
+def publish_report(summary: RunSummary, stage_seconds: dict[str, float], html_report: Path | None = None) -> None:
     """A run-summary table artifact and a markdown report artifact (log content escaped)."""
     day = summary.day.isoformat()
+    if html_report is not None:
+        where = "HTML report with charts (open the file in a browser): " + escape_markdown(
+            html_report.resolve(), max_chars=1000
+        )
+    else:
+        where = "No HTML report was written; rebuild it with: " + escape_markdown(
+            f"python -m report.html --day {day}"
+        )
     create_table_artifact(
         key="webtrail-run-summary",
         table=[{"table": f"webtrail.{t}", "rows": n} for t, n in summary.table_rows.items()],
@@ -38,7 +62,7 @@ def publish_report(summary: RunSummary, stage_seconds: dict[str, float]) -> None
     create_markdown_artifact(
         key="webtrail-daily-report",
         markdown=(
-            f"# webtrail daily report: {escape_markdown(day)}\n\n"
+            f"# webtrail daily report: {escape_markdown(day)}\n\n{where}\n\n"
             f"Access-log lines read {summary.lines_read}, parsed {summary.lines_parsed}, "
             f"rejected {summary.lines_rejected}. Sessions: {summary.human_sessions} human, "
             f"{summary.bot_sessions} bot.\n\n## Inputs\n\n{inputs}\n\n## Security findings (IPs per category)\n\n"

@@ -156,3 +156,22 @@ def test_rerun_is_skipped_and_forced_rerun_changes_nothing(
     with _conn(data_dir) as conn:
         assert _snapshot(conn, day) == before
         assert _scalar(conn, "SELECT count(*) FROM webtrail.pipeline_runs WHERE day = %s", day) == 2
+
+
+def test_the_html_report_is_written_and_published_as_artifacts(first_run: dict[str, Any], data_dir: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    report = Path(first_run["html_report"])
+    assert report == data_dir.resolve() / "reports" / f"{first_run['day']}.html"
+    assert report.stat().st_size > 100_000
+    with get_client(sync_client=True) as client:
+        keys = ArtifactFilterKey(any_=["webtrail-html-report", "webtrail-daily-report"])
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=keys))
+    latest = {}
+    for artifact in sorted(found, key=lambda a: a.created):
+        latest[artifact.key] = artifact
+    # Prefect stores a link artifact as the markdown link [text](url)
+    link = str(latest["webtrail-html-report"].data)
+    assert link == f"[webtrail report {first_run['day']} ({report.name})]({report.as_uri()})"
+    assert "HTML report with charts" in str(latest["webtrail-daily-report"].data)

@@ -408,6 +408,9 @@ def test_daily_deployment_loads_the_sample_day(
     summary = {row["table"]: row["rows"] for row in _table(artifacts["webtrail-run-summary"])}
     assert summary["webtrail.sessions"] > 0
     assert ground_truth["date"].replace("-", "\\-") in artifacts["webtrail-daily-report"]
+    # the day's HTML report: a link artifact to the file, named in the markdown report too
+    assert f"reports/{ground_truth['date']}.html" in str(artifacts["webtrail-html-report"])
+    assert "HTML report with charts" in artifacts["webtrail-daily-report"]
 
 
 def test_findings_of_the_daily_run_reach_the_webhook(
