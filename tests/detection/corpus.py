@@ -4,15 +4,14 @@ corpus.txt is written by hand from the public detectors' rule descriptions (Crow
 scenarios and their tests, fail2ban filter.d files, SigmaHQ webserver rules, the CVE advisories),
 not by the sample generator. Its small language:
 
-    client IP kind=attack|nearmiss|benign family=NAME [expect=cat1,cat2] [cve=ID] [pending=12]
+    client IP kind=attack|nearmiss|benign family=NAME [expect=cat1,cat2] [cve=ID]
     ua TEXT                  user agent of the next lines (default: a desktop Firefox)
     at HH:MM:SS              time of the next line (default 10:00:00 on DAY)
     +S "REQUEST" STATUS [ref=URL] [user=NAME] [ua=TEXT]     one line S seconds after the previous
     *N/S "REQUEST" STATUS [...]                             N lines S seconds apart; {i} is 1..N
 
-The request is written as the server logs it (Apache writes binary bytes as `\\x16`). `pending=12`
-marks clients whose lines only become requests with issue #12's request_kind (junk request lines,
-quarantined by the current parser); the evaluation counts them only when the parser keeps them.
+The request is written as the server logs it (Apache writes binary bytes as `\\x16`); junk and
+empty request lines are requests too (parsers/schema.py, REQUEST_KINDS), so every line is counted.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class Client:
     family: str
     expect: set[str] = field(default_factory=set)
     cve: str | None = None
-    pending: str | None = None
     lines: list[str] = field(default_factory=list)
 
 
@@ -60,7 +58,7 @@ def load(path: Path = CORPUS) -> list[Client]:
             words = shlex.split(line)
             attrs = dict(w.split("=", 1) for w in words[2:])
             expect = set(filter(None, attrs.get("expect", "").split(",")))
-            current = Client(words[1], attrs["kind"], attrs["family"], expect, attrs.get("cve"), attrs.get("pending"))
+            current = Client(words[1], attrs["kind"], attrs["family"], expect, attrs.get("cve"))
             clients.append(current)
             ua, now = DEFAULT_UA, datetime.combine(DAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
             continue
