@@ -130,6 +130,11 @@ class SqlWorkspace:
         self._loaded: dict[str, Any] = {}
         self.con = duckdb.connect(config={"threads": 2})
         self.con.execute("SET TimeZone = 'UTC'")
+        # The query text may come from a deployment parameter: it reads the staging and nothing else
+        # on the machine (no read_csv('/etc/...')), and cannot SET its way back out.
+        self.con.execute("SET allowed_directories = [?]", [str((self.data_dir / "staging").resolve())])
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
 
     def close(self) -> None:
         self.con.close()

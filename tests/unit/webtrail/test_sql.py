@@ -133,3 +133,14 @@ def test_window_days() -> None:
     assert window_days(DAY, 3) == [date(2026, 11, 22), BEFORE, DAY]
     with pytest.raises(ValueError, match="--days"):
         window_days(DAY, 0)
+
+
+def test_a_query_reads_the_staging_and_no_other_file(data_dir: Path) -> None:
+    """The SQL may come from a deployment parameter: files outside the staging stay out of reach."""
+    secret = data_dir / "secret.csv"
+    secret.write_text("token\nhunter2\n")
+    with SqlWorkspace(data_dir, [DAY], _no_warehouse) as ws:
+        assert ws.query("SELECT count(*) AS n FROM requests").table.column("n").to_pylist() == [3]
+        for query in (f"SELECT * FROM read_csv('{secret}')", "SELECT * FROM glob('/etc/*')"):  # noqa: S608 - the test's own path
+            with pytest.raises(ValueError, match="disabled by configuration"):
+                ws.query(query)
