@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,11 @@ from config.settings import BlocklistSettings
 SEVERITIES = ("low", "medium", "high", "critical")
 IPV4_GROUP, IPV6_GROUP = 24, 64
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# An address as servers and firewalls spell it. ipaddress also accepts an IPv6 scope id ("fe80::1%eth0"),
+# which may carry any text, spaces, ";" and newlines included: that would inject directives.
+_ADDRESS_TEXT = re.compile(r"[0-9A-Fa-f:.]+")
+# Claiming to be a search engine from outside its ranges is the offence itself: never exempt it.
+_NEVER_EXEMPT_AS_CRAWLER = frozenset({"fake_crawler"})
 
 
 @dataclass(frozen=True)
@@ -155,8 +161,11 @@ def build_blocklist(
     ban = timedelta(hours=settings.ban_hours)
     skipped: dict[str, set[str]] = {}
     per_ip: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, list[Offence]] = {}
+    crawlers -= {o.ip for o in offences if o.category in _NEVER_EXEMPT_AS_CRAWLER}
     for offence in offences:
         try:
+            if not _ADDRESS_TEXT.fullmatch(offence.ip):
+                raise ValueError(offence.ip)
             address = ipaddress.ip_address(offence.ip)
         except ValueError:
             skipped.setdefault("not an IP address", set()).add(offence.ip)

@@ -77,6 +77,31 @@ def test_allowlist_blocks_a_range_and_crawlers_can_be_blocked_on_request() -> No
     assert {"198.51.100.20", "198.51.100.22", "66.249.66.1", "10.1.2.3"} <= set(values)
 
 
+def test_a_fake_crawler_is_blocked_although_its_agent_declares_a_crawler() -> None:
+    """The user agent claims Googlebot from outside Google's ranges: that claim is the offence."""
+    offences = [Offence("203.0.113.99", "fake_crawler", "WT-SEC-031", "high", SEEN)]
+    context = {"generated_at": NOW, "days": [DAY], "min_severity": "high", "crawlers": {"203.0.113.99"}}
+    blocklist = build_blocklist(offences, BlocklistSettings(), context)
+    assert [e.value for e in blocklist.entries] == ["203.0.113.99"]
+    assert "declared crawler" not in blocklist.skipped
+
+
+@pytest.mark.parametrize("hostile", [
+    "fe80::1%x;\nallow all;\ninclude conf.d",  # an IPv6 scope id carrying directives
+    "2001:db8::1%x all granted",
+    " 192.0.2.50",
+])
+def test_an_address_with_a_scope_id_or_extra_text_is_never_written(hostile: str) -> None:
+    offences = [Offence(hostile, "xss", "WT-SEC-005", "high", SEEN)]
+    context = {"generated_at": NOW, "days": [DAY], "min_severity": "high", "crawlers": set()}
+    blocklist = build_blocklist(offences, BlocklistSettings(), context)
+    assert blocklist.entries == []
+    assert blocklist.skipped == {"not an IP address": [hostile]}
+    for name in ("nginx", "apache", "nftables", "ipset"):
+        text = render(name, blocklist)
+        assert "allow all" not in text and "include conf.d" not in text and "%x" not in text
+
+
 def test_expired_entries_are_left_out() -> None:
     late = SEEN + timedelta(hours=168, minutes=30)  # the 10:00 offences expired, 11:00 and 12:00 not yet
     blocklist = _blocklist(now=late)
