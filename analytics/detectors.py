@@ -120,7 +120,7 @@ def user_agent_matches(agents: DataFrame, d: Detection) -> DataFrame:
     )
 
 
-MATCHED_COLUMNS = ("_ua", "_good_bot", "_claimed", "_engine", "_allowed", "_hits", "_sigma")
+MATCHED_COLUMNS = ("_ua", "_good_bot", "_claimed", "_engine", "_ip_allowed", "_allowed", "_hits", "_sigma")
 
 
 def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
@@ -160,6 +160,8 @@ def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
     # a plain array (no higher-order function): Spark generates code for the whole regex pass
     return base.select(
         *requests.columns, good.alias("_good_bot"), claimed.alias("_claimed"), F.col("_engine"),
+        # _ip_allowed alone decides whose login events are ignored: an agent string is the client's to choose
+        F.coalesce(F.col("_allowed"), F.lit(False)).alias("_ip_allowed"),
         (F.coalesce(F.col("_allowed"), F.lit(False)) | F.coalesce(F.col("_ua_allowed"), F.lit(False)))
         .alias("_allowed"),
         F.array(*matches).alias("_hits"),

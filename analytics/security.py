@@ -95,7 +95,7 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
     """
     detection = D.load_detection(settings)
     base = D.prepare(requests, detection)
-    allowed_ips = base.where(F.col("_allowed")).select("client_ip").distinct()
+    allowed_ips = base.where(F.col("_ip_allowed")).select("client_ip").distinct()
     base = base.where(~F.col("_allowed"))
     if settings.allow_ips or settings.allow_cidrs:
         events = events.join(F.broadcast(allowed_ips), "client_ip", "left_anti")

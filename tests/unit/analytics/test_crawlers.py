@@ -62,3 +62,15 @@ def test_fake_crawlers_and_allowlists(frames: Any, tmp_path: Path) -> None:
              security_findings(frames.requests(rows), frames.events([]), settings).collect()}
     assert found == {("203.0.113.9", "fake_crawler"), ("2001:db8::9", "fake_crawler"),
                      ("192.0.2.51", "sensitive_file")}
+
+
+def test_an_allowlisted_agent_does_not_hide_the_login_events_of_its_ip(frames: Any) -> None:
+    """Only an allowlisted IP silences login events: the agent string is the client's to choose."""
+    attacker = "192.0.2.60"
+    rows = [{"client_ip": attacker, "requested_at": T0, "user_agent": "InternalScanner/2.0"}]
+    events = [{"client_ip": attacker, "occurred_at": T0 + timedelta(seconds=i), "event_type": "login_failure",
+               "user_id": f"u{i}", "path": "/login"} for i in range(6)]
+    settings = SecuritySettings(allow_ips=["198.51.100.1"], allow_user_agents=["^internalscanner/"])
+    found = {(r.client_ip, r.category) for r in
+             security_findings(frames.requests(rows), frames.events(events), settings).collect()}
+    assert (attacker, "credential_stuffing") in found
