@@ -103,7 +103,10 @@ def connect(
     attempt = 0
     for attempt in range(1, attempts + 1):
         try:
-            return psycopg2.connect(url, connect_timeout=connect_timeout, application_name=application_name)
+            # UTC sessions: timestamptz values come back in UTC whatever the server's TimeZone, as every
+            # day and minute of webtrail is a UTC one.
+            return psycopg2.connect(url, connect_timeout=connect_timeout, application_name=application_name,
+                                    options="-c TimeZone=UTC")
         except psycopg2.Error as exc:  # OperationalError, ProgrammingError (bad DSN), ...
             last_error = scrub(str(exc).strip(), url)
         if _is_permanent(last_error) or attempt == attempts:

@@ -84,3 +84,25 @@ def test_unreachable_server_is_retried_with_backoff(caplog: pytest.LogCaptureFix
     assert len(retries) == 2
     assert "someone:***@" in str(info.value)
     assert "Wr0ng" not in caplog.text + str(info.value)
+
+
+def test_sessions_are_utc_whatever_the_database_time_zone(empty_db_url: str) -> None:
+    """The report keys minutes by the text of minute_at: a server on another zone must not shift them."""
+    setup = psycopg2.connect(empty_db_url)
+    setup.autocommit = True
+    name = setup.info.dbname
+    with setup.cursor() as cur:
+        cur.execute(sql.SQL("ALTER DATABASE {} SET timezone TO 'Asia/Tokyo'").format(sql.Identifier(name)))
+    setup.close()
+    plain = psycopg2.connect(empty_db_url)
+    with plain.cursor() as cur:
+        cur.execute("SHOW TimeZone")
+        assert cur.fetchone()[0] == "Asia/Tokyo"  # the setting took: the check below can fail
+    plain.close()
+    conn = connect(empty_db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT TIMESTAMPTZ '2026-11-24 23:30:00+00'")
+            assert cur.fetchone()[0].isoformat() == "2026-11-24T23:30:00+00:00"
+    finally:
+        conn.close()
