@@ -218,8 +218,10 @@
         var rows = Array.prototype.slice.call(body.rows);
         rows.sort(function (a, b) {
           var x = a.cells[column].getAttribute("data-sort"), y = b.cells[column].getAttribute("data-sort");
-          var nx = parseFloat(x), ny = parseFloat(y);
-          var order = (!isNaN(nx) && !isNaN(ny) && String(nx) === x && String(ny) === y) ? nx - ny : String(x).localeCompare(String(y));
+          // "120.0" and "1000" are numbers too (Python writes whole floats with ".0")
+          var nx = Number(x), ny = Number(y);
+          var numeric = x !== null && y !== null && x.trim() !== "" && y.trim() !== "" && isFinite(nx) && isFinite(ny);
+          var order = numeric ? nx - ny : String(x).localeCompare(String(y));
           return ascending ? order : -order;
         });
         rows.forEach(function (row) { body.appendChild(row); });
