@@ -109,6 +109,8 @@ def test_recall_and_false_positives(clients: list[corpus.Client], found: dict[st
     assert report["flagged_nearmiss"] == []
     assert report["ip_recall"] >= 0.95, render(report)
     assert report["pair_recall"] >= 0.90, render(report)
+    # The README's numbers: every attacker and every (IP, category) pair of the corpus is found.
+    assert report["totals"] == {"ips": 94, "ips_found": 94, "pairs": 96, "pairs_found": 96}, render(report)
 
 
 def test_every_cve_client_is_named_by_its_cve(clients: list[corpus.Client], found: dict[str, Any]) -> None:
