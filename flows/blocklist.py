@@ -19,8 +19,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-FORMATS = ("nginx", "apache", "ipset", "nftables", "crowdsec", "crowdsec-csv", "csv", "json")
-SEVERITIES = ("low", "medium", "high", "critical")
+from report.blocklist import SEVERITIES
+from report.blocklist_formats import RENDERERS
+
+FORMATS = tuple(RENDERERS)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
