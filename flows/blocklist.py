@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from report.blocklist import SEVERITIES
+from analytics.rules import SEVERITIES
 from report.blocklist_formats import RENDERERS
 
 FORMATS = tuple(RENDERERS)

@@ -21,9 +21,9 @@ from typing import Any
 
 import psycopg2.extensions
 
+from analytics.rules import SEVERITIES
 from config.settings import BlocklistSettings
 
-SEVERITIES = ("low", "medium", "high", "critical")
 IPV4_GROUP, IPV6_GROUP = 24, 64
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # An address as servers and firewalls spell it. ipaddress also accepts an IPv6 scope id ("fe80::1%eth0"),

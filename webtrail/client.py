@@ -8,17 +8,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from analytics.rules import SEVERITIES
 from config.settings import WebtrailSettings
+from report.investigate import glob_to_like
 from webtrail.sql import QueryResult, SqlWorkspace, window_days
 from webtrail.staging import staged_days
-
-SEVERITIES = ("low", "medium", "high", "critical")
-
-
-def glob_like(pattern: str) -> str:
-    """A glob over the whole path (`*` any characters, `?` one) as a LIKE pattern with `\\` escapes."""
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%").replace("?", "_")
 
 
 class Webtrail:
@@ -122,7 +116,7 @@ class Webtrail:
         """Staged raw requests of the window, in time order; ``path`` is a glob over the whole path."""
         filters = {
             "client_ip = ?": ip,
-            "path LIKE ? ESCAPE '\\'": glob_like(path) if path else None,
+            "path LIKE ? ESCAPE '\\'": glob_to_like(path) if path else None,
             "status = ?": status,
         }
         return self._filtered("requests", filters, "requested_at, client_ip", day, days, limit)
