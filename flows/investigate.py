@@ -77,8 +77,9 @@ def _print_explain(result: Any, out: Any) -> None:
 
 def _investigate_direct(args: argparse.Namespace) -> int:
     from config.settings import WebtrailSettings
-    from report.investigate import InvestigationQuery, investigate, resolve_window, result_sections
+    from report.investigate import InvestigationQuery, investigate, resolve_window
     from report.investigate import latest_loaded_day as latest
+    from report.investigate_render import result_sections
     from warehouse.connect import connection
     from warehouse.embedded import database_url
     from webtrail.output import emit_sections

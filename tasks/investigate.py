@@ -11,16 +11,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
 from config.settings import WebtrailSettings
-from report.investigate import (
-    InvestigationQuery,
-    InvestigationResult,
-    investigate,
-    investigation_markdown,
-    latest_loaded_day,
-    request_table,
-    sql_markdown,
-    table_cell,
-)
+from report.investigate import InvestigationQuery, InvestigationResult, investigate, latest_loaded_day
+from report.investigate_render import investigation_markdown, request_table, sql_markdown, table_cell
 from warehouse.connect import connection, redact
 from warehouse.embedded import database_url
 from webtrail.client import Webtrail

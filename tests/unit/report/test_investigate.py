@@ -16,12 +16,11 @@ from report.investigate import (
     InvestigationResult,
     glob_to_like,
     glob_to_regex,
-    investigation_markdown,
-    request_table,
     resolve_window,
     scan_requests,
     summarize_requests,
 )
+from report.investigate_render import investigation_markdown, request_table
 
 DAY = date(2026, 11, 24)
 START = datetime(2026, 11, 24, tzinfo=UTC)
