@@ -12,13 +12,12 @@ from checks.runner import (
     ContractReport,
     ContractRunError,
     QualityGateError,
-    _rendered_contract,
     parse_stats_frame,
-    postgres_connection,
     raise_on_blocking,
     verify_frames,
     verify_parquet,
 )
+from checks.threshold_variables import rendered_contract
 
 
 def outcome(name: str, level: str, result: str, value: float | None, threshold: str) -> CheckOutcome:
@@ -150,7 +149,7 @@ def test_numeric_variables_are_substituted_in_place(tmp_path: Path) -> None:
         "        must_be_less_than_or_equal: ${var.MAX}   # ratio\n"
         "        must_be_greater_than: '${var.MIN}'\n"
     )
-    with _rendered_contract(contract, {"MIN": "-3"}) as rendered:
+    with rendered_contract(contract, {"MIN": "-3"}) as rendered:
         lines = rendered.read_text().splitlines()
     assert lines[6] == "      expression: x ${var.MAX}"  # SQL text is left to Soda
     assert lines[8] == "        must_be_less_than_or_equal: 0.01   # ratio"
@@ -161,45 +160,12 @@ def test_numeric_variables_are_substituted_in_place(tmp_path: Path) -> None:
 def test_contracts_without_numeric_variables_are_used_as_they_are(tmp_path: Path) -> None:
     contract = tmp_path / "c.yml"
     contract.write_text("checks:\n  - row_count:\n")
-    with _rendered_contract(contract, {}) as rendered:
+    with rendered_contract(contract, {}) as rendered:
         assert rendered == contract
 
 
 def test_a_threshold_variable_without_value_or_default_is_refused(tmp_path: Path) -> None:
     contract = tmp_path / "c.yml"
     contract.write_text("threshold:\n  must_be: ${var.NOPE}\n")
-    with pytest.raises(ContractRunError, match="NOPE"), _rendered_contract(contract, {}):
+    with pytest.raises(ContractRunError, match="NOPE"), rendered_contract(contract, {}):
         pass
-
-
-# --------------------------------------------------------------------- PostgreSQL connection
-
-
-def test_the_embedded_socket_url_becomes_a_socket_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"):
-        monkeypatch.delenv(name, raising=False)
-    url = "postgresql://postgres@/webtrail?host=%2Fvar%2Flib%2Fweb%20trail%2Fdata&port=5433"
-    assert postgres_connection(url) == {
-        "host": "/var/lib/web trail/data", "port": 5433, "database": "webtrail", "user": "postgres",
-        "password": "", "connect_timeout": "30",
-    }
-
-
-def test_key_value_strings_and_extra_parameters_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PGPASSWORD", raising=False)
-    conn = postgres_connection("host=db.example port=6432 dbname=dw user=etl sslmode=require options='-c x=1'")
-    assert conn == {
-        "host": "db.example", "port": 6432, "database": "dw", "user": "etl", "password": "",
-        "connect_timeout": "30", "sslmode": "require", "options": "-c x=1",
-    }
-
-
-def test_what_the_url_leaves_out_comes_from_the_libpq_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PGUSER", "alice")
-    monkeypatch.setenv("PGPASSWORD", "from-env")
-    monkeypatch.setenv("PGHOST", "pg.internal")
-    monkeypatch.delenv("PGDATABASE", raising=False)
-    conn = postgres_connection("postgresql:///?connect_timeout=5")
-    assert (conn["host"], conn["user"], conn["password"], conn["database"], conn["connect_timeout"]) == (
-        "pg.internal", "alice", "from-env", "alice", "5"
-    )
