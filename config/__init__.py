@@ -1,5 +1,5 @@
 """Settings shared by every stage."""
 
-from config.settings import WebtrailSettings, get_settings
+from config.settings import WebtrailSettings
 
-__all__ = ["WebtrailSettings", "get_settings"]
+__all__ = ["WebtrailSettings"]

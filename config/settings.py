@@ -8,7 +8,6 @@ The README's configuration table lists them; keep the two in step.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -338,9 +337,3 @@ class WebtrailSettings(BaseSettings):
     @property
     def postgres_dir(self) -> Path:
         return self.data_dir / "postgres"
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> WebtrailSettings:
-    """Settings read once per process from the environment."""
-    return WebtrailSettings()
