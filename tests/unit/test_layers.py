@@ -129,6 +129,7 @@ def layer_violations(found: list[Import]) -> list[str]:
 
 
 def prefect_violations(found: list[Import]) -> list[str]:
+    allowed = ", ".join(f"{file} -> {module} inside a function" for file, module in sorted(PREFECT_EXCEPTIONS))
     messages = []
     for item in found:
         if item.module.split(".", 1)[0] != "prefect" or item.file.split("/", 1)[0] in PREFECT_PACKAGES:
@@ -137,7 +138,7 @@ def prefect_violations(found: list[Import]) -> list[str]:
             continue
         messages.append(
             f"{item.file}:{item.line} imports {item.module}: Prefect is imported only in flows/ and tasks/ "
-            f"(the one exception: {', '.join(f'{file} -> {module} inside a function' for file, module in sorted(PREFECT_EXCEPTIONS))})"
+            f"(the one exception: {allowed})"
         )
     return messages
 
