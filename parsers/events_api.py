@@ -28,6 +28,17 @@ class EventsApiError(RuntimeError):
     """The events API failed after retries or answered something unusable."""
 
 
+@dataclass(frozen=True)
+class FetchPolicy:
+    """How the API is read: the list's key in each page, the per-request timeout, retries and limits."""
+
+    items_key: str = "events"
+    timeout: float = 10.0
+    max_retries: int = 4
+    backoff_seconds: float = 0.5
+    max_pages: int = 100_000
+
+
 @dataclass
 class ApiFetchResult:
     pages: int = 0
@@ -37,11 +48,11 @@ class ApiFetchResult:
 
 def _redact(url: str) -> str:
     """scheme://host/path only: no user:password, no query (tokens often live there)."""
-    p = urllib.parse.urlsplit(url)
-    host = p.hostname or ""
-    if p.port:
-        host += f":{p.port}"
-    return urllib.parse.urlunsplit((p.scheme, host, p.path, "", ""))
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _with_params(url: str, params: Mapping[str, str]) -> str:
@@ -52,9 +63,9 @@ def _with_params(url: str, params: Mapping[str, str]) -> str:
 
 
 class _Client:
-    def __init__(self, headers: Mapping[str, str], timeout: float, max_retries: int, backoff: float) -> None:
+    def __init__(self, headers: Mapping[str, str], policy: FetchPolicy) -> None:
         self.headers = {"Accept": "application/json", **headers}
-        self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
+        self.timeout, self.max_retries, self.backoff = policy.timeout, policy.max_retries, policy.backoff_seconds
         self.retries = 0
 
     def get_json(self, url: str) -> Any:
@@ -87,16 +98,12 @@ def fetch_events(
     *,
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
-    items_key: str = "events",
-    timeout: float = 10.0,
-    max_retries: int = 4,
-    backoff_seconds: float = 0.5,
-    max_pages: int = 100_000,
+    policy: FetchPolicy = FetchPolicy(),  # noqa: B008 - frozen, so one shared default is safe
 ) -> ApiFetchResult:
-    """Fetch every page of events from ``url`` into the JSON-lines file ``out``."""
+    """Fetch every page of events from ``url`` into the JSON-lines file ``out`` (read as ``policy`` says)."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise EventsApiError(f"{_redact(url)}: only http(s) URLs are supported")
-    client = _Client(headers or {}, timeout, max_retries, backoff_seconds)
+    client = _Client(headers or {}, policy)
     result = ApiFetchResult()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,15 +111,15 @@ def fetch_events(
     next_url: str | None = _with_params(url, params or {})
     seen: set[str] = set()
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8") as staged:
             while next_url:
-                if next_url in seen or result.pages >= max_pages:
-                    raise EventsApiError(f"{_redact(url)}: pagination loops or exceeds {max_pages} pages")
+                if next_url in seen or result.pages >= policy.max_pages:
+                    raise EventsApiError(f"{_redact(url)}: pagination loops or exceeds {policy.max_pages} pages")
                 seen.add(next_url)
                 page = client.get_json(next_url)
-                items, next_url = _page(page, items_key, next_url)
+                items, next_url = _page(page, policy.items_key, next_url)
                 for item in items:
-                    f.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
+                    staged.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
                 result.pages += 1
                 result.events += len(items)
         os.replace(tmp, out)

@@ -15,7 +15,9 @@ import polars as pl
 import pytest
 
 from parsers.events import parse_events
-from parsers.events_api import EventsApiError, fetch_events
+from parsers.events_api import EventsApiError, FetchPolicy, fetch_events
+
+QUICK = FetchPolicy(backoff_seconds=0.01)
 
 
 def ev(i: int) -> dict:
@@ -81,7 +83,7 @@ AUTH = {"Authorization": "Bearer x"}
 def test_pages_and_a_failing_page_retried(api: str, tmp_path: Path) -> None:
     Api.failures["/events?c2"] = 1  # the second page answers 503 once
     out = tmp_path / "api.jsonl"
-    res = fetch_events(f"{api}/events", out, params={"token": "t0p"}, headers=AUTH, backoff_seconds=0.01)
+    res = fetch_events(f"{api}/events", out, params={"token": "t0p"}, headers=AUTH, policy=QUICK)
     assert (res.pages, res.events, res.retries) == (3, 6, 1)
     assert len(Api.calls) == 4
     parsed = parse_events([out], date(2026, 11, 24), tmp_path / "ev.parquet", tmp_path / "rej.parquet")
@@ -94,14 +96,15 @@ def test_pages_and_a_failing_page_retried(api: str, tmp_path: Path) -> None:
 def test_timeout_is_retried(api: str, tmp_path: Path) -> None:
     Api.failures["/slow?"] = 1
     res = fetch_events(
-        f"{api}/slow", tmp_path / "a.jsonl", params={"token": "t0p"}, headers=AUTH, timeout=0.2, backoff_seconds=0.01
+        f"{api}/slow", tmp_path / "a.jsonl", params={"token": "t0p"}, headers=AUTH,
+        policy=FetchPolicy(timeout=0.2, backoff_seconds=0.01),
     )
     assert res.retries == 1 and res.events == 6
 
 
 def test_client_error_fails_at_once_without_secrets(api: str, tmp_path: Path) -> None:
     with pytest.raises(EventsApiError, match="HTTP 401") as err:
-        fetch_events(f"{api}/events?token=s3cret", tmp_path / "a.jsonl", headers=AUTH, backoff_seconds=0.01)
+        fetch_events(f"{api}/events?token=s3cret", tmp_path / "a.jsonl", headers=AUTH, policy=QUICK)
     assert "s3cret" not in str(err.value) and len(Api.calls) == 1
     assert not (tmp_path / "a.jsonl").exists()
 
@@ -114,14 +117,17 @@ def test_retries_exhausted_and_loops(api: str, tmp_path: Path) -> None:
             tmp_path / "a.jsonl",
             params={"token": "t0p"},
             headers=AUTH,
-            max_retries=2,
-            backoff_seconds=0.01,
+            policy=FetchPolicy(max_retries=2, backoff_seconds=0.01),
         )
     assert len(Api.calls) == 3
     with pytest.raises(EventsApiError, match="loops"):
-        fetch_events(f"{api}/loop", tmp_path / "b.jsonl", backoff_seconds=0.01)
+        fetch_events(f"{api}/loop", tmp_path / "b.jsonl", policy=QUICK)
 
 
 def test_unreachable(tmp_path: Path) -> None:
     with pytest.raises(EventsApiError, match="after 2 attempts"):
-        fetch_events("http://127.0.0.1:9/x", tmp_path / "a.jsonl", max_retries=1, backoff_seconds=0.01, timeout=1)
+        fetch_events(
+            "http://127.0.0.1:9/x",
+            tmp_path / "a.jsonl",
+            policy=FetchPolicy(max_retries=1, backoff_seconds=0.01, timeout=1),
+        )
