@@ -11,7 +11,7 @@ fewer than RARE_404_HITS times that day (all statuses counted) is counted under 
 each. Templates seen more often keep their 404s (a broken link is worth its own row), and the other
 answers of a rare template keep their template.
 
-Every request counts in these tables, whatever its request line (DESIGN.md "What a request is"): a
+Every request counts in these tables, whatever its request line (README, "What a request is"): a
 request whose line could not be split (request_kind `malformed` or `empty`, method and path null)
 is counted in endpoint_daily under the method '-' and the template `(malformed)` or `(empty)`; one
 with a non-HTTP protocol under its method and `(non-http)`. Those templates are never folded.

@@ -1,4 +1,4 @@
-"""Sessionization (DESIGN.md, Sessions) in the gaps-and-islands form.
+"""Sessionization (README, "Tables" and "Sessions and midnight") in the gaps-and-islands form.
 
 Device = (client_ip, user_agent) (a missing user agent counts as ''). Requests of a device are
 ordered by (requested_at, source_file, line_number); a request opens a new session when the gap to
@@ -22,7 +22,7 @@ started_at ISO-8601 UTC || 0x1f || device hash): the device hash is added to the
 (visitor key, first timestamp) so two devices of one user starting in the same second cannot
 collide on the (day, session_id) key. The caller assigns sessions to the day of their start.
 
-Only well-formed requests make sessions (DESIGN.md "What a request is"): a request whose line is
+Only well-formed requests make sessions (README, "What a request is"): a request whose line is
 empty, malformed or not HTTP (`request_kind` other than `http`) is counted by the traffic, status,
 endpoint, IP and security tables but belongs to no session and is never a page view. Such rows are
 ordered after every well-formed one of their device and get a null `_seq`, so they neither open nor

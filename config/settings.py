@@ -40,7 +40,7 @@ class ParserSettings(BaseModel):
 
 
 class SessionSettings(BaseModel):
-    """Sessionization rules (DESIGN.md, Sessions; analytics/sessions.py)."""
+    """Sessionization rules (README, "Tables" and "Sessions and midnight"; analytics/sessions.py)."""
 
     gap_minutes: int = Field(default=30, ge=1, description="Inactivity that starts a new session.")
     split_at_midnight: bool = Field(default=False, description="Also end sessions at 00:00 UTC (GA4: off).")
@@ -221,7 +221,7 @@ class QualitySettings(BaseModel):
     """Data-contract thresholds passed to the Soda contracts as variables."""
 
     max_reject_ratio: float = Field(default=0.01, description="Blocking: rejected / read lines per run.")
-    # Shapes of real traffic (DESIGN.md "What a request is"): measured, warn only. Internet-facing
+    # Shapes of real traffic (README, "What a request is"): measured, warn only. Internet-facing
     # sites log 1-6% empty requests (connections closed before a request line).
     max_empty_request_share: float = Field(
         default=0.10, description="Warn: requests with an empty request line ('-') / requests."

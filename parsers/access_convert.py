@@ -27,7 +27,7 @@ CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 ISO_TIME = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
 # Order matters: the first matching reason is reported. A line is rejected only when it cannot give a
-# client, a timestamp and a status (DESIGN.md "What a request is"); a junk request line is data.
+# client, a timestamp and a status (README, "What a request is"); a junk request line is data.
 PRE_REASONS = ("line_too_long", "binary_junk", "empty_line")
 POST_REASONS = ("bad_timestamp", "missing_client", "bad_status")
 STATUS_MIN, STATUS_MAX = 100, 599

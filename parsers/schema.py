@@ -34,7 +34,7 @@ REQUESTS_SCHEMA: dict[str, pl.DataType] = {
     "has_invalid_utf8": pl.Boolean(),
 }
 
-# What a logged request line was (DESIGN.md "What a request is"). Every line with a client, a
+# What a logged request line was (README, "What a request is"). Every line with a client, a
 # timestamp and a status is a request, whatever its request line:
 #   http       METHOD SP target [SP HTTP/x.y]: method, path and protocol are set (any RFC 9110 token
 #              is a method: PROPFIND, PRI and SSTP_DUPLEX_POST are data, not errors)

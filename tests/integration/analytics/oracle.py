@@ -6,7 +6,7 @@ and the rare-404 threshold of endpoint_daily (analytics.performance). Which IPs 
 from the Spark findings (an input here: detection has its own tests); bots by user agent come from
 the staged user-agent table. Percentiles: linear interpolation, as documented for Spark.
 
-What a request is (DESIGN.md): every staged row counts in traffic_minute, endpoint_daily and
+What a request is (README, "What a request is"): every staged row counts in traffic_minute, endpoint_daily and
 status_daily; a row whose request_kind is not 'http' (empty, malformed, non-HTTP request line) is
 in no session and no page view, and endpoint_daily counts it under '(empty)', '(malformed)' or
 '(non-http)', never folded into the rare-404 row.

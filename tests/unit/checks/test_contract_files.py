@@ -93,7 +93,7 @@ def test_warn_checks_are_the_intended_ones() -> None:
         ("users", "users_row_count"),
         ("users", "plan_valid"),
         ("users", "status_valid"),
-        # the shapes of real traffic are measured, never blocking (DESIGN.md "What a request is")
+        # the shapes of real traffic are measured, never blocking (README, "What a request is")
         ("requests", "empty_request_share"),
         ("requests", "malformed_request_share"),
         ("requests", "non_standard_method_share"),
