@@ -43,11 +43,11 @@ class Invalid(Exception):
 
 
 def _text(obj: dict[str, Any], key: str, ids: bool = False) -> str | None:
-    v = obj.get(key)
-    if v is None or isinstance(v, str):
-        return v
-    if ids and isinstance(v, int) and not isinstance(v, bool):
-        return str(v)  # numeric ids from some SDKs: kept as their decimal text
+    value = obj.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if ids and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # numeric ids from some SDKs: kept as their decimal text
     raise Invalid(f"invalid_field:{key}")
 
 
@@ -99,16 +99,16 @@ def _parse_file(
     for batch in reader:
         rows: list[dict[str, Any]] = []
         bad: list[tuple[int, str, str]] = []
-        for i, line in enumerate(batch.lines.to_list()):
-            n, line = batch.first_line_number + i, line.rstrip("\r")
+        for offset, line in enumerate(batch.lines.to_list()):
+            line_number, line = batch.first_line_number + offset, line.rstrip("\r")
             try:
-                if batch.truncated_line == n:
+                if batch.truncated_line == line_number:
                     raise Invalid("truncated_file")
                 if len(line.encode()) > settings.max_line_bytes:
                     raise Invalid("line_too_long")
-                rows.append({**validate(line), "line_number": n})
+                rows.append({**validate(line), "line_number": line_number})
             except Invalid as exc:
-                bad.append((n, str(exc), line.replace("\x00", "")[: settings.rejected_raw_chars]))
+                bad.append((line_number, str(exc), line.replace("\x00", "")[: settings.rejected_raw_chars]))
         schema = {**{c: EVENTS_SCHEMA[c] for c in cols}, "line_number": pl.Int64()}
         df = pl.DataFrame(rows, schema=schema).with_columns(source_file=pl.lit(str(path)))
         in_day = df.filter(pl.col("occurred_at").is_between(*window, closed="left"))

@@ -20,14 +20,14 @@ _SKIP = re.compile(r"(^|[._-])error", re.IGNORECASE)
 
 def _rotation_key(path: Path) -> tuple[str, int, str]:
     """Sort key: per base name, oldest first (highest number, then dated, then the live file)."""
-    m = _ROTATED.match(path.name)
-    if not m:
+    match = _ROTATED.match(path.name)
+    if not match:
         return (str(path), 1, "")
-    base = str(path.parent / m.group("base"))
-    if m.group("num") is not None:
-        return (base, -int(m.group("num")), "")  # .3 before .2 before .1
-    if m.group("date") is not None:
-        return (base, 0, m.group("date"))  # dateext: older dates first, after numbered ones
+    base = str(path.parent / match.group("base"))
+    if match.group("num") is not None:
+        return (base, -int(match.group("num")), "")  # .3 before .2 before .1
+    if match.group("date") is not None:
+        return (base, 0, match.group("date"))  # dateext: older dates first, after numbered ones
     return (base, 1, "")  # the live file is the newest
 
 
@@ -51,11 +51,11 @@ def discover_files(patterns: Sequence[str]) -> list[Path]:
     for pattern in patterns:
         hits: list[Path] = []
         candidates = glob.glob(pattern, recursive=True) if _has_magic(pattern) else [pattern]
-        for c in map(Path, candidates):
-            if c.is_dir():
-                hits += [p for p in c.iterdir() if p.is_file() and is_access_log(p)]
-            elif c.is_file():
-                hits.append(c)
+        for candidate in map(Path, candidates):
+            if candidate.is_dir():
+                hits += [p for p in candidate.iterdir() if p.is_file() and is_access_log(p)]
+            elif candidate.is_file():
+                hits.append(candidate)
         if not hits:
             raise FileNotFoundError(f"no access log matches {pattern!r}")
         found.update(dict.fromkeys(p.resolve() for p in hits))
@@ -64,8 +64,8 @@ def discover_files(patterns: Sequence[str]) -> list[Path]:
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes as stored (compressed files are not decompressed)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_bytes):
-            h.update(chunk)
-    return h.hexdigest()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()

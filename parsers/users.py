@@ -50,13 +50,13 @@ def _typed(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _parse_times(s: pl.Series) -> pl.Series:
+def _parse_times(text: pl.Series) -> pl.Series:
     """ISO-like text with or without offset (naive = UTC), 'T' or space separated, or a date."""
-    s = s.str.strip_chars().str.replace(r"Z\z", "+00:00").str.replace(r"\A(\S+) ", "${1}T")
-    aware = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
-    naive = [s.str.to_datetime(f, strict=False, time_unit="us") for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")]
+    text = text.str.strip_chars().str.replace(r"Z\z", "+00:00").str.replace(r"\A(\S+) ", "${1}T")
+    aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+    naive = [text.str.to_datetime(f, strict=False, time_unit="us") for f in ("%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d")]
     naive_utc = pl.select(pl.coalesce(naive)).to_series().dt.replace_time_zone("UTC")
-    return pl.select(pl.coalesce(aware, naive_utc)).to_series().alias(s.name)
+    return pl.select(pl.coalesce(aware, naive_utc)).to_series().alias(text.name)
 
 
 def _check_columns(columns: list[str], where: str) -> None:

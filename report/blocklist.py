@@ -137,7 +137,7 @@ def _merge(network: Network, offences: Sequence[Offence], ban: timedelta) -> Ent
     last = max(o.last_seen_at for o in offences)
     return Entry(
         network=network,
-        ips=tuple(sorted({o.ip for o in offences}, key=lambda a: ipaddress.ip_address(a))),
+        ips=tuple(sorted({o.ip for o in offences}, key=ipaddress.ip_address)),
         categories=tuple(sorted({o.category for o in offences})),
         rules=tuple(sorted({o.rule_id for o in offences})),
         severity=max((o.severity for o in offences), key=SEVERITIES.index),
@@ -192,7 +192,7 @@ def build_blocklist(
             entries.append(_merge(supernet, [o for a in members for o in live[a]], ban))
         else:
             entries += [_merge(ipaddress.ip_network(a), live[a], ban) for a in members]
-    entries.sort(key=lambda e: (e.version, e.network.network_address, e.network.prefixlen))
+    entries.sort(key=lambda entry: (entry.version, entry.network.network_address, entry.network.prefixlen))
     return Blocklist(
         entries=entries, generated_at=generated_at, days=list(context.get("days") or []),
         min_severity=str(context.get("min_severity") or settings.min_severity),

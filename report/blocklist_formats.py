@@ -109,12 +109,12 @@ def nftables(blocklist: Blocklist) -> str:
         lines += [f"    set blocklist_v{version} {{", f"        type {kind}", "        flags interval, timeout"]
         if entries:
             lines.append("        elements = {")
-            for index, e in enumerate(entries):
+            for index, entry in enumerate(entries):
                 separator = "," if index < len(entries) - 1 else ""
                 lines += [
-                    f"            # {comment(e)}",
-                    f"            {e.value} timeout {blocklist.remaining_seconds(e)}s"
-                    f' comment "{short_comment(e)}"{separator}',
+                    f"            # {comment(entry)}",
+                    f"            {entry.value} timeout {blocklist.remaining_seconds(entry)}s"
+                    f' comment "{short_comment(entry)}"{separator}',
                 ]
             lines.append("        }")
         lines.append("    }")

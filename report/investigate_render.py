@@ -38,11 +38,12 @@ def _evidence_text(evidence: Any) -> str:
 
 def investigation_markdown(result: InvestigationResult) -> str:
     """The investigation as markdown; every value that can come from the logs is escaped."""
-    q = result.query
+    query = result.query
     head = [
-        f"# Investigation: {escape_markdown(q.describe())}",
+        f"# Investigation: {escape_markdown(query.describe())}",
         "",
-        f"Window {escape_markdown(q.start.isoformat())} to {escape_markdown(q.end.isoformat())} (UTC, end excluded). "
+        f"Window {escape_markdown(query.start.isoformat())} to {escape_markdown(query.end.isoformat())} "
+        "(UTC, end excluded). "
         f"IPs looked at: {escape_markdown(', '.join(result.ips) or 'none')}.",
         "",
         f"Matching requests: **{result.request_count}** (first {len(result.requests)} in the requests table "

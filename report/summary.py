@@ -87,10 +87,11 @@ def input_rows(access_stats: Sequence[_FileStats], events_result: _EventsResult 
     rows: list[dict[str, Any]] = []
     event_stats = list(events_result.files) if events_result is not None else []
     for kind, stats in (("access_log", access_stats), ("events", event_stats)):
-        for s in stats:
+        for file_stats in stats:
             rows.append({
-                "kind": kind, "path": s.path, "size_bytes": s.size_bytes, "sha256": s.sha256,
-                "lines_read": s.lines_read, "lines_parsed": s.lines_parsed, "lines_rejected": s.lines_rejected,
+                "kind": kind, "path": file_stats.path, "size_bytes": file_stats.size_bytes,
+                "sha256": file_stats.sha256, "lines_read": file_stats.lines_read,
+                "lines_parsed": file_stats.lines_parsed, "lines_rejected": file_stats.lines_rejected,
             })
     return rows
 
