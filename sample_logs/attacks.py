@@ -61,17 +61,17 @@ class Attacker(NamedTuple):
     hits: list[Hit]
 
 
-def _series(rng: random.Random, start: int, n: int, lo_ms: int, hi_ms: int) -> list[int]:
+def _series(rng: random.Random, start: int, count: int, lo_ms: int, hi_ms: int) -> list[int]:
     """n increasing timestamps from `start`, spaced lo..hi ms apart."""
-    out, t = [], start
-    for _ in range(n):
-        out.append(t)
-        t += rng.randint(lo_ms, hi_ms)
+    out, moment = [], start
+    for _ in range(count):
+        out.append(moment)
+        moment += rng.randint(lo_ms, hi_ms)
     return out
 
 
-def _at(h: int, m: int) -> int:
-    return (h * 60 + m) * 60_000
+def _at(hour: int, minute: int) -> int:
+    return (hour * 60 + minute) * 60_000
 
 
 def _login_hit(ctx: Context, rng: random.Random, ts: int, ip: str, ua: str, uid: str, ok: bool,
@@ -142,10 +142,10 @@ def attackers(ctx: Context) -> list[Attacker]:
 
     rng, ip, ua = ctx.rng("attack", "flood"), "198.51.100.200", _CHROME_WIN
     hits = []
-    for i, t in enumerate(_series(rng, _at(21, 37), 420, 20, 220)):  # ~50 s for 420 requests
+    for number, moment in enumerate(_series(rng, _at(21, 37), 420, 20, 220)):  # ~50 s for 420 requests
         target = "/" if rng.random() < 0.5 else f"/api/products?page={rng.randint(1, 50)}"
-        status = 429 if i > 250 and rng.random() < 0.7 else 200  # nginx limit_req kicks in
-        hits.append(_simple(rng, t, ip, ua, target, status))
+        status = 429 if number > 250 and rng.random() < 0.7 else 200  # nginx limit_req kicks in
+        hits.append(_simple(rng, moment, ip, ua, target, status))
     out.append(Attacker("flood", ip, ua, ("flood",), hits))
 
     # TLS, HELP, PRI, SSTP, WebDAV, CONNECT, RTSP, no version and empty requests within a minute
@@ -157,31 +157,32 @@ def crawler_counts(total: int) -> list[int]:
     """Split `total` crawler lines over the crawlers by share (largest remainder)."""
     raw = [total * share for _, _, share in cat.CRAWLERS]
     counts = [int(x) for x in raw]
-    for i in sorted(range(len(raw)), key=lambda i: counts[i] - raw[i])[: total - sum(counts)]:
-        counts[i] += 1
+    by_remainder = sorted(range(len(raw)), key=lambda position: counts[position] - raw[position])
+    for position in by_remainder[: total - sum(counts)]:
+        counts[position] += 1
     return counts
 
 
-def crawler_hits(ctx: Context, index: int, n: int) -> Iterator[Hit]:
+def crawler_hits(ctx: Context, index: int, count: int) -> Iterator[Hit]:
     """n evenly spread requests of one crawler: robots.txt first, then pages (no assets, no events)."""
     ip, ua, _ = cat.CRAWLERS[index]
     rng = ctx.rng("crawler", index)
-    for i in range(n):
-        ts = (i * DAY_MS + int(rng.random() * DAY_MS)) // n
-        r, status = rng.random(), 200
-        if i == 0:
+    for number in range(count):
+        ts = (number * DAY_MS + int(rng.random() * DAY_MS)) // count
+        roll, status = rng.random(), 200
+        if number == 0:
             path = "/robots.txt"
-        elif r < 0.02:
+        elif roll < 0.02:
             path = "/sitemap.xml"
-        elif r < 0.06:
+        elif roll < 0.06:
             path, status = f"/product/{rng.choice(cat.MISSING_PRODUCT_IDS)}", 404
-        elif r < 0.10:
+        elif roll < 0.10:
             path, status = f"/category/{rng.choice(cat.CATEGORIES)}/", 301  # trailing-slash redirect
-        elif r < 0.60:
+        elif roll < 0.60:
             path = f"/product/{rng.choice(cat.PRODUCT_IDS)}"
-        elif r < 0.80:
+        elif roll < 0.80:
             path = f"/category/{rng.choice(cat.CATEGORIES)}?page={rng.randint(1, 9)}"
-        elif r < 0.95:
+        elif roll < 0.95:
             path = rng.choice(cat.BLOG_POSTS)
         else:
             path = rng.choice(("/", "/about"))

@@ -20,37 +20,37 @@ _SAFARI_WK = "AppleWebKit/605.1.15 (KHTML, like Gecko)"
 def _build_human_agents() -> tuple[str, ...]:
     """About 200 distinct browser UAs from templates (families x platforms x versions)."""
     out: list[str] = []
-    for v in range(122, 142):  # Chrome desktop
+    for version in range(122, 142):  # Chrome desktop
         for plat in (_WIN, _MAC, _LINUX):
-            out.append(f"Mozilla/5.0 ({plat}) {_WEBKIT} Chrome/{v}.0.0.0 Safari/537.36")
-    for i, v in enumerate(range(124, 142)):  # Chrome Android
-        dev = _ANDROID_DEVICES[i % len(_ANDROID_DEVICES)]
-        out.append(f"Mozilla/5.0 (Linux; Android {10 + i % 5}; {dev}) {_WEBKIT} "
-                   f"Chrome/{v}.0.0.0 Mobile Safari/537.36")
-    for i, v in enumerate(range(128, 138)):  # Chrome iOS
-        out.append(f"Mozilla/5.0 (iPhone; CPU iPhone OS {_IOS[i % 5]} like Mac OS X) {_SAFARI_WK} "
-                   f"CriOS/{v}.0.6613.{98 + i} Mobile/15E148 Safari/604.1")
-    for v in range(124, 140):  # Firefox desktop
+            out.append(f"Mozilla/5.0 ({plat}) {_WEBKIT} Chrome/{version}.0.0.0 Safari/537.36")
+    for index, version in enumerate(range(124, 142)):  # Chrome Android
+        dev = _ANDROID_DEVICES[index % len(_ANDROID_DEVICES)]
+        out.append(f"Mozilla/5.0 (Linux; Android {10 + index % 5}; {dev}) {_WEBKIT} "
+                   f"Chrome/{version}.0.0.0 Mobile Safari/537.36")
+    for index, version in enumerate(range(128, 138)):  # Chrome iOS
+        out.append(f"Mozilla/5.0 (iPhone; CPU iPhone OS {_IOS[index % 5]} like Mac OS X) {_SAFARI_WK} "
+                   f"CriOS/{version}.0.6613.{98 + index} Mobile/15E148 Safari/604.1")
+    for version in range(124, 140):  # Firefox desktop
         for plat in (_WIN, "Macintosh; Intel Mac OS X 10.15", _LINUX):
-            out.append(f"Mozilla/5.0 ({plat}; rv:{v}.0) Gecko/20100101 Firefox/{v}.0")
-    for v in range(128, 136):  # Firefox Android
-        out.append(f"Mozilla/5.0 (Android 14; Mobile; rv:{v}.0) Gecko/{v}.0 Firefox/{v}.0")
-    for v in ("16.6", "17.4", "17.6", "18.1", "18.3"):  # Safari macOS
-        out.append(f"Mozilla/5.0 ({_MAC}) {_SAFARI_WK} Version/{v} Safari/605.1.15")
+            out.append(f"Mozilla/5.0 ({plat}; rv:{version}.0) Gecko/20100101 Firefox/{version}.0")
+    for version in range(128, 136):  # Firefox Android
+        out.append(f"Mozilla/5.0 (Android 14; Mobile; rv:{version}.0) Gecko/{version}.0 Firefox/{version}.0")
+    for version in ("16.6", "17.4", "17.6", "18.1", "18.3"):  # Safari macOS
+        out.append(f"Mozilla/5.0 ({_MAC}) {_SAFARI_WK} Version/{version} Safari/605.1.15")
     for ios in _IOS:  # Safari iPhone / iPad
         ver = ios.replace("_", ".")
         for dev in ("iPhone; CPU iPhone OS", "iPad; CPU OS"):
             out.append(f"Mozilla/5.0 ({dev} {ios} like Mac OS X) {_SAFARI_WK} "
                        f"Version/{ver} Mobile/15E148 Safari/604.1")
-    for v in range(126, 140):  # Edge
+    for version in range(126, 140):  # Edge
         for plat in (_WIN, _MAC):
-            out.append(f"Mozilla/5.0 ({plat}) {_WEBKIT} Chrome/{v}.0.0.0 Safari/537.36 Edg/{v}.0.0.0")
-    for i, v in enumerate(range(22, 28)):  # Samsung Internet
-        out.append(f"Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S92{i}B) {_WEBKIT} "
-                   f"SamsungBrowser/{v}.0 Chrome/{115 + i * 2}.0.0.0 Mobile Safari/537.36")
-    for i, v in enumerate(range(106, 116)):  # Opera
-        out.append(f"Mozilla/5.0 ({(_WIN, _MAC)[i % 2]}) {_WEBKIT} Chrome/{v + 14}.0.0.0 "
-                   f"Safari/537.36 OPR/{v}.0.0.0")
+            out.append(f"Mozilla/5.0 ({plat}) {_WEBKIT} Chrome/{version}.0.0.0 Safari/537.36 Edg/{version}.0.0.0")
+    for index, version in enumerate(range(22, 28)):  # Samsung Internet
+        out.append(f"Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S92{index}B) {_WEBKIT} "
+                   f"SamsungBrowser/{version}.0 Chrome/{115 + index * 2}.0.0.0 Mobile Safari/537.36")
+    for index, version in enumerate(range(106, 116)):  # Opera
+        out.append(f"Mozilla/5.0 ({(_WIN, _MAC)[index % 2]}) {_WEBKIT} Chrome/{version + 14}.0.0.0 "
+                   f"Safari/537.36 OPR/{version}.0.0.0")
     return tuple(dict.fromkeys(out))[:200]
 
 

@@ -130,10 +130,10 @@ def _ground_truth(ctx: Context, lines: int, plan: Any, attack: list[Any], crawle
                   tally: _Tally, n_events: int, dup_id: str, n_users: int) -> dict[str, Any]:
     rejected = tally.by_kind[MALFORMED]
     heavy = []
-    for i in range(HEAVY_VISITORS):
-        v = make_visitor(ctx, i)
-        per_min = [c for (o, _), c in tally.heavy_minutes.items() if o == i]
-        heavy.append({"ip": v.ip, "user_agent": v.ua, "user_id": v.user_id, "requests": sum(per_min),
+    for index in range(HEAVY_VISITORS):
+        visitor = make_visitor(ctx, index)
+        per_min = [c for (o, _), c in tally.heavy_minutes.items() if o == index]
+        heavy.append({"ip": visitor.ip, "user_agent": visitor.ua, "user_id": visitor.user_id, "requests": sum(per_min),
                       "max_requests_per_minute": max(per_min, default=0)})
     return {
         "date": ctx.day.isoformat(),

@@ -38,9 +38,9 @@ class Line(NamedTuple):
     kind: str
 
 
-def _tls_hello(ctx: Context, n: int) -> str:
+def _tls_hello(ctx: Context, number: int) -> str:
     """The start of a TLS 1.0-record ClientHello as nginx escapes it (\\xHH for bytes outside 0x20-0x7e)."""
-    rng = ctx.rng("tls", n)
+    rng = ctx.rng("tls", number)
     body = bytes([0x16, 0x03, 0x01, 0x00, 0xF4, 0x01, 0x00, 0x00, 0xF0, 0x03, 0x03]) + rng.randbytes(20)
     return "".join(chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\x{b:02X}" for b in body)
 
@@ -66,8 +66,8 @@ def prober_lines(ctx: Context) -> list[Line]:
     ]
 
 
-def _noise_ip(octet: int, n: int) -> str:
-    return f"{octet}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255 or 1}"
+def _noise_ip(octet: int, number: int) -> str:
+    return f"{octet}.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255 or 1}"
 
 
 def _hit(ts: int, ip: str, line: Line, rt_ms: int) -> Hit:
@@ -78,10 +78,10 @@ def _hit(ts: int, ip: str, line: Line, rt_ms: int) -> Hit:
 def prober_hits(ctx: Context, start_ms: int) -> list[Hit]:
     """The prober's hits: 3-6 s apart from start_ms."""
     rng = ctx.rng("prober")
-    hits, t = [], start_ms
+    hits, moment = [], start_ms
     for line in prober_lines(ctx):
-        hits.append(_hit(t, PROBER_IP, line, rng.randint(0, 5)))
-        t += rng.randint(3_000, 6_000)
+        hits.append(_hit(moment, PROBER_IP, line, rng.randint(0, 5)))
+        moment += rng.randint(3_000, 6_000)
     return hits
 
 
@@ -90,11 +90,12 @@ def counts(lines: int) -> tuple[int, int]:
     return lines * EMPTY_SHARE_PER_MILLE // 1000, max(MIN_TLS, lines * TLS_PER_MILLE // 1000)
 
 
-def _stratified(ctx: Context, name: str, n: int, start: int, span: int) -> Iterator[tuple[int, int]]:
-    """(i, time) for i < n: one random time in each of n equal slices of [start, start + span), in order."""
+def _stratified(ctx: Context, name: str, count: int, start: int, span: int) -> Iterator[tuple[int, int]]:
+    """(slot, time) for slot < count: one random time in each of `count` equal slices of
+    [start, start + span), in order."""
     rng = ctx.rng("noise", name)
-    for i in range(n):
-        yield i, start + (i * span + int(rng.random() * span)) // n
+    for slot in range(count):
+        yield slot, start + (slot * span + int(rng.random() * span)) // count
 
 
 def noise_hits(ctx: Context, lines: int) -> Iterator[Hit]:
@@ -107,16 +108,16 @@ def noise_hits(ctx: Context, lines: int) -> Iterator[Hit]:
     pool = -(-n_empty // EMPTY_PER_IP)
     rng = ctx.rng("noise", "rt")
 
-    def empties(h: int) -> Iterator[Hit]:
-        n = pool if h < EMPTY_PER_IP - 1 or n_empty % EMPTY_PER_IP == 0 else n_empty - pool * (EMPTY_PER_IP - 1)
-        for i, ts in _stratified(ctx, f"empty{h}", n, h * half, half):
-            ip_no = i if h % 2 == 0 else pool - 1 - i
+    def empties(part: int) -> Iterator[Hit]:
+        count = pool if part < EMPTY_PER_IP - 1 or n_empty % EMPTY_PER_IP == 0 else n_empty - pool * (EMPTY_PER_IP - 1)
+        for slot, ts in _stratified(ctx, f"empty{part}", count, part * half, half):
+            ip_no = slot if part % 2 == 0 else pool - 1 - slot
             rt = rng.choice((0, 0, 1, 2, rng.randint(10, 60_000)))  # closed at once, or at client_header_timeout
             yield _hit(ts, _noise_ip(45, 1 + 7 * ip_no), EMPTY, rt)
 
     def hellos() -> Iterator[Hit]:
-        for i, ts in _stratified(ctx, "tls", n_tls, 0, DAY_MS - 1):
-            yield _hit(ts, _noise_ip(167, 10 + i), Line(_tls_hello(ctx, 100 + i), 400, 157, "malformed"), 0)
+        for slot, ts in _stratified(ctx, "tls", n_tls, 0, DAY_MS - 1):
+            yield _hit(ts, _noise_ip(167, 10 + slot), Line(_tls_hello(ctx, 100 + slot), 400, 157, "malformed"), 0)
 
-    streams = [empties(h) for h in range(EMPTY_PER_IP)] + [hellos()]
+    streams = [empties(part) for part in range(EMPTY_PER_IP)] + [hellos()]
     yield from heapq.merge(*streams, key=lambda hit: (hit.ts, hit.ip))

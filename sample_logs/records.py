@@ -33,10 +33,10 @@ class Context:
 
     def iso(self, ms: int) -> str:
         """ISO-8601 UTC with millisecond precision and a Z suffix."""
-        s, milli = divmod(ms, 1000)
-        h, rem = divmod(s, 3600)
-        m, sec = divmod(rem, 60)
-        return f"{self.day.isoformat()}T{h:02d}:{m:02d}:{sec:02d}.{milli:03d}Z"
+        seconds, milli = divmod(ms, 1000)
+        hours, rem = divmod(seconds, 3600)
+        minutes, sec = divmod(rem, 60)
+        return f"{self.day.isoformat()}T{hours:02d}:{minutes:02d}:{sec:02d}.{milli:03d}Z"
 
 
 class Hit(NamedTuple):
@@ -73,13 +73,13 @@ def format_hit(prefix: str, hit: Hit) -> bytes:
     """Combined log format + nginx $request_time, e.g. `... "-" "curl/8" 0.042`."""
     if hit.raw is not None:
         return hit.raw + b"\n"
-    s, _ = divmod(hit.ts, 1000)
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
+    seconds, _ = divmod(hit.ts, 1000)
+    hours, rem = divmod(seconds, 3600)
+    minutes, sec = divmod(rem, 60)
     size = str(hit.size) if hit.size or hit.kind == "empty" else "-"  # nginx: "-" 400 0
     rt_s, rt_ms = divmod(hit.rt_ms, 1000)
     request = f"{hit.method} {hit.target} {hit.proto}" if hit.method else hit.target  # noise: the whole line
-    return (f'{hit.ip} - {hit.user} [{prefix}:{h:02d}:{m:02d}:{sec:02d} +0000] '
+    return (f'{hit.ip} - {hit.user} [{prefix}:{hours:02d}:{minutes:02d}:{sec:02d} +0000] '
             f'"{request}" {hit.status} {size} "{hit.referer}" '
             f'"{hit.ua}" {rt_s}.{rt_ms:03d}\n').encode()
 

@@ -81,7 +81,7 @@ class UsersDb:
         self.conn.close()
 
 
-def dormant_rows(ctx: Context, n: int) -> Iterable[tuple[object, ...]]:
+def dormant_rows(ctx: Context, count: int) -> Iterable[tuple[object, ...]]:
     special = {BRUTE_FORCE_TARGET: "admin", **dict.fromkeys(STUFFING_TAKEOVER, "active")}
-    for j in range(n):
-        yield user_row(ctx, user_id(ctx, "d", j), None, special.get(j, "dormant"))
+    for number in range(count):
+        yield user_row(ctx, user_id(ctx, "d", number), None, special.get(number, "dormant"))
