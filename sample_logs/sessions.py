@@ -31,15 +31,15 @@ class _Deadline(Exception):
     """Raised when the next request would fall after the end of the day."""
 
 
-def session_hits(ctx: Context, visitor: Visitor, k: int, start: int) -> Iterator[Hit]:
-    return HumanSession(ctx, visitor, k, start).hits()
+def session_hits(ctx: Context, visitor: Visitor, number: int, start: int) -> Iterator[Hit]:
+    return HumanSession(ctx, visitor, number, start).hits()
 
 
 class HumanSession:
-    def __init__(self, ctx: Context, visitor: Visitor, k: int, start: int) -> None:
-        self.ctx, self.v = ctx, visitor
-        self.rng = ctx.rng("s", visitor.index, k)
-        self.t = start
+    def __init__(self, ctx: Context, visitor: Visitor, number: int, start: int) -> None:
+        self.ctx, self.visitor = ctx, visitor
+        self.rng = ctx.rng("s", visitor.index, number)
+        self.clock = start
         self.user_id: str | None = None
         self.cart: list[tuple[int, float]] = []
         self.first_page = True
@@ -54,20 +54,20 @@ class HumanSession:
 
     def _think(self, median_s: float = 30.0, sigma: float = 1.0) -> None:
         ms = int(self.rng.lognormvariate(math.log(median_s * 1000), sigma))
-        self.t += max(500, min(ms, MAX_THINK_MS))
+        self.clock += max(500, min(ms, MAX_THINK_MS))
 
     def _event(self, etype: str, path: str, user_id: str | None = None, **props: Any) -> dict[str, Any]:
-        v = self.v
-        return event(self.ctx, self.rng, self.t, etype, user_id or self.user_id, v.anon, v.ip, v.ua,
-                     path, **props)
+        visitor = self.visitor
+        return event(self.ctx, self.rng, self.clock, etype, user_id or self.user_id, visitor.anon, visitor.ip,
+                     visitor.ua, path, **props)
 
     def _hit(self, method: str, target: str, status: int, size: int, kind: str, referer: str,
              events: tuple[dict[str, Any], ...] = ()) -> Hit:
-        if self.t > LAST_MS:
+        if self.clock > LAST_MS:
             raise _Deadline
-        v = self.v
-        return Hit(self.t, v.ip, method, target, status, size, referer, v.ua, self._latency(kind),
-                   events, v.remote_user, v.proto)
+        visitor = self.visitor
+        return Hit(self.clock, visitor.ip, method, target, status, size, referer, visitor.ua, self._latency(kind),
+                   events, visitor.remote_user, visitor.proto)
 
     def _size(self, median: int, sigma: float, lo: int, hi: int) -> int:
         # exp(gauss) is lognormvariate without its slow rejection loop; same distribution.
@@ -92,13 +92,13 @@ class HumanSession:
 
     def page(self, path: str, extra: tuple[str, dict[str, Any]] | None = None) -> Iterator[Hit]:
         """GET a page (page_view event when status < 400), then its assets and API calls."""
-        rng, r = self.rng, self.rng.random()
+        rng, roll = self.rng, self.rng.random()
         status = 200
-        if path.startswith("/product/") and r < 0.015:
+        if path.startswith("/product/") and roll < 0.015:
             path, status = f"/product/{rng.choice(cat.MISSING_PRODUCT_IDS)}", 404  # stale link
-        elif r < 0.02 and not self.first_page:
+        elif roll < 0.02 and not self.first_page:
             status = 304
-        elif r < 0.024:
+        elif roll < 0.024:
             status = rng.choice((500, 502, 503))
         size = {200: self._size(25_000, 0.5, 5_000, 80_000), 304: 0, 404: 3_612}.get(status, 497)
         events: tuple[dict[str, Any], ...] = ()
@@ -129,7 +129,7 @@ class HumanSession:
             thumbs = rng.randint(2, 4)
             wanted += [f"/images/products/{rng.choice(cat.PRODUCT_IDS)}.jpg" for _ in range(thumbs)]
         for asset in wanted:
-            self.t += rng.randint(15, 400)
+            self.clock += rng.randint(15, 400)
             if asset == cat.BROKEN_IMAGE:
                 yield self._hit("GET", asset, 404, 3_612, "static", url)
             elif not self.first_page and asset.endswith(".css"):
@@ -146,16 +146,16 @@ class HumanSession:
         elif path == "/cart":
             api = "/api/cart"
         if api:
-            self.t += rng.randint(50, 900)
+            self.clock += rng.randint(50, 900)
             status = 500 if rng.random() < 0.01 else 200
             yield self._hit("GET", api, status, self._size(1_500, 0.8, 120, 16_000), "api", url)
 
     # ------------------------------------------------------------ actions
     def login(self) -> Iterator[Hit]:
-        uid = self.v.user_id
+        uid = self.visitor.user_id
         yield from self.page("/login")
         ref = cat.SITE + "/login"
-        fails = (1 if self.rng.random() < 0.7 else 2) if self.rng.random() < self.v.mistype else 0
+        fails = (1 if self.rng.random() < 0.7 else 2) if self.rng.random() < self.visitor.mistype else 0
         for _ in range(fails):  # benign typo: one or two 401s, then success
             self._think(8, 0.5)
             ev = self._event("login_failure", "/login", uid, reason="bad_password")
@@ -183,7 +183,7 @@ class HumanSession:
 
     def checkout(self) -> Iterator[Hit]:
         if not self.user_id:
-            if self.v.user_id:
+            if self.visitor.user_id:
                 yield from self.login()
             elif self.rng.random() < 0.45:
                 yield from self.signup()
@@ -214,20 +214,20 @@ class HumanSession:
             return
 
     def _run(self) -> Iterator[Hit]:
-        rng, v = self.rng, self.v
-        r = rng.random()
-        self.referer = (rng.choice(cat.SEARCH_REFERERS) if r < 0.45 else
-                        rng.choice(cat.SOCIAL_REFERERS) if r < 0.6 else "-")
+        rng, visitor = self.rng, self.visitor
+        roll = rng.random()
+        self.referer = (rng.choice(cat.SEARCH_REFERERS) if roll < 0.45 else
+                        rng.choice(cat.SOCIAL_REFERERS) if roll < 0.6 else "-")
         if rng.random() < 0.01:  # old bookmark: permanent redirect, not a page view
             yield self._hit("GET", "/shop", 301, 178, "static", self.referer)
-            self.t += rng.randint(30, 300)
+            self.clock += rng.randint(30, 300)
             yield from self.page("/")
         else:
             yield from self.page(self._pick(_LANDING))
-        if v.user_id and rng.random() < (0.9 if v.heavy else 0.35):
+        if visitor.user_id and rng.random() < (0.9 if visitor.heavy else 0.35):
             self._think(5, 0.5)
             yield from self.login()
-        pages = rng.randint(4, 8) if v.heavy else min(int(rng.paretovariate(1.4)), 40)
+        pages = rng.randint(4, 8) if visitor.heavy else min(int(rng.paretovariate(1.4)), 40)
         for _ in range(pages):
             self._think()
             if self.product is not None and rng.random() < 0.18:

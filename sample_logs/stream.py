@@ -33,32 +33,32 @@ def merged(ctx: Context, plan: Plan, attackers: list[Attacker], crawler_counts: 
             heapq.heappush(heap, (hit.ts, sid, hit, gen, kind, owner))
 
     sid = itertools.count()
-    for i, attacker in enumerate(attackers):
-        push(iter(attacker.hits), next(sid), ATTACKER, i)
-    for i, n in enumerate(crawler_counts):
-        push(crawler_hits(ctx, i, n), next(sid), CRAWLER, i)
+    for position, attacker in enumerate(attackers):
+        push(iter(attacker.hits), next(sid), ATTACKER, position)
+    for position, count in enumerate(crawler_counts):
+        push(crawler_hits(ctx, position, count), next(sid), CRAWLER, position)
     push(iter(malformed), next(sid), MALFORMED, 0)
     push(noise if noise is not None else iter(()), next(sid), NOISE, 0)
 
     starts, visitors, sessions = plan.starts, plan.visitors, plan.sessions
     cut_visitor, cut_session, cut_lines = plan.truncate
-    k, n_sessions = 0, len(starts)
+    started, n_sessions = 0, len(starts)
     while True:
         # Open every session that starts no later than the earliest pending hit.
-        while k < n_sessions and (not heap or starts[k] <= heap[0][0]):
-            vi, si = int(visitors[k]), int(sessions[k])
-            gen: Iterator[Hit] = session_hits(ctx, make_visitor(ctx, vi), si, int(starts[k]))
+        while started < n_sessions and (not heap or starts[started] <= heap[0][0]):
+            vi, si = int(visitors[started]), int(sessions[started])
+            gen: Iterator[Hit] = session_hits(ctx, make_visitor(ctx, vi), si, int(starts[started]))
             if (vi, si) == (cut_visitor, cut_session):
                 gen = itertools.islice(gen, cut_lines)
-            push(gen, _FIRST_SESSION_SID + k, HUMAN, vi)
-            k += 1
+            push(gen, _FIRST_SESSION_SID + started, HUMAN, vi)
+            started += 1
         if not heap:
             return
         entry: tuple[Any, ...] = heap[0]
-        _, s, hit, gen, kind, owner = entry
+        _, stream_id, hit, gen, kind, owner = entry
         yield hit, kind, owner
         nxt = next(gen, None)
         if nxt is None:
             heapq.heappop(heap)
         else:
-            heapq.heapreplace(heap, (nxt.ts, s, nxt, gen, kind, owner))
+            heapq.heapreplace(heap, (nxt.ts, stream_id, nxt, gen, kind, owner))

@@ -42,12 +42,12 @@ class Visitor(NamedTuple):
     first_start: int
 
 
-def _mix24(x: int) -> int:
+def _mix24(value: int) -> int:
     """Bijection on 24 bits (odd multipliers and xor-shifts), so distinct inputs give distinct IPs."""
-    x = (x * 0x5BD1E9) & _M24
-    x ^= x >> 11
-    x = (x * 0x1B873B) & _M24
-    return x ^ (x >> 13)
+    value = (value * 0x5BD1E9) & _M24
+    value ^= value >> 11
+    value = (value * 0x1B873B) & _M24
+    return value ^ (value >> 13)
 
 
 _ISPS = ("dyn.kpn-net.example", "pool.telia.example", "cable.virgin-media.example", "dsl.orange.example")
@@ -72,9 +72,9 @@ def visitor_ip(seed: int, index: int, ipv6: bool | None = None) -> str:
         hi, lo = divmod(index, 0x10000)
         return f"2a02:{0x8100 + seed % 256:x}:{hi:x}:{lo:x}:{_mix24(index) & 0xFFFF:x}::{seed % 97 + 1:x}"
     octet = HUMAN_FIRST_OCTETS[index % len(HUMAN_FIRST_OCTETS)]
-    # For a fixed first octet, q -> mix(q ^ c) is a bijection: unique, and neighbours look unrelated.
-    q, octet_no = divmod(index, len(HUMAN_FIRST_OCTETS))
-    rest = _mix24(((q + seed * 7919) ^ (octet_no * 0x9E3779)) & _M24)
+    # For a fixed first octet, slot -> mix(slot ^ c) is a bijection: unique, and neighbours look unrelated.
+    slot, octet_no = divmod(index, len(HUMAN_FIRST_OCTETS))
+    rest = _mix24(((slot + seed * 7919) ^ (octet_no * 0x9E3779)) & _M24)
     return f"{octet}.{rest >> 16}.{(rest >> 8) & 255}.{rest & 255}"
 
 
@@ -111,7 +111,8 @@ class Plan(NamedTuple):
     n_visitors: int
 
     def registered_visitors(self, ctx: Context) -> Iterator[Visitor]:
-        return (v for v in map(lambda i: make_visitor(ctx, i), range(self.n_visitors)) if v.user_id)
+        visitors = (make_visitor(ctx, index) for index in range(self.n_visitors))
+        return (visitor for visitor in visitors if visitor.user_id)
 
 
 def plan_humans(ctx: Context, budget: int) -> Plan:
@@ -123,23 +124,23 @@ def plan_humans(ctx: Context, budget: int) -> Plan:
     starts, vis, sess = array("q"), array("q"), array("q")
     remaining, index, truncate = budget, 0, (0, 0, 0)
     while remaining > 0:
-        v = make_visitor(ctx, index)
+        visitor = make_visitor(ctx, index)
         gaps = ctx.rng("gap", index)
-        start = v.first_start
-        for k in range(v.n_sessions):
-            n, last = 0, start
-            for hit in session_hits(ctx, v, k, start):
-                n, last = n + 1, hit.ts
-                if n == remaining:
+        start = visitor.first_start
+        for number in range(visitor.n_sessions):
+            lines, last = 0, start
+            for hit in session_hits(ctx, visitor, number, start):
+                lines, last = lines + 1, hit.ts
+                if lines == remaining:
                     break
             starts.append(start)
             vis.append(index)
-            sess.append(k)
-            remaining -= n
+            sess.append(number)
+            remaining -= lines
             if remaining == 0:
-                truncate = (index, k, n)
+                truncate = (index, number, lines)
                 break
-            gap = 60_000 * gaps.randint(0, 25) if v.heavy else int(gaps.expovariate(1 / 5_400_000))
+            gap = 60_000 * gaps.randint(0, 25) if visitor.heavy else int(gaps.expovariate(1 / 5_400_000))
             start = last + MIN_SESSION_GAP_MS + gap
             if start > LAST_MS - 60_000:
                 break
