@@ -74,6 +74,7 @@ def _at(hour: int, minute: int) -> int:
     return (hour * 60 + minute) * 60_000
 
 
+# params: the fields of one login attempt (the POST line and its login event)
 def _login_hit(ctx: Context, rng: random.Random, ts: int, ip: str, ua: str, uid: str, ok: bool,
                reason: str = "bad_password") -> Hit:
     props: dict[str, Any] = {} if ok else {"reason": reason}
@@ -83,6 +84,7 @@ def _login_hit(ctx: Context, rng: random.Random, ts: int, ip: str, ua: str, uid:
                int(rng.lognormvariate(math.log(220), 0.3)), (ev,))
 
 
+# params: the fields of one attacker request line
 def _simple(rng: random.Random, ts: int, ip: str, ua: str, target: str, status: int,
             method: str = "GET") -> Hit:
     size = {200: rng.randint(5_000, 40_000), 404: 3_612, 403: 548, 400: 157, 429: 169}.get(status, 497)

@@ -126,6 +126,7 @@ def generate(lines: int, day: date, out_dir: Path, seed: int = DEFAULT_SEED, hos
     return truth
 
 
+# params: what each step of generate() produced, summarised here once (the only caller)
 def _ground_truth(ctx: Context, lines: int, plan: Any, attack: list[Any], crawlers: list[int],
                   tally: _Tally, n_events: int, dup_id: str, n_users: int) -> dict[str, Any]:
     rejected = tally.by_kind[MALFORMED]

@@ -62,6 +62,7 @@ def new_uuid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
+# params: one per field of the event record, in the record's key order (which fixes the JSON bytes)
 def event(ctx: Context, rng: random.Random, ts: int, etype: str, user_id: str | None, anon: str,
           ip: str, ua: str, path: str, **properties: Any) -> dict[str, Any]:
     """Build one application event; key order is fixed so the JSON bytes are deterministic."""

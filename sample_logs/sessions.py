@@ -61,6 +61,7 @@ class HumanSession:
         return event(self.ctx, self.rng, self.clock, etype, user_id or self.user_id, visitor.anon, visitor.ip,
                      visitor.ua, path, **props)
 
+    # params: the fields of one log line that vary within a session (the visitor gives the rest)
     def _hit(self, method: str, target: str, status: int, size: int, kind: str, referer: str,
              events: tuple[dict[str, Any], ...] = ()) -> Hit:
         if self.clock > LAST_MS:
