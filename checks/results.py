@@ -55,23 +55,6 @@ class ContractReport:
     def has_blocking_failure(self) -> bool:
         return any(result.is_blocking_failure for result in self.results)
 
-    @property
-    def has_warnings(self) -> bool:
-        return any(
-            result.outcome == "WARN" or (result.outcome == "FAILED" and result.level == "warn")
-            for result in self.results
-        )
-
-    @property
-    def is_ok(self) -> bool:
-        return self.infrastructure_error is None and not self.has_blocking_failure
-
-    def outcome_of(self, check_name: str) -> CheckOutcome:
-        for result in self.results:
-            if result.check_name == check_name:
-                return result
-        raise KeyError(f"{self.dataset}: no check named {check_name!r}")
-
     def summary_lines(self) -> list[str]:
         """One line per check that did not pass, then the run error if any."""
         lines = [

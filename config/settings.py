@@ -323,10 +323,6 @@ class WebtrailSettings(BaseSettings):
     blocklist: BlocklistSettings = Field(default_factory=BlocklistSettings)
 
     @property
-    def staging_dir(self) -> Path:
-        return self.data_dir / "staging"
-
-    @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 

@@ -102,17 +102,6 @@ SITE_IMAGES = ("/images/logo.png", "/images/hero-autumn.jpg", "/images/banner-sa
 # A benign look-alike of a path scan (one path, many clients).
 BROKEN_IMAGE = "/images/promo-black-friday.webp"
 
-# Page paths (GET, status < 400 => a page_view event). Everything else is an asset, API or action.
-PAGE_EXACT = frozenset({"/", "/cart", "/checkout", "/account", "/login", "/signup", "/about"})
-PAGE_PREFIXES = ("/category/", "/product/", "/search", "/blog/", "/order/")
-
-
-def is_page(path: str) -> bool:
-    """True for page paths (query string ignored); the events file has a page_view for each."""
-    path = path.split("?", 1)[0]
-    return path in PAGE_EXACT or path.startswith(PAGE_PREFIXES)
-
-
 def product_price(product_id: int) -> float:
     """Deterministic price of a product, in EUR."""
     return round(5 + (product_id * 7919 % 30000) / 100, 2)

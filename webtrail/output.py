@@ -47,13 +47,6 @@ def cell_text(value: Any, max_chars: int = MAX_CELL) -> str:
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
-def rows_of(table: Any) -> tuple[list[str], list[list[Any]]]:
-    """(columns, rows) of a pyarrow Table."""
-    columns = list(table.column_names)
-    data = table.to_pylist()
-    return columns, [[row[c] for c in columns] for row in data]
-
-
 def print_table(
     title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], out: IO[str] | None = None,
     max_rows: int | None = None,

@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from checks.runner import ContractReport, parse_stats_frame, verify_frames, verify_parquet
+from checks.runner import CheckOutcome, ContractReport, parse_stats_frame, verify_frames, verify_parquet
 from parsers.schema import REQUESTS_SCHEMA
 
 Rows = list[dict[str, Any]]
@@ -24,13 +24,19 @@ def not_passed(report: ContractReport) -> dict[str, str]:
     return {r.check_name: r.outcome for r in report.results if r.outcome != "PASSED"}
 
 
+def outcome_named(report: ContractReport, check_name: str) -> CheckOutcome:
+    """The one result of `check_name` (the rows tasks/quality.py stores, looked up by check name)."""
+    (result,) = [result for result in report.results if result.check_name == check_name]
+    return result
+
+
 @pytest.mark.parametrize("dataset", ["requests", "events", "users"])
 def test_clean_staging_data_passes(
     dataset: str, write_parquet: Callable[..., Path], window: dict[str, str]
 ) -> None:
     report = verify_parquet(dataset, {dataset: write_parquet(dataset)}, window)
     assert not_passed(report) == {}
-    assert report.is_ok and not report.has_blocking_failure
+    assert report.infrastructure_error is None and not report.has_blocking_failure
     assert len(report.results) >= 5
     assert all(r.level == "blocking" for r in report.results if r.check_type in ("schema", "missing"))
 
@@ -83,7 +89,7 @@ def test_requests_corruption_trips_exactly_its_check(
     report = verify_parquet("requests", {"requests": path}, window)
     assert not_passed(report) == {expected: "FAILED"}
     assert report.has_blocking_failure
-    failed = report.outcome_of(expected)
+    failed = outcome_named(report, expected)
     assert failed.level == "blocking"
     assert failed.measured_value == (1 if expected != "requests_row_count" else 0)
 
@@ -121,8 +127,8 @@ def test_real_traffic_shapes_only_warn(
     path = write_parquet("requests", corrupt(make_rows("requests")))
     report = verify_parquet("requests", {"requests": path}, window)
     assert not_passed(report) == {expected: "WARN"}
-    assert not report.has_blocking_failure and report.is_ok
-    warned = report.outcome_of(expected)
+    assert not report.has_blocking_failure and report.infrastructure_error is None
+    warned = outcome_named(report, expected)
     assert (warned.level, warned.measured_value) == ("warn", pytest.approx(0.2))
     variable = {"empty_request_share": "MAX_EMPTY_REQUEST_SHARE",
                 "malformed_request_share": "MAX_MALFORMED_REQUEST_SHARE",
@@ -138,7 +144,7 @@ def test_requests_with_a_drifted_schema_fails_the_schema_check_only(
     schema = {**REQUESTS_SCHEMA, "has_invalid_utf8": pl.String(), "extra": pl.Int8()}
     report = verify_parquet("requests", {"requests": write_parquet("requests", rows, schema)}, window)
     assert not_passed(report) == {"requests_schema": "FAILED"}
-    details = report.outcome_of("requests_schema").metric_values
+    details = outcome_named(report, "requests_schema").metric_values
     assert details["unexpected_columns"] == ["extra"]
     assert details["type_mismatches"] == ["has_invalid_utf8: expected boolean, actual varchar"]
 
@@ -174,9 +180,9 @@ def test_an_empty_optional_dataset_only_warns(
 ) -> None:
     report = verify_parquet(dataset, {dataset: write_parquet(dataset, [])}, window)
     assert not_passed(report) == {f"{dataset}_row_count": "WARN"}
-    warned = report.outcome_of(f"{dataset}_row_count")
+    warned = outcome_named(report, f"{dataset}_row_count")
     assert (warned.level, warned.measured_value) == ("warn", 0)
-    assert not report.has_blocking_failure and report.is_ok and report.has_warnings
+    assert not report.has_blocking_failure and report.infrastructure_error is None
     assert report.summary_lines() == [
         f"{dataset}.{dataset}_row_count [warn] WARN: measured 0, expected > 0 [warn level]"
     ]
@@ -219,7 +225,7 @@ def test_reject_ratio_above_the_default_threshold_trips_parse_quality_only(tmp_p
     path = parse_stats_parquet(tmp_path, read=1000, rejected=20)  # 2% vs 1%
     report = verify_parquet("parse_stats", {"parse_stats": path}, {"MAX_REJECT_RATIO": "0.01"})
     assert not_passed(report) == {"parse_quality": "FAILED"}
-    quality = report.outcome_of("parse_quality")
+    quality = outcome_named(report, "parse_quality")
     assert (quality.level, quality.measured_value, quality.threshold) == ("blocking", 0.02, "<= 0.01")
 
 
@@ -227,18 +233,18 @@ def test_reject_ratio_threshold_comes_from_the_variables(tmp_path: Path) -> None
     path = parse_stats_parquet(tmp_path, read=1000, rejected=20)
     report = verify_parquet("parse_stats", {"parse_stats": path}, {"MAX_REJECT_RATIO": "0.05"})
     assert not_passed(report) == {}
-    assert report.outcome_of("parse_quality").threshold == "<= 0.05"
+    assert outcome_named(report, "parse_quality").threshold == "<= 0.05"
 
 
 def test_reject_ratio_default_is_the_settings_default(tmp_path: Path) -> None:
     from config.settings import QualitySettings
 
     report = verify_frames("parse_stats", {"parse_stats": parse_stats_frame([("a.log", 1000, 20)])}, {})
-    assert report.outcome_of("parse_quality").threshold == f"<= {QualitySettings().max_reject_ratio}"
+    assert outcome_named(report, "parse_quality").threshold == f"<= {QualitySettings().max_reject_ratio}"
     assert report.has_blocking_failure
 
 
 def test_an_empty_day_has_a_zero_reject_ratio() -> None:
     report = verify_frames("parse_stats", {"parse_stats": parse_stats_frame([("a.log", 0, 0)])}, {})
     assert not_passed(report) == {}
-    assert report.outcome_of("parse_quality").measured_value == 0
+    assert outcome_named(report, "parse_quality").measured_value == 0

@@ -99,7 +99,7 @@ def test_a_port_that_is_not_a_number_is_refused() -> None:
 
 def test_verify_postgres_reports_a_malformed_url_as_a_run_error_without_the_url() -> None:
     report = verify_postgres("sessions", "host=db.example password=hunter2 dbname", {"DAY": "2026-11-24"})
-    assert report.results == [] and not report.has_blocking_failure and not report.is_ok
+    assert report.results == [] and not report.has_blocking_failure and report.infrastructure_error
     assert report.infrastructure_error == (
         "invalid PostgreSQL configuration: the database URL is not a libpq URL or key=value string: "
         'missing "=" after "dbname" in connection info string'

@@ -41,6 +41,17 @@ def kind_of(row: dict[str, Any]) -> str:
 
 FILES = ("access.log", "events.jsonl", "users.db", "ground_truth.json", "manifest.json")
 
+# The pages sample_logs/sessions.py requests (GET, status < 400 => a page_view event); everything else
+# is an asset, API call or action.
+PAGE_EXACT = frozenset({"/", "/cart", "/checkout", "/account", "/login", "/signup", "/about"})
+PAGE_PREFIXES = ("/category/", "/product/", "/search", "/blog/", "/order/")
+
+
+def is_page(path: str) -> bool:
+    """True for page paths (query string ignored); the events file has a page_view for each."""
+    path = path.split("?", 1)[0]
+    return path in PAGE_EXACT or path.startswith(PAGE_PREFIXES)
+
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -59,11 +70,11 @@ def parsed(out: Path) -> tuple[list[dict[str, Any]], int]:
     """(parsed lines, number of lines the regex rejects)."""
     rows, rejected = [], 0
     for raw in (out / "access.log").read_bytes().split(b"\n")[:-1]:
-        m = LINE_RE.match(raw)
-        if m is None:
+        match = LINE_RE.match(raw)
+        if match is None:
             rejected += 1
             continue
-        row: dict[str, Any] = {k: v.decode() for k, v in m.groupdict().items()}
+        row: dict[str, Any] = {k: v.decode() for k, v in match.groupdict().items()}
         split = REQUEST_RE.match(row["request"])
         row.update(split.groupdict() if split else {"method": None, "target": None, "proto": None})
         row["kind"] = kind_of(row)
@@ -142,19 +153,19 @@ def test_timestamps_are_inside_the_day_and_ordered(parsed) -> None:
 
 def test_human_sessions_recount(parsed, truth: dict[str, Any]) -> None:
     rows, _ = parsed
-    humans = [r for r in rows if _human(truth)(r)]
+    humans = [row for row in rows if _human(truth)(row)]
     assert len(humans) == truth["human_requests"]
     last: dict[tuple[str, str], datetime] = {}
     sessions = 0
-    for r in humans:
-        key = (r["ip"], r["ua"])
-        if key not in last or (r["dt"] - last[key]).total_seconds() > 30 * 60:
+    for row in humans:
+        key = (row["ip"], row["ua"])
+        if key not in last or (row["dt"] - last[key]).total_seconds() > 30 * 60:
             sessions += 1
-        last[key] = r["dt"]
+        last[key] = row["dt"]
     assert sessions == truth["human_sessions"]
     assert len(last) == truth["human_visitors"]
     assert len({ip for ip, _ in last}) == len(last)  # one user agent per human ip
-    assert len([r for r in rows if not _human(truth)(r)]) == truth["bot_requests"] + truth["noise_requests"]
+    assert len([row for row in rows if not _human(truth)(row)]) == truth["bot_requests"] + truth["noise_requests"]
 
 
 def test_user_agents_classify_as_intended(truth: dict[str, Any]) -> None:
@@ -166,14 +177,14 @@ def test_user_agents_classify_as_intended(truth: dict[str, Any]) -> None:
 def test_attackers_are_isolated(parsed, truth: dict[str, Any]) -> None:
     rows, _ = parsed
     by_ip: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        by_ip[r["ip"]].append(r)
-    human_ips = {r["ip"] for r in rows if _human(truth)(r)}
-    for a in truth["attackers"]:
-        mine = by_ip[a["ip"]]
-        assert len(mine) == a["requests"] and {r["ua"] for r in mine} == {a["user_agent"]}
-        assert a["ip"] not in human_ips and a["ip"] not in truth["crawler_ips"]
-    scenarios = {a["scenario"] for a in truth["attackers"]}
+    for row in rows:
+        by_ip[row["ip"]].append(row)
+    human_ips = {row["ip"] for row in rows if _human(truth)(row)}
+    for attacker in truth["attackers"]:
+        mine = by_ip[attacker["ip"]]
+        assert len(mine) == attacker["requests"] and {row["ua"] for row in mine} == {attacker["user_agent"]}
+        assert attacker["ip"] not in human_ips and attacker["ip"] not in truth["crawler_ips"]
+    scenarios = {attacker["scenario"] for attacker in truth["attackers"]}
     assert scenarios == {"brute_force", "credential_stuffing", "path_scan", "sql_injection", "path_traversal",
                          "scanner_user_agent", "flood", "protocol_probe"}
 
@@ -202,11 +213,11 @@ def test_attack_shapes(parsed, truth: dict[str, Any]) -> None:
 
 def test_events_file_quality(events, truth: dict[str, Any]) -> None:
     good, bad = events
-    t = truth["events"]
-    assert bad == t["malformed"] == 1
+    expected = truth["events"]
+    assert bad == expected["malformed"] == 1
     ids = Counter(e["event_id"] for e in good)
-    assert sum(c - 1 for c in ids.values()) == t["duplicates"] == 1
-    assert len(ids) == t["valid_unique"] and t["lines"] == len(good) + bad
+    assert sum(c - 1 for c in ids.values()) == expected["duplicates"] == 1
+    assert len(ids) == expected["valid_unique"] and expected["lines"] == len(good) + bad
     assert all(e["ts"].startswith("2026-11-24T") and re.fullmatch(r".*T\d\d:\d\d:\d\d\.\d{3}Z", e["ts"])
                for e in good)
 
@@ -223,18 +234,19 @@ _LINKS = {
 def test_events_match_log_lines(parsed, events, truth: dict[str, Any]) -> None:
     rows, _ = parsed
     good, _ = events
-    unique = list({e["event_id"]: e for e in good}.values())
+    unique = list({event["event_id"]: event for event in good}.values())
     keys = Counter((r["sec"], r["ip"], r["ua"], r["method"], r["target"], r["status"]) for r in rows)
     for etype, (method, path, statuses) in _LINKS.items():
-        mine = [e for e in unique if e["type"] == etype]
+        mine = [event for event in unique if event["type"] == etype]
         assert len(mine) == truth["events"]["by_type"].get(etype, 0)
-        for e in mine:
-            assert any(keys[(e["ts"][:19], e["ip"], e["user_agent"], method, path, s)] for s in statuses), e
+        for event in mine:
+            second = event["ts"][:19]
+            assert any(keys[(second, event["ip"], event["user_agent"], method, path, s)] for s in statuses), event
     # page views: exactly the human GETs of pages with status < 400 (same second, ip, ua, path)
     pages = Counter((r["sec"], r["ip"], r["ua"], r["target"]) for r in rows if _human(truth)(r)
-                    and r["method"] == "GET" and catalog.is_page(r["target"]) and int(r["status"]) < 400)
-    views = Counter((e["ts"][:19], e["ip"], e["user_agent"], e["path"])
-                    for e in unique if e["type"] == "page_view")
+                    and r["method"] == "GET" and is_page(r["target"]) and int(r["status"]) < 400)
+    views = Counter((event["ts"][:19], event["ip"], event["user_agent"], event["path"])
+                    for event in unique if event["type"] == "page_view")
     assert views == pages and len(views) > 100
 
 
@@ -242,22 +254,22 @@ def test_logged_in_events_follow_a_login_in_the_same_session(parsed, events, tru
     rows, _ = parsed
     starts: dict[tuple[str, str], list[str]] = defaultdict(list)
     last: dict[tuple[str, str], datetime] = {}
-    for r in filter(_human(truth), rows):
-        key = (r["ip"], r["ua"])
-        if key not in last or (r["dt"] - last[key]).total_seconds() > 1800:
-            starts[key].append(r["sec"])
-        last[key] = r["dt"]
+    for row in filter(_human(truth), rows):
+        key = (row["ip"], row["ua"])
+        if key not in last or (row["dt"] - last[key]).total_seconds() > 1800:
+            starts[key].append(row["sec"])
+        last[key] = row["dt"]
     good, _ = events
     opened: set[tuple[str, str, int]] = set()
-    for e in good:
-        key = (e["ip"], e["user_agent"])
+    for event in good:
+        key = (event["ip"], event["user_agent"])
         if key not in starts:
             continue  # attacker events
-        session = (*key, bisect.bisect_right(starts[key], e["ts"][:19]))
-        if e["type"] in ("login_success", "signup"):
+        session = (*key, bisect.bisect_right(starts[key], event["ts"][:19]))
+        if event["type"] in ("login_success", "signup"):
             opened.add(session)
-        elif e["user_id"] is not None and e["type"] != "login_failure":
-            assert session in opened, e
+        elif event["user_id"] is not None and event["type"] != "login_failure":
+            assert session in opened, event
 
 
 def test_users_db_covers_event_user_ids(out: Path, events, truth: dict[str, Any]) -> None:
