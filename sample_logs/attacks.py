@@ -13,7 +13,7 @@ import string
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from sample_logs import catalog as cat
+from sample_logs import catalog
 from sample_logs.noise import PROBER_IP, PROBER_UA, prober_hits
 from sample_logs.records import DAY_MS, Context, Hit, event, format_hit, new_uuid
 from sample_logs.users import (
@@ -112,9 +112,9 @@ def attackers(ctx: Context) -> list[Attacker]:
     out.append(Attacker("credential_stuffing", ip, ua, ("credential_stuffing", "brute_force"), hits))
 
     rng, ip, ua = ctx.rng("attack", "scan"), "192.0.2.77", _FIREFOX_LINUX
-    paths = list(cat.PROBE_PATHS)
+    paths = list(catalog.PROBE_PATHS)
     rng.shuffle(paths)
-    hits = [_simple(rng, t, ip, ua, p, 403 if p in cat.FORBIDDEN_PROBES else 404)
+    hits = [_simple(rng, t, ip, ua, p, 403 if p in catalog.FORBIDDEN_PROBES else 404)
             for t, p in zip(_series(rng, _at(1, 22), len(paths), 300, 2000), paths, strict=True)]
     out.append(Attacker("path_scan", ip, ua, ("path_scan", "sensitive_file"), hits))
 
@@ -157,7 +157,7 @@ def attackers(ctx: Context) -> list[Attacker]:
 
 def crawler_counts(total: int) -> list[int]:
     """Split `total` crawler lines over the crawlers by share (largest remainder)."""
-    raw = [total * share for _, _, share in cat.CRAWLERS]
+    raw = [total * share for _, _, share in catalog.CRAWLERS]
     counts = [int(x) for x in raw]
     by_remainder = sorted(range(len(raw)), key=lambda position: counts[position] - raw[position])
     for position in by_remainder[: total - sum(counts)]:
@@ -167,7 +167,7 @@ def crawler_counts(total: int) -> list[int]:
 
 def crawler_hits(ctx: Context, index: int, count: int) -> Iterator[Hit]:
     """n evenly spread requests of one crawler: robots.txt first, then pages (no assets, no events)."""
-    ip, ua, _ = cat.CRAWLERS[index]
+    ip, ua, _ = catalog.CRAWLERS[index]
     rng = ctx.rng("crawler", index)
     for number in range(count):
         ts = (number * DAY_MS + int(rng.random() * DAY_MS)) // count
@@ -177,15 +177,15 @@ def crawler_hits(ctx: Context, index: int, count: int) -> Iterator[Hit]:
         elif roll < 0.02:
             path = "/sitemap.xml"
         elif roll < 0.06:
-            path, status = f"/product/{rng.choice(cat.MISSING_PRODUCT_IDS)}", 404
+            path, status = f"/product/{rng.choice(catalog.MISSING_PRODUCT_IDS)}", 404
         elif roll < 0.10:
-            path, status = f"/category/{rng.choice(cat.CATEGORIES)}/", 301  # trailing-slash redirect
+            path, status = f"/category/{rng.choice(catalog.CATEGORIES)}/", 301  # trailing-slash redirect
         elif roll < 0.60:
-            path = f"/product/{rng.choice(cat.PRODUCT_IDS)}"
+            path = f"/product/{rng.choice(catalog.PRODUCT_IDS)}"
         elif roll < 0.80:
-            path = f"/category/{rng.choice(cat.CATEGORIES)}?page={rng.randint(1, 9)}"
+            path = f"/category/{rng.choice(catalog.CATEGORIES)}?page={rng.randint(1, 9)}"
         elif roll < 0.95:
-            path = rng.choice(cat.BLOG_POSTS)
+            path = rng.choice(catalog.BLOG_POSTS)
         else:
             path = rng.choice(("/", "/about"))
         size = {200: max(5_000, min(80_000, int(rng.lognormvariate(math.log(25_000), 0.5)))),
@@ -200,7 +200,7 @@ def malformed_hits(ctx: Context) -> list[Hit]:
         b for b in rng.randbytes(48) if b not in (0x0A, 0x0D))
     prefix = ctx.log_prefix
     base = Hit(_at(13, 25), MALFORMED_IP, "GET", "/product/1234?ref=home", 200, 18_211,
-               f"{cat.SITE}/", _CHROME_WIN, 87)
+               f"{catalog.SITE}/", _CHROME_WIN, 87)
     full = format_hit(prefix, base)
     cut_request = full[: full.index(b"?ref=") + 7]
     base2 = base._replace(ts=_at(22, 50), target="/category/bags")

@@ -23,7 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sample_logs import catalog as cat
+from sample_logs import catalog
 from sample_logs.attacks import attackers, crawler_counts, malformed_hits
 from sample_logs.noise import counts as noise_counts
 from sample_logs.noise import noise_hits
@@ -68,7 +68,7 @@ class _Tally:
         if kind != HUMAN:
             self.by_owner[kind, owner] += 1
             return
-        if hit.target == cat.BROKEN_IMAGE:
+        if hit.target == catalog.BROKEN_IMAGE:
             self.broken_hits += 1
             self.broken_clients[owner] = 1
         if owner < HEAVY_VISITORS:
@@ -153,9 +153,9 @@ def _ground_truth(ctx: Context, lines: int, plan: Any, attack: list[Any], crawle
         "crawler_requests": tally.by_kind[CRAWLER],
         "attacker_requests": tally.by_kind[ATTACKER],
         "bot_requests": tally.by_kind[CRAWLER] + tally.by_kind[ATTACKER],
-        "crawler_ips": [ip for ip, _, _ in cat.CRAWLERS],
+        "crawler_ips": [ip for ip, _, _ in catalog.CRAWLERS],
         "crawlers": [{"ip": ip, "user_agent": ua, "requests": n}
-                     for (ip, ua, _), n in zip(cat.CRAWLERS, crawlers, strict=True)],
+                     for (ip, ua, _), n in zip(catalog.CRAWLERS, crawlers, strict=True)],
         "events": {
             "lines": n_events + 2,
             "malformed": 1,
@@ -171,7 +171,7 @@ def _ground_truth(ctx: Context, lines: int, plan: Any, attack: list[Any], crawle
                        "user_agent": a.ua, "requests": len(a.hits)} for a in attack],
         "benign": {
             "heavy_users": heavy,
-            "broken_image": {"path": cat.BROKEN_IMAGE, "status": 404, "requests": tally.broken_hits,
+            "broken_image": {"path": catalog.BROKEN_IMAGE, "status": 404, "requests": tally.broken_hits,
                              "clients": sum(tally.broken_clients)},
             "human_login_failures": tally.human_login_failures,
         },

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sample_logs import catalog as cat
+from sample_logs import catalog
 from sample_logs.records import LAST_MS, Context, Hit, event, new_uuid
 
 if TYPE_CHECKING:
@@ -80,13 +80,13 @@ class HumanSession:
         kind = rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
         if kind == "product":
             ref = "?ref=" + rng.choice(("home", "reco", "search", "category")) if rng.random() < 0.3 else ""
-            return f"/product/{rng.choice(cat.PRODUCT_IDS)}{ref}"
+            return f"/product/{rng.choice(catalog.PRODUCT_IDS)}{ref}"
         if kind == "category":
-            return f"/category/{rng.choice(cat.CATEGORIES)}"
+            return f"/category/{rng.choice(catalog.CATEGORIES)}"
         if kind == "search":
-            return f"/search?q={rng.choice(cat.SEARCH_TERMS)}"
+            return f"/search?q={rng.choice(catalog.SEARCH_TERMS)}"
         if kind == "blog":
-            return rng.choice(cat.BLOG_POSTS)
+            return rng.choice(catalog.BLOG_POSTS)
         if kind == "/account" and not self.user_id:
             return "/"
         return kind
@@ -96,7 +96,7 @@ class HumanSession:
         rng, roll = self.rng, self.rng.random()
         status = 200
         if path.startswith("/product/") and roll < 0.015:
-            path, status = f"/product/{rng.choice(cat.MISSING_PRODUCT_IDS)}", 404  # stale link
+            path, status = f"/product/{rng.choice(catalog.MISSING_PRODUCT_IDS)}", 404  # stale link
         elif roll < 0.02 and not self.first_page:
             status = 304
         elif roll < 0.024:
@@ -110,8 +110,8 @@ class HumanSession:
         yield self._hit("GET", path, status, size, "page", self.referer, events)
         self.product = int(path.split("/")[2].split("?")[0]) if path.startswith("/product/") else None
         if status < 500:
-            yield from self._assets(path, cat.SITE + path)
-        self.referer = cat.SITE + path
+            yield from self._assets(path, catalog.SITE + path)
+        self.referer = catalog.SITE + path
         self.first_page = False
         self.status = status
 
@@ -119,19 +119,20 @@ class HumanSession:
         rng = self.rng
         wanted: list[str] = []
         if self.first_page:  # cold cache: the whole bundle
-            wanted += [*cat.STATIC_CSS, *cat.STATIC_JS, *cat.FONTS, cat.SITE_IMAGES[0], cat.SITE_IMAGES[4]]
+            wanted += [*catalog.STATIC_CSS, *catalog.STATIC_JS, *catalog.FONTS]
+            wanted += [catalog.SITE_IMAGES[0], catalog.SITE_IMAGES[4]]
         elif rng.random() < 0.3:
-            wanted.append(rng.choice(cat.STATIC_CSS))  # revalidated -> 304
+            wanted.append(rng.choice(catalog.STATIC_CSS))  # revalidated -> 304
         if path == "/":
-            wanted += [cat.SITE_IMAGES[1], cat.SITE_IMAGES[2], cat.BROKEN_IMAGE]
+            wanted += [catalog.SITE_IMAGES[1], catalog.SITE_IMAGES[2], catalog.BROKEN_IMAGE]
         if self.product is not None:
             wanted.append(f"/images/products/{self.product}.webp")
         if path.startswith("/category/"):
             thumbs = rng.randint(2, 4)
-            wanted += [f"/images/products/{rng.choice(cat.PRODUCT_IDS)}.jpg" for _ in range(thumbs)]
+            wanted += [f"/images/products/{rng.choice(catalog.PRODUCT_IDS)}.jpg" for _ in range(thumbs)]
         for asset in wanted:
             self.clock += rng.randint(15, 400)
-            if asset == cat.BROKEN_IMAGE:
+            if asset == catalog.BROKEN_IMAGE:
                 yield self._hit("GET", asset, 404, 3_612, "static", url)
             elif not self.first_page and asset.endswith(".css"):
                 yield self._hit("GET", asset, 304, 0, "static", url)
@@ -155,7 +156,7 @@ class HumanSession:
     def login(self) -> Iterator[Hit]:
         uid = self.visitor.user_id
         yield from self.page("/login")
-        ref = cat.SITE + "/login"
+        ref = catalog.SITE + "/login"
         fails = (1 if self.rng.random() < 0.7 else 2) if self.rng.random() < self.visitor.mistype else 0
         for _ in range(fails):  # benign typo: one or two 401s, then success
             self._think(8, 0.5)
@@ -171,13 +172,13 @@ class HumanSession:
         new_id = f"u_{self.rng.getrandbits(64):016x}"
         self.user_id = new_id
         ev = self._event("signup", "/signup", plan="free")
-        yield self._hit("POST", "/signup", 302, 154, "login", cat.SITE + "/signup", (ev,))
+        yield self._hit("POST", "/signup", 302, 154, "login", catalog.SITE + "/signup", (ev,))
 
     def add_to_cart(self) -> Iterator[Hit]:
-        pid = self.product or cat.PRODUCT_IDS[0]
+        pid = self.product or catalog.PRODUCT_IDS[0]
         qty = 1 if self.rng.random() < 0.85 else 2
-        self.cart.append((pid, cat.product_price(pid) * qty))
-        ev = self._event("add_to_cart", "/api/cart", product_id=pid, price=cat.product_price(pid),
+        self.cart.append((pid, catalog.product_price(pid) * qty))
+        ev = self._event("add_to_cart", "/api/cart", product_id=pid, price=catalog.product_price(pid),
                          quantity=qty)
         size = self._size(400, 0.3, 120, 2_000)
         yield self._hit("POST", "/api/cart", 200, size, "api", self.referer, (ev,))
@@ -198,11 +199,11 @@ class HumanSession:
         self._think(60, 0.6)
         order_id = new_uuid(self.rng)
         if self.rng.random() < 0.02:  # payment gateway down: no purchase
-            yield self._hit("POST", "/checkout/complete", 502, 497, "purchase", cat.SITE + "/checkout")
+            yield self._hit("POST", "/checkout/complete", 502, 497, "purchase", catalog.SITE + "/checkout")
             return
         ev = self._event("purchase", "/checkout/complete", order_id=order_id, amount=value, currency="EUR",
                          items=len(self.cart))
-        yield self._hit("POST", "/checkout/complete", 302, 154, "purchase", cat.SITE + "/checkout", (ev,))
+        yield self._hit("POST", "/checkout/complete", 302, 154, "purchase", catalog.SITE + "/checkout", (ev,))
         self.cart.clear()
         self._think(1.5, 0.3)
         yield from self.page(f"/order/{order_id}")
@@ -217,8 +218,8 @@ class HumanSession:
     def _run(self) -> Iterator[Hit]:
         rng, visitor = self.rng, self.visitor
         roll = rng.random()
-        self.referer = (rng.choice(cat.SEARCH_REFERERS) if roll < 0.45 else
-                        rng.choice(cat.SOCIAL_REFERERS) if roll < 0.6 else "-")
+        self.referer = (rng.choice(catalog.SEARCH_REFERERS) if roll < 0.45 else
+                        rng.choice(catalog.SOCIAL_REFERERS) if roll < 0.6 else "-")
         if rng.random() < 0.01:  # old bookmark: permanent redirect, not a page view
             yield self._hit("GET", "/shop", 301, 178, "static", self.referer)
             self.clock += rng.randint(30, 300)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 MIGRATION = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
 DAY = date(2026, 11, 24)
-T = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+MOMENT = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 OVERRIDES: dict[str, Any] = {  # values inside the contracts' valid sets; the rest follows the SQL type
     "severity": "high", "category": "path_scan", "device_type": "desktop", "status": 404, "error_rate": 0.0,
     "errors": 0, "status_3xx": 0, "status_4xx": 0, "status_5xx": 0, "bounce_rate": 0.5,
@@ -33,7 +33,7 @@ OVERRIDES: dict[str, Any] = {  # values inside the contracts' valid sets; the re
 }
 BY_TYPE: dict[str, Any] = {
     "date": DAY, "text": "x", "text[]": ["u1"], "jsonb": "{}", "integer": 1, "bigint": 1, "double": 1.0,
-    "boolean": False, "timestamptz": T,
+    "boolean": False, "timestamptz": MOMENT,
 }
 
 

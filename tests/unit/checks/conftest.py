@@ -14,7 +14,7 @@ from parsers.schema import EVENTS_SCHEMA, REQUESTS_SCHEMA, USERS_SCHEMA
 
 DAY = "2026-11-24"
 WINDOW = {"WINDOW_START": f"{DAY}T00:00:00+00:00", "WINDOW_END": "2026-11-25T00:00:00+00:00"}
-T = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+MOMENT = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 
 
 def request_rows() -> list[dict[str, Any]]:
@@ -25,7 +25,7 @@ def request_rows() -> list[dict[str, Any]]:
             "line_number": i + 1,
             "client_ip": ip,
             "remote_user": None,
-            "requested_at": T,
+            "requested_at": MOMENT,
             "method": method,
             "path": "/products/42",
             "query": "a=1" if i == 0 else None,
@@ -50,7 +50,7 @@ def event_rows() -> list[dict[str, Any]]:
     return [
         {
             "event_id": f"e{i}",
-            "occurred_at": T,
+            "occurred_at": MOMENT,
             "event_type": event_type,
             "user_id": "u1" if i else None,
             "anonymous_id": "anon-1",
@@ -70,7 +70,7 @@ def user_rows() -> list[dict[str, Any]]:
         {
             "user_id": f"u{i}",
             "email": f"u{i}@example.com",
-            "created_at": T,
+            "created_at": MOMENT,
             "country": "NL",
             "plan": plan,
             "is_admin": i == 0,

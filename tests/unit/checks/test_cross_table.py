@@ -102,7 +102,7 @@ def test_junk_request_lines_count_in_the_totals_but_make_no_session(tmp_path: Pa
           "request_kind": "empty"} for i, m in enumerate((602, 650))],
         schema=REQUESTS_SCHEMA,
     )
-    n = DAY_REQUESTS + 2
+    request_count = DAY_REQUESTS + 2
     outputs = inputs(
         requests=pl.concat([staged_requests(), junk]),
         traffic_minute=pl.DataFrame({"requests": [5, 6]}),
@@ -111,9 +111,9 @@ def test_junk_request_lines_count_in_the_totals_but_make_no_session(tmp_path: Pa
         ip_daily=pl.DataFrame({"requests": [2, 1, 5, 2, 1]}),
     )
     assert problems(run(tmp_path, outputs)) == {}
-    assert sum(outputs["ip_daily"]["requests"]) == n
+    assert sum(outputs["ip_daily"]["requests"]) == request_count
     # counted as a plain endpoint instead: the junk-template check measures the difference
-    wrong = pl.DataFrame({"path_template": ["/"], "hits": [n]})
+    wrong = pl.DataFrame({"path_template": ["/"], "hits": [request_count]})
     assert problems(run(tmp_path, {**outputs, "endpoint_daily": wrong})) == {
         "endpoint_daily_junk_templates_match_staged": ("FAILED", -2)
     }

@@ -34,9 +34,9 @@ def ev(**kw: object) -> str:
 def run(tmp_path: Path, files: dict[str, str | bytes], overlap: timedelta = timedelta(0)):
     paths = []
     for name, content in files.items():
-        p = tmp_path / name
-        p.write_bytes(content if isinstance(content, bytes) else content.encode())
-        paths.append(p)
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        paths.append(path)
     out, rej = tmp_path / "o" / "events.parquet", tmp_path / "o" / "rej.parquet"
     res = parse_events(paths, DAY, out, rej, overlap=overlap)
     return pl.read_parquet(out), pl.read_parquet(rej), res
@@ -45,10 +45,10 @@ def run(tmp_path: Path, files: dict[str, str | bytes], overlap: timedelta = time
 def test_valid_event_renamed_and_utc(tmp_path: Path) -> None:
     df, rej, res = run(tmp_path, {"e.jsonl": ev(ts="2026-11-24T12:00:00.5+02:00") + "\n"})
     assert dict(df.schema) == EVENTS_SCHEMA and dict(rej.schema) == REJECTED_SCHEMA
-    r = df.to_dicts()[0]
-    assert r["occurred_at"] == datetime(2026, 11, 24, 10, 0, 0, 500_000, tzinfo=UTC)
-    assert (r["event_type"], r["client_ip"], r["properties"]) == ("page_view", "1.2.3.4", '{"k":1}')
-    assert (r["source_file"], r["line_number"]) == (str(tmp_path / "e.jsonl"), 1)
+    row = df.to_dicts()[0]
+    assert row["occurred_at"] == datetime(2026, 11, 24, 10, 0, 0, 500_000, tzinfo=UTC)
+    assert (row["event_type"], row["client_ip"], row["properties"]) == ("page_view", "1.2.3.4", '{"k":1}')
+    assert (row["source_file"], row["line_number"]) == (str(tmp_path / "e.jsonl"), 1)
     assert res.files[0].lines_read == 1 == res.rows_written
 
 
@@ -84,9 +84,9 @@ def test_invalid_records_quarantined(tmp_path: Path) -> None:
 
 
 def test_duplicates_dropped_across_files_first_wins(tmp_path: Path) -> None:
-    a = "\n".join([ev(event_id="e1", path="/first"), ev(event_id="e2"), ev(event_id="e1", path="/dup")])
-    b = gzip.compress((ev(event_id="e2", path="/dup") + "\n" + ev(event_id="e3")).encode())
-    df, _, res = run(tmp_path, {"a.jsonl": a, "b.jsonl.gz": b})
+    plain_file = "\n".join([ev(event_id="e1", path="/first"), ev(event_id="e2"), ev(event_id="e1", path="/dup")])
+    gzipped_file = gzip.compress((ev(event_id="e2", path="/dup") + "\n" + ev(event_id="e3")).encode())
+    df, _, res = run(tmp_path, {"a.jsonl": plain_file, "b.jsonl.gz": gzipped_file})
     assert df["event_id"].to_list() == ["e1", "e2", "e3"]
     assert df["path"].to_list() == ["/first", "/p", "/p"]
     assert res.duplicates_dropped == 2 and res.rows_written == 3

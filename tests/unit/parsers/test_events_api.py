@@ -20,8 +20,10 @@ from parsers.events_api import EventsApiError, FetchPolicy, fetch_events
 QUICK = FetchPolicy(backoff_seconds=0.01)
 
 
-def ev(i: int) -> dict:
-    return {"event_id": f"e{i}", "ts": f"2026-11-24T10:00:{i:02d}Z", "type": "page_view", "path": f"/{i}"}
+def ev(number: int) -> dict:
+    return {
+        "event_id": f"e{number}", "ts": f"2026-11-24T10:00:{number:02d}Z", "type": "page_view", "path": f"/{number}"
+    }
 
 
 class Api(BaseHTTPRequestHandler):
@@ -41,9 +43,9 @@ class Api(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server API)
         url = urlsplit(self.path)
-        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
         Api.calls.append(self.path)
-        key = f"{url.path}?{q.get('cursor', '')}"
+        key = f"{url.path}?{query.get('cursor', '')}"
         if Api.failures.get(key, 0) > 0:  # fail this page N times, then succeed
             Api.failures[key] -= 1
             if key.startswith("/slow"):
@@ -52,11 +54,11 @@ class Api(BaseHTTPRequestHandler):
                 self.send_json(503, {"error": "busy"})
                 return
         if url.path in ("/events", "/slow"):
-            if q.get("token") != "t0p" or self.headers.get("Authorization") != "Bearer x":
+            if query.get("token") != "t0p" or self.headers.get("Authorization") != "Bearer x":
                 self.send_json(401, {"error": "auth"})
-            elif "cursor" not in q:
+            elif "cursor" not in query:
                 self.send_json(200, {"events": [ev(1), ev(2)], "next_cursor": "c2"})
-            elif q["cursor"] == "c2":
+            elif query["cursor"] == "c2":
                 self.send_json(200, {"events": [ev(3), ev(2)], "next_url": "/events/last?token=t0p"})
         elif url.path == "/events/last":
             self.send_json(200, {"events": [ev(4), "not an object"]})

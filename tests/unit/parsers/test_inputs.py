@@ -14,9 +14,9 @@ from parsers.inputs import discover_files, sha256_file
 
 def make(tmp_path: Path, names: list[str]) -> None:
     for name in names:
-        p = tmp_path / name
+        path = tmp_path / name
         data = b"x\n"
-        p.write_bytes(
+        path.write_bytes(
             gzip.compress(data) if name.endswith(".gz") else bz2.compress(data) if name.endswith(".bz2") else data
         )
 
@@ -62,6 +62,6 @@ def test_nothing_matches_names_the_pattern(tmp_path: Path) -> None:
 
 
 def test_sha256_file(tmp_path: Path) -> None:
-    p = tmp_path / "f"
-    p.write_bytes(b"abc")
-    assert sha256_file(p) == hashlib.sha256(b"abc").hexdigest()
+    path = tmp_path / "f"
+    path.write_bytes(b"abc")
+    assert sha256_file(path) == hashlib.sha256(b"abc").hexdigest()

@@ -35,12 +35,12 @@ def test_sample_day_matches_ground_truth(tmp_path: Path) -> None:
     assert req["bytes"].sum() == truth["total_bytes"]
 
     ev = parse_events([SAMPLE / "events.jsonl"], day, tmp_path / "e.parquet", tmp_path / "er.parquet")
-    t = truth["events"]
-    assert ev.files[0].lines_read == t["lines"] and ev.files[0].lines_rejected == t["malformed"]
-    assert (ev.duplicates_dropped, ev.rows_written) == (t["duplicates"], t["valid_unique"])
+    expected = truth["events"]
+    assert ev.files[0].lines_read == expected["lines"] and ev.files[0].lines_rejected == expected["malformed"]
+    assert (ev.duplicates_dropped, ev.rows_written) == (expected["duplicates"], expected["valid_unique"])
     rej = pl.read_parquet(tmp_path / "er.parquet")
-    assert rej["line_number"].to_list() == [t["malformed_line_number"]]
+    assert rej["line_number"].to_list() == [expected["malformed_line_number"]]
     events = pl.read_parquet(tmp_path / "e.parquet")
-    assert dict(events["event_type"].value_counts().iter_rows()) == t["by_type"]
+    assert dict(events["event_type"].value_counts().iter_rows()) == expected["by_type"]
 
     assert read_users(str(SAMPLE / "users.db"), tmp_path / "u.parquet") == truth["users"]
