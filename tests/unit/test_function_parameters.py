@@ -22,14 +22,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MAX_PARAMETERS = 6
 REASON_MARKER = "params:"
-NOT_CODE = {".ci", ".git"}
+# build/ and data/ are git-ignored outputs; hidden directories (.ci, .venv) hold no package
+NOT_CODE = {"build", "data", "venv"}
+
+
+def _is_project_code(parts: tuple[str, ...]) -> bool:
+    return len(parts) > 1 and parts[0] not in NOT_CODE and not parts[0].startswith(".")
 
 
 def python_files() -> list[Path]:
     return sorted(
         path
         for path in ROOT.rglob("*.py")
-        if path.relative_to(ROOT).parts[0] not in NOT_CODE and len(path.relative_to(ROOT).parts) > 1
+        if _is_project_code(path.relative_to(ROOT).parts)
     )
 
 

@@ -48,7 +48,8 @@ DOMAIN = 1
 PREFECT_PACKAGES = {"flows", "tasks"}
 # (module file, imported module): a lazy import inside a function, allowed outside flows/ and tasks/.
 PREFECT_EXCEPTIONS = {("warehouse/gateway.py", "prefect.blocks.system")}
-NOT_CODE = {"tests", ".ci", ".git"}
+# tests may import anything; build/ and data/ are git-ignored outputs; hidden directories (.ci, .venv) hold no package
+NOT_CODE = {"tests", "build", "data", "venv"}
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,16 @@ class Import:
     in_function: bool
 
 
+def _is_project_code(parts: tuple[str, ...]) -> bool:
+    return len(parts) > 1 and parts[0] not in NOT_CODE and not parts[0].startswith(".")
+
+
 def project_files() -> list[Path]:
     """Every Python file of the project's packages (tests excluded: they may import anything)."""
     return sorted(
         path
         for path in ROOT.rglob("*.py")
-        if path.relative_to(ROOT).parts[0] not in NOT_CODE and len(path.relative_to(ROOT).parts) > 1
+        if _is_project_code(path.relative_to(ROOT).parts)
     )
 
 
