@@ -22,10 +22,10 @@ import pyarrow.dataset as ds
 from psycopg2 import sql
 
 from warehouse import csvstream
+from warehouse.schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "webtrail"
 BATCH_ROWS = 65_536
 COPY_READ_SIZE = 1 << 20
 # Namespace (first key) of the two-key advisory lock of a day replace; the second key is the day.
@@ -221,7 +221,6 @@ def replace_day(
     *,
     rejected: Sequence[Path] | None = None,
     rejected_cap: int = 1_000,
-    extra_rows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     run_id: str | None = None,
     input_sha256: Iterable[str] | None = None,
     batch_rows: int = BATCH_ROWS,
@@ -229,22 +228,19 @@ def replace_day(
     """Replace everything of ``day`` in one transaction; a failure or crash leaves the previous state.
 
     Takes ``pg_advisory_xact_lock`` on the day (a concurrent replace of the same day waits), deletes
-    the day's rows of every table in ``tables`` / ``extra_rows`` (and ``rejected_lines`` when
-    ``rejected`` is given), then COPYs: each table's Parquet; ``extra_rows`` (small lists of dicts);
-    the rejected-line Parquet files (missing files skipped) keeping ``rejected_cap`` lines per source
-    file. With ``run_id`` the ingest manifest ``day_loads`` records the run and its input checksums.
+    the day's rows of every table in ``tables`` (and ``rejected_lines`` when ``rejected`` is given),
+    then COPYs: each table's Parquet; the rejected-line Parquet files (missing files skipped) keeping
+    ``rejected_cap`` lines per source file. With ``run_id`` the ingest manifest ``day_loads`` records
+    the run and its input checksums.
     """
     if conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         raise LoadError("replace_day() needs a connection without an open transaction")
     if conn.autocommit:
         raise LoadError("replace_day() needs a connection with autocommit off (one transaction)")
     result = LoadResult(day)
-    extra_rows = extra_rows or {}
     with conn, conn.cursor() as cur:
         _lock_day(cur, day)
-        targets = list(
-            dict.fromkeys([*tables, *extra_rows, *(["rejected_lines"] if rejected is not None else [])])
-        )
+        targets = list(dict.fromkeys([*tables, *(["rejected_lines"] if rejected is not None else [])]))
         for table in targets:
             if "day" not in {c.name for c in table_columns(cur, table)}:
                 raise LoadError(f"table {SCHEMA}.{table} has no day column: it cannot be replaced by day")
@@ -252,11 +248,6 @@ def replace_day(
         for table, path in tables.items():
             result.rows[table] = copy_parquet(cur, table, Path(path), day=day, batch_rows=batch_rows)
             log.info("loaded %d rows into %s.%s for %s", result.rows[table], SCHEMA, table, day)
-        for table, rows in extra_rows.items():
-            if rows:
-                batch = pa.RecordBatch.from_pylist([dict(r) for r in rows])
-                count = copy_batches(cur, table, batch.schema, [batch], constants={"day": day}, day=day)
-                result.rows[table] = result.rows.get(table, 0) + count
         if rejected is not None:
             seen: Counter[str] = Counter()
             stored: Counter[str] = Counter()
@@ -276,12 +267,12 @@ def replace_day(
             result.rejected_seen, result.rejected_stored = dict(seen), dict(stored)
         if run_id is not None:
             cur.execute(
-                """
-                INSERT INTO webtrail.day_loads (day, run_id, input_sha256, tables, loaded_at)
-                VALUES (%s, %s, %s, %s, now())
-                ON CONFLICT (day) DO UPDATE SET run_id = EXCLUDED.run_id,
-                    input_sha256 = EXCLUDED.input_sha256, tables = EXCLUDED.tables, loaded_at = now()
-                """,
+                sql.SQL(
+                    "INSERT INTO {}.day_loads (day, run_id, input_sha256, tables, loaded_at) "
+                    "VALUES (%s, %s, %s, %s, now()) "
+                    "ON CONFLICT (day) DO UPDATE SET run_id = EXCLUDED.run_id, "
+                    "input_sha256 = EXCLUDED.input_sha256, tables = EXCLUDED.tables, loaded_at = now()"
+                ).format(sql.Identifier(SCHEMA)),
                 (day, str(run_id), sorted(set(input_sha256 or ())), targets),
             )
     return result
