@@ -86,7 +86,7 @@ def _endpoints(data: Mapping[str, Any]) -> str:
     body = chart("chart-endpoints", bool(data["endpoints"]), "tall") + table("table-endpoints", [
         Column("method", "method"), Column("path_template", "endpoint"), Column("hits", "hits", "num"),
         Column("errors", "errors (5xx)", "num"),
-        Column("error_rate", "error rate", "num", lambda r: esc(percent(r.get("error_rate")))),
+        Column("error_rate", "error rate", "num", lambda row: esc(percent(row.get("error_rate")))),
         Column("p50_ms", "p50 ms", "num"), Column("p95_ms", "p95 ms", "num"), Column("p99_ms", "p99 ms", "num"),
         Column("bytes", "bytes", "num"),
     ], data["endpoints"])
@@ -94,17 +94,17 @@ def _endpoints(data: Mapping[str, Any]) -> str:
 
 
 def _sessions(data: Mapping[str, Any]) -> str:
-    s = data["sessions"]
-    median = s.get("median_duration_ms")
+    sessions = data["sessions"]
+    median = sessions.get("median_duration_ms")
     kpis = '<div class="kpis">' + "".join([
-        kpi("kpi-sessions", "human sessions", int(s.get("human_sessions") or 0)),
-        kpi("kpi-visitors", "human visitors", int(s.get("human_visitors") or 0)),
-        kpi("kpi-bounce-rate", "bounce rate", s.get("bounce_rate"), percent(s.get("bounce_rate"))),
+        kpi("kpi-sessions", "human sessions", int(sessions.get("human_sessions") or 0)),
+        kpi("kpi-visitors", "human visitors", int(sessions.get("human_visitors") or 0)),
+        kpi("kpi-bounce-rate", "bounce rate", sessions.get("bounce_rate"), percent(sessions.get("bounce_rate"))),
         kpi("kpi-median-duration", "median duration", median, "–" if median is None else f"{median / 1000:.0f} s"),
-        kpi("kpi-pages-per-session", "page views / session", s.get("avg_page_views"),
-            number(s.get("avg_page_views"), 2)),
+        kpi("kpi-pages-per-session", "page views / session", sessions.get("avg_page_views"),
+            number(sessions.get("avg_page_views"), 2)),
     ]) + "</div>"
-    has_sessions = any(b["sessions"] for b in s["durations"])
+    has_sessions = any(bucket["sessions"] for bucket in sessions["durations"])
     body = kpis + "<h3>Duration of human sessions</h3>" + chart("chart-durations", has_sessions, "small")
     return section("sessions", "Sessions", body)
 
@@ -114,7 +114,7 @@ def _pages(data: Mapping[str, Any]) -> str:
         Column("path_template", "page"), Column("views", "views", "num"),
         Column("unique_visitors", "unique visitors", "num"), Column("entries", "entries", "num"),
         Column("exits", "exits", "num"),
-        Column("bounce_rate", "bounce rate", "num", lambda r: esc(percent(r.get("bounce_rate")))),
+        Column("bounce_rate", "bounce rate", "num", lambda row: esc(percent(row.get("bounce_rate")))),
         Column("avg_time_on_page_ms", "avg time on page ms", "num"),
     ], data["pages"])
     return section("pages", "Top pages", body)

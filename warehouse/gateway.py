@@ -211,12 +211,12 @@ class Warehouse:
 
     def load_day(self, load: DayLoad) -> LoadResult:
         """Replace the day's rows of every table in one transaction (COPY), then record the inputs."""
-        from warehouse.loader import replace_day
+        from warehouse.loader import Manifest, Quarantine, replace_day
 
         with self.connection() as conn:
             result = replace_day(
-                conn, load.day, load.tables, rejected=list(load.rejected), rejected_cap=load.rejected_cap,
-                run_id=load.run_id, input_sha256=load.input_sha256,
+                conn, load.day, load.tables, quarantine=Quarantine(tuple(load.rejected), load.rejected_cap),
+                manifest=Manifest(load.run_id, frozenset(load.input_sha256)),
             )
             audit.record_inputs(conn, load.run_id, load.day, list(load.inputs))
         return result

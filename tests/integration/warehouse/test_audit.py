@@ -13,7 +13,7 @@ import pytest
 
 from warehouse.audit import RunRecord, day_already_loaded, finish_run, record_inputs, record_quality, start_run
 from warehouse.connect import connect
-from warehouse.loader import replace_day
+from warehouse.loader import Manifest, replace_day
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +141,7 @@ def test_run_lifecycle(db_url: str, conn: psycopg2.extensions.connection) -> Non
 def _load(conn: psycopg2.extensions.connection, tmp_path: Path, run_id: str, shas: set[str]) -> None:
     path = tmp_path / f"{run_id}.parquet"
     pq.write_table(pa.table({"status": pa.array([200], pa.int32()), "requests": [1], "bytes": [1]}), path)
-    replace_day(conn, DAY, {"status_daily": path}, run_id=run_id, input_sha256=shas)
+    replace_day(conn, DAY, {"status_daily": path}, manifest=Manifest(run_id, frozenset(shas)))
 
 
 def test_day_already_loaded(conn: psycopg2.extensions.connection, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse.loader import LoadError, replace_day
+from warehouse.loader import LoadError, Quarantine, replace_day
 from warehouse.query import count_rows, table_checksum
 
 pytestmark = pytest.mark.integration
@@ -249,7 +249,7 @@ def test_rejected_lines_capped_per_source_file(conn: psycopg2.extensions.connect
         tmp_path / "events_rejected.parquet",
     )
     result = replace_day(
-        conn, DAY, {}, rejected=[access, events, tmp_path / "absent.parquet"], rejected_cap=10, batch_rows=4
+        conn, DAY, {}, quarantine=Quarantine([access, events, tmp_path / "absent.parquet"], cap=10), batch_rows=4
     )
     assert result.rejected_seen == {"a.log": 25, "b.log": 10, "e.jsonl": 3}
     assert result.rejected_stored == {"a.log": 10, "b.log": 10, "e.jsonl": 3}
@@ -263,7 +263,7 @@ def test_rejected_lines_capped_per_source_file(conn: psycopg2.extensions.connect
     assert stored[0][2] == f'garbage \t"{a_lines[0]}"\n\\.'
     assert [r[2] for r in stored if r[0] == "e.jsonl"] == ["{", "}", ""]
     # Reloading with a smaller cap replaces the day's rejects.
-    replace_day(conn, DAY, {}, rejected=[access], rejected_cap=2)
+    replace_day(conn, DAY, {}, quarantine=Quarantine([access], cap=2))
     assert count_rows(conn, "rejected_lines", DAY) == 4
 
 
