@@ -167,6 +167,8 @@ class Warehouse:
                 (run_id,),
             )
             for (candidate,) in cur.fetchall():
+                if run_lock_key(candidate) == run_lock_key(run_id):
+                    continue  # a hash collision with our own lock: this session could take it again
                 key = (RUN_LOCK_NAMESPACE, run_lock_key(candidate))
                 cur.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
                 if cur.fetchone()[0]:
