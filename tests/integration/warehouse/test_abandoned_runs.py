@@ -170,3 +170,46 @@ def test_a_run_that_ended_is_never_abandoned(db_url: str) -> None:
     assert fetch(db_url, "SELECT status, lines_read FROM webtrail.pipeline_runs WHERE run_id = %s", finished) == [
         ("completed", 3)
     ]
+
+
+def test_a_daily_run_killed_mid_way_is_abandoned_by_the_next_start(service_tmp_dir: Path) -> None:
+    """`python -m flows.daily` on the sample day, SIGKILLed (with its Spark and Prefect children) once
+    its run is `running`; the next run's start marks it abandoned."""
+    from warehouse.embedded import embedded_url, stop_embedded
+
+    data_dir = service_tmp_dir / f"killed-daily-{uuid.uuid4().hex[:6]}"
+    data_dir.mkdir()
+    env = {**os.environ, "WEBTRAIL_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("WEBTRAIL_DATABASE_URL", None)
+    env.pop("WEBTRAIL_DATABASE_SECRET_BLOCK", None)
+    daily = subprocess.Popen([sys.executable, "-m", "flows.daily", "--quiet", "--force"], cwd=REPO_ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 600
+        running: list[tuple] = []
+        while not running:
+            assert daily.poll() is None, f"the daily run ended (exit {daily.returncode}) before it was killed"
+            assert time.monotonic() < deadline, "the daily run never reached 'running'"
+            if url is None and (data_dir / "postgres" / "data" / "postmaster.pid").exists():
+                url = embedded_url(data_dir / "postgres")
+            if url is not None:
+                try:
+                    running = fetch(url, "SELECT run_id::text FROM webtrail.pipeline_runs WHERE status = 'running'")
+                except psycopg2.Error:
+                    running = []  # not migrated yet
+            time.sleep(0.5)
+        killed_run = running[0][0]
+        os.killpg(daily.pid, signal.SIGKILL)
+        daily.wait(timeout=60)
+        wait_until(lambda: not lock_held(url, killed_run), 60, "the killed daily run's lock to be released")
+        warehouse = Warehouse(url)
+        next_run = str(uuid.uuid4())
+        assert warehouse.begin_run(next_run, DAY, None) == [killed_run]
+        warehouse.end_run(next_run, RunRecord("completed"))
+        assert statuses(url, killed_run) == {killed_run: ("abandoned", True)}
+    finally:
+        if daily.poll() is None:
+            os.killpg(daily.pid, signal.SIGKILL)
+            daily.wait(timeout=60)
+        stop_embedded(data_dir / "postgres")
