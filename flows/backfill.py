@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import SecretStr
 
 from config.settings import WebtrailSettings
-from tasks.backfill import loaded_days, publish_backfill, run_daily
+from flows.daily import daily
+from tasks.backfill import loaded_days, publish_backfill
 
 MAX_DAYS = 366
 MAX_CONCURRENCY = 8
@@ -34,11 +37,36 @@ def days_between(start: date, end: date) -> list[date]:
     count = (end - start).days + 1
     if count > MAX_DAYS:
         raise ValueError(f"{count} days requested; a backfill covers at most {MAX_DAYS} days")
-    return [start + timedelta(days=i) for i in range(count)]
+    return [start + timedelta(days=offset) for offset in range(count)]
 
 
+@dataclass(frozen=True)
+class DailyInputs:
+    """The daily flow's parameters shared by every day of a backfill."""
+
+    access_log: list[str] | None = None
+    events: list[str] | None = None
+    users_db: str | None = None
+    database_url: SecretStr | None = None
+    events_api: str | None = None
+    force: bool = False
+
+
+# A task that calls a flow: each day becomes its own `webtrail-daily` flow run, nested under the
+# backfill in the UI, while the ThreadPoolTaskRunner bounds how many run at once. It lives here, in
+# flows/, because it orchestrates a flow; tasks/ must not import flows/.
+@task(name="daily-run", task_run_name="daily-{day}", cache_policy=NO_CACHE)
+def run_daily(day: date, inputs: DailyInputs) -> dict[str, Any]:
+    """One `webtrail-daily` run for `day`, as a subflow of the backfill (its own flow run in the UI)."""
+    return daily(
+        day=day, access_log=inputs.access_log, events=inputs.events, users_db=inputs.users_db,
+        database_url=inputs.database_url, force=inputs.force, events_api=inputs.events_api,
+    )
+
+
+# A flow's parameters are its deployment's form in the Prefect UI: one argument each, not an object.
 @flow(name="webtrail-backfill", flow_run_name="backfill-{start}-{end}")
-def backfill(
+def backfill(  # noqa: PLR0913
     start: date,
     end: date,
     concurrency: int = 2,
@@ -67,26 +95,20 @@ def backfill(
     logger = get_run_logger()
     days = days_between(start, end)
     skipped = set() if force else set(loaded_days(WebtrailSettings(), database_url, days))
-    todo = [d for d in days if d not in skipped]
+    todo = [day for day in days if day not in skipped]
     logger.info("%d day(s): %d to run, %d already loaded (skipped)", len(days), len(todo), len(skipped))
 
     outcome: dict[date, str] = dict.fromkeys(skipped, "skipped (already loaded)")
+    inputs = DailyInputs(access_log, events, users_db, database_url, events_api, force)
     with ThreadPoolTaskRunner(max_workers=concurrency) as runner:
-        futures = {
-            day: runner.submit(
-                run_daily,
-                {"day": day, "access_log": access_log, "events": events, "users_db": users_db,
-                 "database_url": database_url, "events_api": events_api, "force": force},
-            )
-            for day in todo
-        }
+        futures = {day: runner.submit(run_daily, {"day": day, "inputs": inputs}) for day in todo}
         for day, future in futures.items():
             try:
                 outcome[day] = str(future.result().get("status", "completed"))
             except Exception as exc:  # noqa: BLE001 - one failed day must not hide the others' outcome
                 outcome[day] = f"failed: {type(exc).__name__}"
                 logger.error("%s failed: %s: %s", day, type(exc).__name__, exc)
-    rows: list[dict[str, Any]] = [{"day": d.isoformat(), "outcome": outcome[d]} for d in days]
+    rows: list[dict[str, Any]] = [{"day": day.isoformat(), "outcome": outcome[day]} for day in days]
     publish_backfill(rows, start, end)
     failed = [r["day"] for r in rows if r["outcome"].startswith("failed")]
     if failed:

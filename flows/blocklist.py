@@ -49,13 +49,13 @@ def run_direct(argv: list[str] | None = None) -> int:
     from config.settings import WebtrailSettings
     from report.blocklist_formats import render
     from report.blocklist_run import DEFAULT_FORMATS, BlocklistRequest, make_blocklist, write_files
-    from warehouse.embedded import database_url
+    from warehouse.gateway import Warehouse
 
     args = _parse_args(argv)
     settings = WebtrailSettings()
     try:
-        url = args.database_url or database_url(settings)
-        blocklist = make_blocklist(settings, url, BlocklistRequest(args.day, args.days, args.min_severity))
+        warehouse = Warehouse.resolve(settings, args.database_url)
+        blocklist = make_blocklist(settings, warehouse, BlocklistRequest(args.day, args.days, args.min_severity))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -87,7 +87,7 @@ from pydantic import SecretStr  # noqa: E402
 from config.settings import WebtrailSettings  # noqa: E402
 from report.blocklist_run import DEFAULT_FORMATS, BlocklistRequest  # noqa: E402
 from tasks.blocklist import build_blocklist_task, write_blocklist_task  # noqa: E402
-from tasks.investigate import warehouse_url  # noqa: E402
+from tasks.investigate import resolve_warehouse  # noqa: E402
 
 
 def _run_name() -> str:
@@ -123,8 +123,8 @@ def blocklist(
         raise ValueError(f"unknown formats {unknown}: choose from {', '.join(FORMATS)}")
     if min_severity is not None and min_severity not in SEVERITIES:
         raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}")
-    url = warehouse_url(settings, database_url)
-    built = build_blocklist_task(settings, url.get_secret_value(), BlocklistRequest(day, days, min_severity))
+    warehouse = resolve_warehouse(settings, database_url)
+    built = build_blocklist_task(settings, warehouse, BlocklistRequest(day, days, min_severity))
     written = write_blocklist_task(built, list(formats or DEFAULT_FORMATS), settings.reports_dir.resolve())
     return {
         "days": [d.isoformat() for d in built.days], "entries": len(built.entries),

@@ -68,19 +68,21 @@ from tasks.warehouse import (
     summarize_day,
 )
 from warehouse.connect import scrub
+from warehouse.gateway import Warehouse
+from warehouse.run_context import DayRun, RunOutcome, RunTotals
 
 
 def _run_name() -> str:
     """`daily-<day>` with the day the run will really process (the sample's, or yesterday)."""
-    p = flow_run.parameters
+    params = flow_run.parameters
     try:
         day = resolve_plan(
-            WebtrailSettings(), p.get("day"), p.get("access_log"), p.get("events"), p.get("users_db"),
-            p.get("events_api"),
+            WebtrailSettings(), params.get("day"), params.get("access_log"), params.get("events"),
+            params.get("users_db"), params.get("events_api"),
         ).day
     except Exception:  # noqa: BLE001 - a name must never fail the run
-        day = p.get("day") or "unknown-day"
-    return f"daily-{day}" + ("-force" if p.get("force") else "")
+        day = params.get("day") or "unknown-day"
+    return f"daily-{day}" + ("-force" if params.get("force") else "")
 
 
 # Share of the run done when each stage ends, for the progress artifact.
@@ -111,8 +113,9 @@ class StageTimer:
             update_progress_artifact(self.progress_id, STAGE_PROGRESS.get(name, 0.0), description=f"{name} done")
 
 
+# A flow's parameters are its deployment's form in the Prefect UI: one argument each, not an object.
 @flow(name="webtrail-daily", flow_run_name=_run_name, log_prints=True, timeout_seconds=12 * 3600)
-def daily(
+def daily(  # noqa: PLR0913
     day: date | None = None,
     access_log: list[str] | None = None,
     events: list[str] | None = None,
@@ -141,7 +144,7 @@ def daily(
     )
     logger.info("Processing %s%s", plan.day, " (bundled sample day)" if plan.from_sample else "")
 
-    url = prepare_warehouse(settings, database_url)
+    warehouse = prepare_warehouse(settings, database_url)
     access_files = discover_inputs(plan.access_logs, "access-logs")
     event_files = discover_inputs(plan.events, "events") if plan.events else []
     if plan.events_api:
@@ -149,56 +152,56 @@ def daily(
 
     observer().inputs(access_files + event_files)
     fingerprints = fingerprint_inputs(access_files + event_files, plan.users_db, settings)
-    if not force and already_loaded(url, plan.day, fingerprints):
+    run = DayRun(layout=layout, run_id=uuid4(), settings=settings, warehouse=warehouse, fingerprints=fingerprints)
+    if not force and already_loaded(run):
         logger.info("%s was already loaded from these exact inputs; pass --force to redo it.", plan.day)
         return {"day": plan.day.isoformat(), "status": "skipped"}
 
-    run_id = uuid4()
-    begin_run(url, run_id, plan.day, str(flow_run.id) if flow_run.id else None)
-    inputs: list[dict[str, Any]] = []
-    users_count: int | None = None
+    begin_run(run, str(flow_run.id) if flow_run.id else None)
+    totals = RunTotals()
     try:
         with timer.stage("parse"):
             access_stats = parse_access_logs_task(access_files, layout, settings)
             events_result = parse_events_task(event_files, layout, settings)
-            users_count = read_users_task(plan.users_db, layout)
+            totals = RunTotals(users_read=read_users_task(plan.users_db, layout))
             enrich_user_agents_task(layout)
-        inputs = input_rows(access_stats, events_result)
-        observer().files_parsed(inputs)
+        totals = RunTotals(input_rows(access_stats, events_result), totals.users_read)
+        observer().files_parsed(list(totals.inputs))
         with timer.stage("input_checks"):
-            check_inputs(url, run_id, layout, access_stats, settings)
+            check_inputs(run, access_stats)
         observer().analytics_started(layout.output, OUTPUT_TABLES)
         with timer.stage("analytics"):
             outputs = run_analytics(layout, settings)
         with timer.stage("output_checks"):
-            check_outputs(url, run_id, layout, outputs, settings)
+            check_outputs(run, outputs)
         with timer.stage("load"):
-            table_rows = load_day(url, run_id, layout, outputs, inputs, fingerprints, settings)
+            table_rows = load_day(run, outputs, list(totals.inputs))
+        totals = RunTotals(totals.inputs, totals.users_read, table_rows)
         observer().tables_loaded(table_rows)
         with timer.stage("loaded_checks"):
             # After the commit: a blocking failure fails the run (and alerts) but cannot undo the load.
-            check_loaded(url, run_id, layout, settings)
-        summary: RunSummary = summarize_day(url, run_id, plan.day, inputs, users_count, table_rows)
-        end_run(url, run_id, "completed", inputs, users_count, timer.seconds, None)
+            check_loaded(run)
+        summary: RunSummary = summarize_day(run, totals)
+        end_run(run, RunOutcome("completed", totals, timer.seconds))
     except BaseException as exc:
         try:
-            end_run(url, run_id, "failed", inputs, users_count, timer.seconds, f"{type(exc).__name__}: {exc}")
+            end_run(run, RunOutcome("failed", totals, timer.seconds, f"{type(exc).__name__}: {exc}"))
         except Exception as audit_exc:  # noqa: BLE001 - never hide the original error
             logger.error("could not record the failure in pipeline_runs: %s", audit_exc)
         raise
-    html_report = _html_report(url, plan.day, settings, logger)
+    html_report = _html_report(warehouse, plan.day, settings, logger)
     publish_report(summary, timer.seconds, html_report)
-    alert_findings(url, plan.day, settings.security)
+    alert_findings(warehouse, plan.day, settings.security)
     prune_staging_task(settings, plan.day)
     logger.info(summary.to_text())
     return {**summary.to_dict(), "html_report": str(html_report) if html_report else None}
 
 
-def _html_report(url: SecretStr, day: date, settings: WebtrailSettings, logger: Any) -> Path | None:
+def _html_report(warehouse: Warehouse, day: date, settings: WebtrailSettings, logger: Any) -> Path | None:
     """The day's HTML report; the day is loaded whatever happens here, so a failure is only logged."""
     try:
         with StageTimer().stage("report"):
-            return write_html_report(url, day, settings.data_dir.resolve())
+            return write_html_report(warehouse, day, settings.data_dir.resolve())
     except Exception as exc:  # noqa: BLE001 - the load committed; the report can be rebuilt later
         logger.error(
             "the HTML report of %s could not be written (%s: %s); rebuild it with python -m report.html --day %s",

@@ -77,23 +77,18 @@ def _print_explain(result: Any, out: Any) -> None:
 
 def _investigate_direct(args: argparse.Namespace) -> int:
     from config.settings import WebtrailSettings
-    from report.investigate import InvestigationQuery, investigate, resolve_window
-    from report.investigate import latest_loaded_day as latest
+    from report.investigate import InvestigationQuery, resolve_window
     from report.investigate_render import result_sections
-    from warehouse.connect import connection
-    from warehouse.embedded import database_url
+    from warehouse.gateway import Warehouse
     from webtrail.output import emit_sections
 
     settings = WebtrailSettings()
-    url = args.database_url or database_url(settings)
-    with connection(url) as conn:
-        conn.set_session(readonly=True)
-        latest_day = latest(conn) if args.start is None and args.end is None else None
-        conn.rollback()
-        start, end = resolve_window(args.start, args.end, latest_day)
-        query = InvestigationQuery(start=start, end=end, ip=args.ip, user_id=args.user_id,
-                                   path_pattern=args.path_pattern, limit=args.limit)
-        result = investigate(conn, settings.data_dir.resolve(), query)
+    warehouse = Warehouse.resolve(settings, args.database_url)
+    latest_day = warehouse.latest_day() if args.start is None and args.end is None else None
+    start, end = resolve_window(args.start, args.end, latest_day)
+    query = InvestigationQuery(start=start, end=end, ip=args.ip, user_id=args.user_id,
+                               path_pattern=args.path_pattern, limit=args.limit)
+    result = warehouse.investigate(settings.data_dir.resolve(), query)
     emit_sections(args.format, result_sections(result), result.summary())
     return 0
 
@@ -127,10 +122,11 @@ from tasks.investigate import (  # noqa: E402
     latest_day,
     publish_investigation,
     publish_sql_result,
+    resolve_warehouse,
     run_investigation,
     run_sql,
-    warehouse_url,
 )
+from webtrail.client import SqlRequest  # noqa: E402
 
 
 def _run_name() -> str:
@@ -146,8 +142,9 @@ def _run_name() -> str:
     return f"investigate-{kind}-{text}" if text else "investigate"
 
 
+# A flow's parameters are its deployment's form in the Prefect UI: one argument each, not an object.
 @flow(name="webtrail-investigate", flow_run_name=_run_name)
-def investigate(
+def investigate(  # noqa: PLR0913
     ip: str | None = None,
     user_id: str | None = None,
     path_pattern: str | None = None,
@@ -175,20 +172,20 @@ def investigate(
         days: number of days in the sql window, ending with day.
     """
     settings = WebtrailSettings()
-    url = warehouse_url(settings, database_url)
+    warehouse = resolve_warehouse(settings, database_url)
     if sql:
-        result = run_sql(settings, url, sql, day, days)
+        result = run_sql(warehouse, settings, SqlRequest(sql, day, days))
         publish_sql_result(sql, result, limit)
         return {"sql": sql, "rows": result.table.num_rows, "columns": result.columns,
                 "days_read": sorted({p.day.isoformat() for p in result.partitions if p.exists}),
                 "warehouse_rows": result.warehouse_rows}
-    latest = latest_day(url) if start is None and end is None else None
+    latest = latest_day(warehouse) if start is None and end is None else None
     window_start, window_end = resolve_window(start, end, latest)
     query = InvestigationQuery(
         start=window_start, end=window_end, ip=ip, user_id=user_id, path_pattern=path_pattern, limit=limit
     )
     get_run_logger().info("Investigating %s from %s to %s", query.describe(), window_start, window_end)
-    found = run_investigation(url, settings, query)
+    found = run_investigation(warehouse, settings, query)
     publish_investigation(found)
     return found.summary()
 

@@ -11,9 +11,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from config.settings import WebtrailSettings
-from report.blocklist import Blocklist, build_blocklist, crawler_regex, latest_loaded_day, read_offences, write_atomic
+from report.blocklist import Blocklist, build_blocklist, crawler_regex, read_offences, write_atomic
 from report.blocklist_formats import FILE_NAMES, render
-from warehouse.connect import connection
+from warehouse.gateway import Warehouse
 
 DEFAULT_FORMATS: tuple[str, ...] = tuple(FILE_NAMES)
 
@@ -46,17 +46,16 @@ def declared_crawlers(settings: WebtrailSettings, days: Sequence[date], ips: Seq
     return set(result.table.column("client_ip").to_pylist())
 
 
-def make_blocklist(settings: WebtrailSettings, url: str, request: BlocklistRequest) -> Blocklist:
-    """The blocklist of the request's window from the warehouse at ``url``."""
+def make_blocklist(settings: WebtrailSettings, warehouse: Warehouse, request: BlocklistRequest) -> Blocklist:
+    """The blocklist of the request's window from the warehouse."""
     from webtrail.sql import window_days
 
     min_severity = request.min_severity or settings.blocklist.min_severity
-    with connection(url) as conn:
-        conn.set_session(readonly=True)
-        day = request.day or latest_loaded_day(conn)
-        if day is None:
-            raise ValueError("no day has been loaded into the warehouse yet: run the daily flow first")
-        days = window_days(day, request.days)
+    day = request.day or warehouse.latest_day()
+    if day is None:
+        raise ValueError("no day has been loaded into the warehouse yet: run the daily flow first")
+    days = window_days(day, request.days)
+    with warehouse.connection(readonly=True) as conn:
         offences = read_offences(conn, days, min_severity)
     crawlers = set() if settings.blocklist.block_declared_crawlers else declared_crawlers(
         settings, days, sorted({o.ip for o in offences})

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from report.html_render import Column, chart, esc, kpi, number, page, percent, section, table
 from report.html_sections import (
@@ -32,6 +32,9 @@ NAV = (
     ("pages", "Top pages"), ("funnel", "Funnel"), ("referrers", "Referrers"), ("clients", "Clients"),
     ("security", "Security"), ("ips", "Top IPs"), ("facts", "Run facts"), ("trend", "7-day trend"),
 )
+
+if TYPE_CHECKING:
+    from warehouse.gateway import Warehouse
 
 
 def report_path(data_dir: Path, day: date) -> Path:
@@ -83,7 +86,7 @@ def _endpoints(data: Mapping[str, Any]) -> str:
     body = chart("chart-endpoints", bool(data["endpoints"]), "tall") + table("table-endpoints", [
         Column("method", "method"), Column("path_template", "endpoint"), Column("hits", "hits", "num"),
         Column("errors", "errors (5xx)", "num"),
-        Column("error_rate", "error rate", "num", lambda r: esc(percent(r.get("error_rate")))),
+        Column("error_rate", "error rate", "num", lambda row: esc(percent(row.get("error_rate")))),
         Column("p50_ms", "p50 ms", "num"), Column("p95_ms", "p95 ms", "num"), Column("p99_ms", "p99 ms", "num"),
         Column("bytes", "bytes", "num"),
     ], data["endpoints"])
@@ -91,17 +94,17 @@ def _endpoints(data: Mapping[str, Any]) -> str:
 
 
 def _sessions(data: Mapping[str, Any]) -> str:
-    s = data["sessions"]
-    median = s.get("median_duration_ms")
+    sessions = data["sessions"]
+    median = sessions.get("median_duration_ms")
     kpis = '<div class="kpis">' + "".join([
-        kpi("kpi-sessions", "human sessions", int(s.get("human_sessions") or 0)),
-        kpi("kpi-visitors", "human visitors", int(s.get("human_visitors") or 0)),
-        kpi("kpi-bounce-rate", "bounce rate", s.get("bounce_rate"), percent(s.get("bounce_rate"))),
+        kpi("kpi-sessions", "human sessions", int(sessions.get("human_sessions") or 0)),
+        kpi("kpi-visitors", "human visitors", int(sessions.get("human_visitors") or 0)),
+        kpi("kpi-bounce-rate", "bounce rate", sessions.get("bounce_rate"), percent(sessions.get("bounce_rate"))),
         kpi("kpi-median-duration", "median duration", median, "–" if median is None else f"{median / 1000:.0f} s"),
-        kpi("kpi-pages-per-session", "page views / session", s.get("avg_page_views"),
-            number(s.get("avg_page_views"), 2)),
+        kpi("kpi-pages-per-session", "page views / session", sessions.get("avg_page_views"),
+            number(sessions.get("avg_page_views"), 2)),
     ]) + "</div>"
-    has_sessions = any(b["sessions"] for b in s["durations"])
+    has_sessions = any(bucket["sessions"] for bucket in sessions["durations"])
     body = kpis + "<h3>Duration of human sessions</h3>" + chart("chart-durations", has_sessions, "small")
     return section("sessions", "Sessions", body)
 
@@ -111,7 +114,7 @@ def _pages(data: Mapping[str, Any]) -> str:
         Column("path_template", "page"), Column("views", "views", "num"),
         Column("unique_visitors", "unique visitors", "num"), Column("entries", "entries", "num"),
         Column("exits", "exits", "num"),
-        Column("bounce_rate", "bounce rate", "num", lambda r: esc(percent(r.get("bounce_rate")))),
+        Column("bounce_rate", "bounce rate", "num", lambda row: esc(percent(row.get("bounce_rate")))),
         Column("avg_time_on_page_ms", "avg time on page ms", "num"),
     ], data["pages"])
     return section("pages", "Top pages", body)
@@ -141,12 +144,11 @@ def render_report(data: Mapping[str, Any], generated_at: datetime | None = None)
     )
 
 
-def write_report(url: str, day: date, out: Path) -> Path:
-    """Read the day from the warehouse at `url` and write its report to `out` (atomically)."""
-    from warehouse.connect import connection
+def write_report(warehouse: Warehouse, day: date, out: Path) -> Path:
+    """Read the day from the warehouse and write its report to `out` (atomically)."""
     from warehouse.report_queries import report_data
 
-    with connection(url) as conn:
+    with warehouse.connection(readonly=True) as conn:
         data = report_data(conn, day)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
@@ -159,23 +161,23 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m report.html`: rebuild a loaded day's report. Exit 0 written, 1 error, 2 usage."""
     from config.settings import WebtrailSettings
     from warehouse.connect import WarehouseConnectionError
-    from warehouse.embedded import database_url
+    from warehouse.gateway import Warehouse
     from warehouse.report_queries import DayNotLoadedError, loaded_days
 
     parser = argparse.ArgumentParser(prog="python -m report.html", description=__doc__.splitlines()[0])
     parser.add_argument("--day", type=date.fromisoformat, required=True, help="a loaded UTC day, YYYY-MM-DD")
     parser.add_argument("--out", type=Path, help="output file (default <data dir>/reports/<day>.html)")
     parser.add_argument("--json", action="store_true", help="print {day, path} as JSON instead of a sentence")
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: WEBTRAIL_DATABASE_URL, then "
+                        "WEBTRAIL_DATABASE_SECRET_BLOCK, else embedded)")
     args = parser.parse_args(argv)
     settings = WebtrailSettings()
     out = args.out or report_path(settings.data_dir.resolve(), args.day)
     try:
-        url = database_url(settings)
-        path = write_report(url, args.day, out)
+        warehouse = Warehouse.resolve(settings, args.database_url)
+        path = write_report(warehouse, args.day, out)
     except DayNotLoadedError as exc:
-        from warehouse.connect import connection
-
-        with connection(url) as conn:
+        with warehouse.connection(readonly=True) as conn:
             days = loaded_days(conn)
         shown = ", ".join(d.isoformat() for d in days[-10:]) or "none"
         print(f"error: {exc}. Loaded days: {shown}", file=sys.stderr)

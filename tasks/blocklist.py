@@ -10,14 +10,15 @@ from prefect.cache_policies import NO_CACHE
 from config.settings import WebtrailSettings
 from report.blocklist import Blocklist
 from report.blocklist_run import BlocklistRequest, make_blocklist, write_files
+from warehouse.gateway import Warehouse
 
 _IO: dict = {"retries": 2, "retry_delay_seconds": [2, 10], "cache_policy": NO_CACHE}
 
 
 @task(name="build-blocklist", **_IO)
-def build_blocklist_task(settings: WebtrailSettings, url: str, request: BlocklistRequest) -> Blocklist:
+def build_blocklist_task(settings: WebtrailSettings, warehouse: Warehouse, request: BlocklistRequest) -> Blocklist:
     """The findings of the window at or above the severity, allowlist and crawlers left out."""
-    blocklist = make_blocklist(settings, url, request)
+    blocklist = make_blocklist(settings, warehouse, request)
     get_run_logger().info(
         "blocklist of %s: %d entries; left out: %s",
         ", ".join(d.isoformat() for d in blocklist.days), len(blocklist.entries),

@@ -53,11 +53,11 @@ def parse_access_logs_task(
             "leave their later requests out. Re-run this day with --force after %s.",
             layout.day, window_end.isoformat(), layout.day + timedelta(days=1), window_end.isoformat(),
         )
-    for s in stats:
+    for file_stats in stats:
         logger.info(
             "%s (%s): read %d, parsed %d, rejected %d %s, outside the day %d",
-            s.path, s.format_name, s.lines_read, s.lines_parsed, s.lines_rejected,
-            s.rejected_by_reason or "", s.lines_outside_day,
+            file_stats.path, file_stats.format_name, file_stats.lines_read, file_stats.lines_parsed,
+            file_stats.lines_rejected, file_stats.rejected_by_reason or "", file_stats.lines_outside_day,
         )
     return stats
 

@@ -11,11 +11,10 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
 from config.settings import WebtrailSettings
-from report.investigate import InvestigationQuery, InvestigationResult, investigate, latest_loaded_day
+from report.investigate import InvestigationQuery, InvestigationResult
 from report.investigate_render import investigation_markdown, request_table, sql_markdown, table_cell
-from warehouse.connect import connection, redact
-from warehouse.embedded import database_url
-from webtrail.client import Webtrail
+from warehouse.gateway import Warehouse
+from webtrail.client import SqlRequest, Webtrail
 from webtrail.sql import QueryResult
 
 MARKDOWN_KEY = "webtrail-investigation"
@@ -23,33 +22,30 @@ TABLE_KEY = "webtrail-investigation-requests"
 _IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": [2, 10], "cache_policy": NO_CACHE}
 
 
-@task(name="warehouse-url", **_IO_RETRIES)
-def warehouse_url(settings: WebtrailSettings, override: SecretStr | None) -> SecretStr:
-    """The configured PostgreSQL URL, or the embedded server's (started if needed); never migrated here."""
-    if override is not None:
-        settings = settings.model_copy(update={"database_url": override})
-    url = database_url(settings)
-    get_run_logger().info("Reading the warehouse at %s", redact(url))
-    return SecretStr(url)
+@task(name="resolve-warehouse", **_IO_RETRIES)
+def resolve_warehouse(settings: WebtrailSettings, override: SecretStr | None) -> Warehouse:
+    """The configured warehouse (flag, WEBTRAIL_DATABASE_URL, the secret block, else the embedded
+    server, started if needed); never migrated here."""
+    warehouse = Warehouse.resolve(settings, override)
+    get_run_logger().info("Reading the warehouse at %s", warehouse.redacted_url)
+    return warehouse
 
 
 @task(name="latest-loaded-day", **_IO_RETRIES)
-def latest_day(url: SecretStr) -> date | None:
+def latest_day(warehouse: Warehouse) -> date | None:
     """The most recent day in the warehouse, for an investigation without a time window."""
-    with connection(url.get_secret_value()) as conn:
-        conn.set_session(readonly=True)
-        return latest_loaded_day(conn)
+    return warehouse.latest_day()
 
 
 @task(name="run-investigation", timeout_seconds=1800, **_IO_RETRIES)
-def run_investigation(url: SecretStr, settings: WebtrailSettings, query: InvestigationQuery) -> InvestigationResult:
+def run_investigation(
+    warehouse: Warehouse, settings: WebtrailSettings, query: InvestigationQuery
+) -> InvestigationResult:
     """Scan the staged requests of the window's days and read findings, sessions and ip_daily."""
-    with connection(url.get_secret_value()) as conn:
-        conn.set_session(readonly=True)
-        result = investigate(conn, settings.data_dir.resolve(), query)
+    result = warehouse.investigate(settings.data_dir.resolve(), query)
     logger = get_run_logger()
     if result.days_missing:
-        logger.warning("No staged requests for %s", ", ".join(d.isoformat() for d in result.days_missing))
+        logger.warning("No staged requests for %s", ", ".join(day.isoformat() for day in result.days_missing))
     logger.info(
         "%s: %d matching requests, %d findings, %d sessions, IPs %s",
         query.describe(), result.request_count, len(result.findings), len(result.sessions), result.ips,
@@ -72,11 +68,11 @@ def publish_investigation(result: InvestigationResult) -> None:
 
 
 @task(name="run-sql", timeout_seconds=1800, **_IO_RETRIES)
-def run_sql(settings: WebtrailSettings, url: SecretStr, query: str, day: date | None, days: int) -> QueryResult:
+def run_sql(warehouse: Warehouse, settings: WebtrailSettings, request: SqlRequest) -> QueryResult:
     """A read-only DuckDB query over the window's staged requests and warehouse tables."""
-    with Webtrail(settings, url.get_secret_value()) as client:
-        result = client.query(query, day, days)
-    read = sorted({p.day.isoformat() for p in result.partitions if p.exists})
+    with Webtrail(settings, warehouse=warehouse) as client:
+        result = client.run(request)
+    read = sorted({partition.day.isoformat() for partition in result.partitions if partition.exists})
     get_run_logger().info(
         "%d rows in %.2f s; day partitions read: %s; warehouse rows: %s",
         result.table.num_rows, result.seconds, ", ".join(read) or "none", result.warehouse_rows,
@@ -90,7 +86,7 @@ def publish_sql_result(query: str, result: QueryResult, limit: int) -> None:
     rows = result.table.slice(0, limit).to_pylist()
     create_table_artifact(
         key=TABLE_KEY,
-        table=[{k: table_cell(v) for k, v in row.items()} for row in rows] or [{"result": "no rows"}],
+        table=[{name: table_cell(value) for name, value in row.items()} for row in rows] or [{"result": "no rows"}],
         description=f"First {len(rows)} of {result.table.num_rows} rows",
     )
     create_markdown_artifact(key=MARKDOWN_KEY, markdown=sql_markdown(query, result),

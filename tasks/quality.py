@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from prefect import Task, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -19,7 +18,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.events import emit_event
 from prefect.states import State
-from pydantic import SecretStr
 
 from checks.runner import (
     ContractReport,
@@ -34,10 +32,10 @@ from checks.runner import (
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.settings import WebtrailSettings
 from parsers.access_log import FileParseStats, day_window
-from warehouse.audit import record_quality
-from warehouse.connect import WarehouseConnectionError, connection, scrub
+from warehouse.connect import WarehouseConnectionError, scrub
+from warehouse.run_context import DayRun
+from warehouse.schema import SCHEMA
 
-WAREHOUSE_SCHEMA = "webtrail"
 CONTRACT_RUN_CHECK = "contract_run"  # quality_results row (outcome ERROR) of a contract that could not run
 
 
@@ -71,34 +69,30 @@ def contract_variables(layout: DayLayout, settings: WebtrailSettings) -> dict[st
 def _rows(reports: Sequence[ContractReport], database_url: str) -> list[dict[str, Any]]:
     """quality_results rows: one per check, plus an ERROR row per contract that could not run."""
     rows = [
-        {"dataset": r.dataset, **asdict(c),
-         "metric_values": {**c.metric_values, "measured_value": c.measured_value, "threshold": c.threshold}}
-        for r in reports
-        for c in r.results
+        {"dataset": report.dataset, **asdict(check),
+         "metric_values": {**check.metric_values, "measured_value": check.measured_value,
+                           "threshold": check.threshold}}
+        for report in reports
+        for check in report.results
     ]
     rows += [
-        {"dataset": r.dataset, "check_name": CONTRACT_RUN_CHECK, "check_type": "contract", "column_name": None,
+        {"dataset": report.dataset, "check_name": CONTRACT_RUN_CHECK, "check_type": "contract", "column_name": None,
          "level": "blocking", "outcome": "ERROR", "measured_value": None, "threshold": "contract runs",
          "metric_values": {"measured_value": None, "threshold": "contract runs",
-                           "error": scrub(r.infrastructure_error, database_url)}}
-        for r in reports
-        if r.infrastructure_error
+                           "error": scrub(report.infrastructure_error, database_url)}}
+        for report in reports
+        if report.infrastructure_error
     ]
     return rows
 
 
-def _publish(url: SecretStr, run_id: UUID, layout: DayLayout, stage: str, reports: Sequence[ContractReport]) -> None:
+def _publish(run: DayRun, stage: str, reports: Sequence[ContractReport]) -> None:
     """Store every outcome, show them as an artifact, emit an event per check that did not pass."""
-    rows = _rows(reports, url.get_secret_value())
-    ran = [r.dataset for r in reports if not r.infrastructure_error]
-    with connection(url.get_secret_value()) as conn:
-        with conn.cursor() as cur:  # a retry that ran: drop the ERROR row of the failed attempt
-            cur.execute(
-                "DELETE FROM webtrail.quality_results WHERE run_id = %s AND dataset = ANY(%s) AND check_name = %s",
-                (str(run_id), ran, CONTRACT_RUN_CHECK),
-            )
-        record_quality(conn, str(run_id), layout.day, rows, commit=False)
-        conn.commit()
+    layout = run.layout
+    rows = _rows(reports, run.warehouse.url)
+    ran = [report.dataset for report in reports if not report.infrastructure_error]
+    # a retry that ran replaces the ERROR row of the failed attempt
+    run.warehouse.record_quality(str(run.run_id), layout.day, rows, {CONTRACT_RUN_CHECK: ran})
     create_table_artifact(
         key=f"webtrail-quality-{stage}",
         table=[
@@ -125,57 +119,54 @@ def _publish(url: SecretStr, run_id: UUID, layout: DayLayout, stage: str, report
     logger = get_run_logger()
     for report in reports:
         for line in report.summary_lines():
-            logger.warning(scrub(line, url.get_secret_value()))
+            logger.warning(scrub(line, run.warehouse.url))
 
 
 @task(name="check-inputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_only_infrastructure)
-def check_inputs(
-    url: SecretStr, run_id: UUID, layout: DayLayout, access_stats: list[FileParseStats], settings: WebtrailSettings
-) -> list[ContractReport]:
+def check_inputs(run: DayRun, access_stats: list[FileParseStats]) -> list[ContractReport]:
     """Contracts on the staged requests, events, users and the access-log reject ratio."""
-    variables = contract_variables(layout, settings)
+    layout = run.layout
+    variables = contract_variables(layout, run.settings)
     staged = {"requests": layout.requests, "events": layout.events, "users": layout.users}
     reports = [verify_parquet(name, {name: path}, variables) for name, path in staged.items()]
-    parse_stats = parse_stats_frame((s.path, s.lines_read, s.lines_rejected) for s in access_stats)
+    parse_stats = parse_stats_frame((stats.path, stats.lines_read, stats.lines_rejected) for stats in access_stats)
     reports.append(verify_frames("parse_stats", {"parse_stats": parse_stats}, variables))
-    _publish(url, run_id, layout, "inputs", reports)
+    _publish(run, "inputs", reports)
     raise_on_blocking(reports)
     return reports
 
 
 @task(name="check-outputs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_only_infrastructure)
-def check_outputs(
-    url: SecretStr, run_id: UUID, layout: DayLayout, outputs: dict[str, str], settings: WebtrailSettings
-) -> list[ContractReport]:
+def check_outputs(run: DayRun, outputs: dict[str, str]) -> list[ContractReport]:
     """Contracts on the exact Parquet files Spark wrote, then the cross-table totals and references
     against the staged requests and users; all before any of them is loaded."""
-    variables = contract_variables(layout, settings)
+    layout = run.layout
+    variables = contract_variables(layout, run.settings)
     reports = [verify_parquet(table, {table: Path(path)}, variables) for table, path in outputs.items()]
-    sources = {"requests": layout.requests, "users": layout.users, **{t: Path(p) for t, p in outputs.items()}}
+    sources = {"requests": layout.requests, "users": layout.users,
+               **{table: Path(path) for table, path in outputs.items()}}
     reports.append(verify_cross_table(sources, variables))
-    _publish(url, run_id, layout, "outputs", reports)
+    _publish(run, "outputs", reports)
     raise_on_blocking(reports)
     return reports
 
 
 @task(name="check-loaded", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_only_infrastructure)
-def check_loaded(url: SecretStr, run_id: UUID, layout: DayLayout, settings: WebtrailSettings) -> list[ContractReport]:
+def check_loaded(run: DayRun) -> list[ContractReport]:
     """The output contracts again, on the day's rows of the loaded PostgreSQL tables (soda-postgres).
 
     Runs after the load committed: a blocking failure raises QualityGateError, so the run is marked
     failed and the event is emitted, but the day stays loaded (nothing is rolled back). Results are
     stored under the dataset ``webtrail.<table>`` to keep them apart from the pre-load Parquet ones.
     """
-    variables = contract_variables(layout, settings)
-    database_url = url.get_secret_value()
+    variables = contract_variables(run.layout, run.settings)
     reports = [
-        replace(verify_postgres(table, database_url, variables, schema=WAREHOUSE_SCHEMA),
-                dataset=f"{WAREHOUSE_SCHEMA}.{table}")
+        replace(verify_postgres(table, run.warehouse.url, variables, schema=SCHEMA), dataset=f"{SCHEMA}.{table}")
         for table in OUTPUT_TABLES
     ]
-    _publish(url, run_id, layout, "loaded", reports)
+    _publish(run, "loaded", reports)
     raise_on_blocking(reports)
     return reports

@@ -9,21 +9,20 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
-from psycopg2.extras import RealDictCursor
-from pydantic import SecretStr
 
 from config.settings import SecuritySettings
 from report.findings import alertable, finding_event, findings_markdown
 from report.html import report_path, write_report
 from report.markdown import escape_markdown, markdown_table
 from report.summary import RunSummary
-from warehouse.connect import connection
+from warehouse.gateway import Warehouse
+from warehouse.schema import SCHEMA
 
 
 @task(name="write-html-report", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[10])
-def write_html_report(url: SecretStr, day: date, data_dir: Path) -> Path:
+def write_html_report(warehouse: Warehouse, day: date, data_dir: Path) -> Path:
     """Write the day's self-contained HTML report from the warehouse; publish it as a link artifact."""
-    path = write_report(url.get_secret_value(), day, report_path(data_dir, day))
+    path = write_report(warehouse, day, report_path(data_dir, day))
     create_link_artifact(
         key="webtrail-html-report",
         link=path.resolve().as_uri(),
@@ -48,17 +47,19 @@ def publish_report(summary: RunSummary, stage_seconds: dict[str, float], html_re
         )
     create_table_artifact(
         key="webtrail-run-summary",
-        table=[{"table": f"webtrail.{t}", "rows": n} for t, n in summary.table_rows.items()],
+        table=[{"table": f"{SCHEMA}.{table}", "rows": rows} for table, rows in summary.table_rows.items()],
         description=f"Rows written for {day} by run {summary.run_id}",
     )
     inputs = markdown_table(
         summary.inputs, ["kind", "path", "lines_read", "lines_parsed", "lines_rejected", "sha256"]
     )
     findings = markdown_table(
-        [{"category": k, "ips": v} for k, v in sorted(summary.findings_by_category.items())],
+        [{"category": category, "ips": ips} for category, ips in sorted(summary.findings_by_category.items())],
         ["category", "ips"],
     )
-    timings = markdown_table([{"stage": k, "seconds": v} for k, v in stage_seconds.items()], ["stage", "seconds"])
+    timings = markdown_table(
+        [{"stage": stage, "seconds": seconds} for stage, seconds in stage_seconds.items()], ["stage", "seconds"]
+    )
     create_markdown_artifact(
         key="webtrail-daily-report",
         markdown=(
@@ -82,11 +83,9 @@ def emit_finding_events(findings: list[dict], min_severity: str) -> int:
 
 
 @task(name="alert-findings", cache_policy=NO_CACHE)  # no retries: a retry would send every event again
-def alert_findings(url: SecretStr, day: date, security: SecuritySettings) -> int:
+def alert_findings(warehouse: Warehouse, day: date, security: SecuritySettings) -> int:
     """Emit events for serious findings of the day and publish their escaped markdown digest."""
-    with connection(url.get_secret_value()) as conn, conn.cursor(cursor_factory=RealDictCursor) as cur:
-        cur.execute("SELECT * FROM webtrail.security_findings WHERE day = %s", (day,))
-        findings = [dict(row) for row in cur.fetchall()]
+    findings = warehouse.findings(day)
     create_markdown_artifact(
         key="webtrail-security-findings",
         markdown=findings_markdown(day.isoformat(), findings),

@@ -7,6 +7,7 @@ leave that to the caller), so a run's rows are visible even if the process dies 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,7 @@ from psycopg2.extras import Json, execute_values
 
 from warehouse.connect import scrub
 
-RUN_STATUSES = ("running", "completed", "failed", "skipped")
+RUN_STATUSES = ("running", "completed", "failed", "skipped", "abandoned")
 MAX_ERROR_CHARS = 20_000
 _COUNTS = ("lines_read", "lines_parsed", "lines_rejected", "events_read", "events_rejected", "users_read")
 
@@ -38,25 +39,29 @@ def start_run(conn: psycopg2.extensions.connection, run_id: str, day: date, flow
     conn.commit()
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """How a run ended: its status, the counts of ``pipeline_runs`` (None for a stage that never ran),
+    seconds per stage and the error text."""
+
+    status: str
+    counts: Mapping[str, int | None] = field(default_factory=dict)
+    stage_timings: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in RUN_STATUSES:
+            raise ValueError(f"status must be one of {RUN_STATUSES}, not {self.status!r}")
+        unknown = set(self.counts) - set(_COUNTS)
+        if unknown:
+            raise ValueError(f"unknown pipeline_runs counts {sorted(unknown)}: choose from {_COUNTS}")
+
+
 def finish_run(
-    conn: psycopg2.extensions.connection,
-    run_id: str,
-    status: str,
-    *,
-    lines_read: int | None = None,
-    lines_parsed: int | None = None,
-    lines_rejected: int | None = None,
-    events_read: int | None = None,
-    events_rejected: int | None = None,
-    users_read: int | None = None,
-    stage_timings: Mapping[str, float] | None = None,
-    error: str | None = None,
-    commit: bool = True,
+    conn: psycopg2.extensions.connection, run_id: str, record: RunRecord, *, commit: bool = True
 ) -> None:
     """Set the final status, counts, stage timings (seconds per stage) and error text of a run."""
-    if status not in RUN_STATUSES:
-        raise ValueError(f"status must be one of {RUN_STATUSES}, not {status!r}")
-    counts = (lines_read, lines_parsed, lines_rejected, events_read, events_rejected, users_read)
+    counts = tuple(record.counts.get(name) for name in _COUNTS)
     with conn.cursor() as cur:
         cur.execute(
             """
@@ -65,12 +70,40 @@ def finish_run(
                 events_read = %s, events_rejected = %s, users_read = %s, stage_timings = %s, error = %s
             WHERE run_id = %s
             """,
-            (status, *counts, Json(dict(stage_timings or {})), _clean(error), str(run_id)),
+            (record.status, *counts, Json(dict(record.stage_timings)), _clean(record.error), str(run_id)),
         )
         if cur.rowcount != 1:
             raise LookupError(f"no pipeline run {run_id} (start_run() first)")
     if commit:
         conn.commit()
+
+
+def running_runs(conn: psycopg2.extensions.connection, exclude: str) -> list[str]:
+    """The ids of the runs still marked ``running``, other than ``exclude``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT run_id::text FROM webtrail.pipeline_runs WHERE status = 'running' AND run_id <> %s "
+            "ORDER BY started_at",
+            (str(exclude),),
+        )
+        found = [row[0] for row in cur.fetchall()]
+    conn.rollback()
+    return found
+
+
+def mark_abandoned(conn: psycopg2.extensions.connection, run_ids: Sequence[str]) -> int:
+    """Set these ``running`` runs to ``abandoned`` with the time it was noticed; how many changed."""
+    if not run_ids:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(
+            "UPDATE webtrail.pipeline_runs SET status = 'abandoned', abandoned_at = now() "
+            "WHERE run_id = ANY(%s::uuid[]) AND status = 'running'",
+            (list(run_ids),),
+        )
+        changed = cur.rowcount
+    conn.commit()
+    return changed
 
 
 def record_inputs(
@@ -84,18 +117,9 @@ def record_inputs(
     """Upsert ``run_inputs``: one mapping per input file with kind, path, size_bytes, sha256,
     lines_read, lines_parsed, lines_rejected (all lines, not only the stored rejected ones)."""
     values = [
-        (
-            str(run_id),
-            day,
-            r["kind"],
-            str(r["path"]),
-            r["size_bytes"],
-            r["sha256"],
-            r["lines_read"],
-            r["lines_parsed"],
-            r["lines_rejected"],
-        )
-        for r in rows
+        (str(run_id), day, row["kind"], str(row["path"]), row["size_bytes"], row["sha256"], row["lines_read"],
+         row["lines_parsed"], row["lines_rejected"])
+        for row in rows
     ]
     with conn.cursor() as cur:
         execute_values(
@@ -125,7 +149,7 @@ def record_quality(
     """Upsert ``quality_results``: mappings with dataset, check_name, check_type, outcome, and
     optionally column_name, level ('blocking' default / 'warn'), metric_values (dict)."""
     with conn.cursor() as cur:
-        for r in results:
+        for result in results:
             cur.execute(
                 """
                 INSERT INTO webtrail.quality_results
@@ -138,13 +162,13 @@ def record_quality(
                 (
                     str(run_id),
                     day,
-                    r["dataset"],
-                    r["check_name"],
-                    r["check_type"],
-                    r.get("column_name"),
-                    r.get("level", "blocking"),
-                    r["outcome"],
-                    Json(dict(r.get("metric_values") or {})),
+                    result["dataset"],
+                    result["check_name"],
+                    result["check_type"],
+                    result.get("column_name"),
+                    result.get("level", "blocking"),
+                    result["outcome"],
+                    Json(dict(result.get("metric_values") or {})),
                 ),
             )
     if commit:

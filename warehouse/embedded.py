@@ -34,10 +34,11 @@ DEFAULT_DATABASE = "webtrail"
 
 
 def database_url(settings: WebtrailSettings) -> str:
-    """The configured database URL, else the URL of the (started or reused) embedded server."""
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    return embedded_url(settings.postgres_dir)
+    """The configured database URL, else the URL of the (started or reused) embedded server: the
+    URL of ``Warehouse.resolve(settings)``, kept for scripts (bench/) that want a plain string."""
+    from warehouse.gateway import Warehouse
+
+    return Warehouse.resolve(settings).url
 
 
 def embedded_url(postgres_dir: Path, database: str = DEFAULT_DATABASE) -> str:

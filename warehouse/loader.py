@@ -22,10 +22,10 @@ import pyarrow.dataset as ds
 from psycopg2 import sql
 
 from warehouse import csvstream
+from warehouse.schema import SCHEMA
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "webtrail"
 BATCH_ROWS = 65_536
 COPY_READ_SIZE = 1 << 20
 # Namespace (first key) of the two-key advisory lock of a day replace; the second key is the day.
@@ -43,6 +43,23 @@ class Column:
     pg_type: str  # format_type(), e.g. 'text', 'timestamp with time zone', 'text[]', 'jsonb'
     not_null: bool
     has_default: bool
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """The rejected-line Parquet files of a day (missing ones skipped), at most ``cap`` lines kept
+    per source file."""
+
+    files: Sequence[Path]
+    cap: int = 1_000
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The ``day_loads`` row written with the day's data: which run loaded it, from which inputs."""
+
+    run_id: str
+    input_sha256: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -127,6 +144,8 @@ def _with_constants(
         yield out
 
 
+# Seven parameters: the COPY target and source, plus three keyword-only options (constant columns,
+# the day every row must belong to, the source named in errors) that its two callers set differently.
 def copy_batches(
     cur: psycopg2.extensions.cursor,
     table: str,
@@ -219,32 +238,25 @@ def replace_day(
     day: date,
     tables: Mapping[str, Path],
     *,
-    rejected: Sequence[Path] | None = None,
-    rejected_cap: int = 1_000,
-    extra_rows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
-    run_id: str | None = None,
-    input_sha256: Iterable[str] | None = None,
+    quarantine: Quarantine | None = None,
+    manifest: Manifest | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> LoadResult:
     """Replace everything of ``day`` in one transaction; a failure or crash leaves the previous state.
 
     Takes ``pg_advisory_xact_lock`` on the day (a concurrent replace of the same day waits), deletes
-    the day's rows of every table in ``tables`` / ``extra_rows`` (and ``rejected_lines`` when
-    ``rejected`` is given), then COPYs: each table's Parquet; ``extra_rows`` (small lists of dicts);
-    the rejected-line Parquet files (missing files skipped) keeping ``rejected_cap`` lines per source
-    file. With ``run_id`` the ingest manifest ``day_loads`` records the run and its input checksums.
+    the day's rows of every table in ``tables`` (and ``rejected_lines`` with a ``quarantine``), then
+    COPYs each table's Parquet and the quarantine's lines. With a ``manifest`` the ingest manifest
+    ``day_loads`` records the run and its input checksums.
     """
     if conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         raise LoadError("replace_day() needs a connection without an open transaction")
     if conn.autocommit:
         raise LoadError("replace_day() needs a connection with autocommit off (one transaction)")
     result = LoadResult(day)
-    extra_rows = extra_rows or {}
     with conn, conn.cursor() as cur:
         _lock_day(cur, day)
-        targets = list(
-            dict.fromkeys([*tables, *extra_rows, *(["rejected_lines"] if rejected is not None else [])])
-        )
+        targets = list(dict.fromkeys([*tables, *(["rejected_lines"] if quarantine is not None else [])]))
         for table in targets:
             if "day" not in {c.name for c in table_columns(cur, table)}:
                 raise LoadError(f"table {SCHEMA}.{table} has no day column: it cannot be replaced by day")
@@ -252,15 +264,10 @@ def replace_day(
         for table, path in tables.items():
             result.rows[table] = copy_parquet(cur, table, Path(path), day=day, batch_rows=batch_rows)
             log.info("loaded %d rows into %s.%s for %s", result.rows[table], SCHEMA, table, day)
-        for table, rows in extra_rows.items():
-            if rows:
-                batch = pa.RecordBatch.from_pylist([dict(r) for r in rows])
-                count = copy_batches(cur, table, batch.schema, [batch], constants={"day": day}, day=day)
-                result.rows[table] = result.rows.get(table, 0) + count
-        if rejected is not None:
+        if quarantine is not None:
             seen: Counter[str] = Counter()
             stored: Counter[str] = Counter()
-            files = [Path(p) for p in rejected if Path(p).exists()]
+            files = [Path(path) for path in quarantine.files if Path(path).exists()]
             schema = pa.schema(
                 [
                     ("source_file", pa.string()),
@@ -269,19 +276,19 @@ def replace_day(
                     ("raw_text", pa.string()),
                 ]
             )
-            batches = _capped_rejected(files, rejected_cap, seen, stored, batch_rows)
+            batches = _capped_rejected(files, quarantine.cap, seen, stored, batch_rows)
             result.rows["rejected_lines"] = copy_batches(
                 cur, "rejected_lines", schema, batches, constants={"day": day}, day=day
             )
             result.rejected_seen, result.rejected_stored = dict(seen), dict(stored)
-        if run_id is not None:
+        if manifest is not None:
             cur.execute(
-                """
-                INSERT INTO webtrail.day_loads (day, run_id, input_sha256, tables, loaded_at)
-                VALUES (%s, %s, %s, %s, now())
-                ON CONFLICT (day) DO UPDATE SET run_id = EXCLUDED.run_id,
-                    input_sha256 = EXCLUDED.input_sha256, tables = EXCLUDED.tables, loaded_at = now()
-                """,
-                (day, str(run_id), sorted(set(input_sha256 or ())), targets),
+                sql.SQL(
+                    "INSERT INTO {}.day_loads (day, run_id, input_sha256, tables, loaded_at) "
+                    "VALUES (%s, %s, %s, %s, now()) "
+                    "ON CONFLICT (day) DO UPDATE SET run_id = EXCLUDED.run_id, "
+                    "input_sha256 = EXCLUDED.input_sha256, tables = EXCLUDED.tables, loaded_at = now()"
+                ).format(sql.Identifier(SCHEMA)),
+                (day, str(manifest.run_id), sorted(manifest.input_sha256), targets),
             )
     return result

@@ -7,7 +7,7 @@ from datetime import date
 import psycopg2.extensions
 from psycopg2 import sql
 
-SCHEMA = "webtrail"
+from warehouse.schema import SCHEMA
 
 
 def _table(cur: psycopg2.extensions.cursor, table: str) -> sql.Composed:

@@ -222,7 +222,7 @@ STAGE_ORDER = ("parse", "input_checks", "analytics", "output_checks", "load", "l
 def _in_run_order(timings: Mapping[str, Any]) -> dict[str, Any]:
     """Stage timings in the order the stages run (jsonb does not keep the order they were written in)."""
     rank = {name: index for index, name in enumerate(STAGE_ORDER)}
-    return {k: timings[k] for k in sorted(timings, key=lambda k: (rank.get(k, len(rank)), k))}
+    return {stage: timings[stage] for stage in sorted(timings, key=lambda stage: (rank.get(stage, len(rank)), stage))}
 
 
 def _run_facts(cur: psycopg2.extensions.cursor, run: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:

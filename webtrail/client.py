@@ -4,15 +4,28 @@ and the warehouse tables, with the same settings (``WEBTRAIL_*``) as the flows."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analytics.rules import SEVERITIES
 from config.settings import WebtrailSettings
 from report.investigate import glob_to_like
 from webtrail.sql import QueryResult, SqlWorkspace, window_days
 from webtrail.staging import staged_days
+
+if TYPE_CHECKING:
+    from warehouse.gateway import Warehouse
+
+
+@dataclass(frozen=True)
+class SqlRequest:
+    """A read-only query over ``days`` days ending with ``day`` (default: the newest staged day)."""
+
+    sql: str
+    day: date | None = None
+    days: int = 1
 
 
 class Webtrail:
@@ -23,29 +36,35 @@ class Webtrail:
     methods that need it (and the embedded server started only then).
     """
 
-    def __init__(self, settings: WebtrailSettings | None = None, database_url: str | None = None) -> None:
+    def __init__(
+        self, settings: WebtrailSettings | None = None, database_url: str | None = None,
+        warehouse: Warehouse | None = None,
+    ) -> None:
         self.settings = settings or WebtrailSettings()
         self.data_dir = Path(self.settings.data_dir).resolve()
         self._url = database_url
+        self._warehouse = warehouse
         self._workspaces: dict[tuple[date, ...], SqlWorkspace] = {}
 
     # -- plumbing -------------------------------------------------------------------------------
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse, resolved on first use like the flows do (flag, WEBTRAIL_DATABASE_URL, the
+        secret block, else the embedded server, started only then)."""
+        if self._warehouse is None:
+            from warehouse.gateway import Warehouse
+
+            self._warehouse = Warehouse.resolve(self.settings, self._url)
+        return self._warehouse
+
     def database_url(self) -> str:
         """The configured PostgreSQL URL, or the embedded server's (started when needed)."""
-        if self._url is None and self.settings.database_url is None and self.settings.database_secret_block:
-            from prefect.blocks.system import Secret  # only then: importing Prefect costs seconds
-
-            self._url = Secret.load(self.settings.database_secret_block).get()
-        if self._url is None:
-            from warehouse.embedded import database_url
-
-            self._url = database_url(self.settings)
-        return self._url
+        return self.warehouse.url
 
     def _connect_warehouse(self) -> Any:
         from warehouse.connect import connect
 
-        conn = connect(self.database_url())
+        conn = connect(self.warehouse.url)
         conn.set_session(readonly=True)
         return conn
 
@@ -76,6 +95,10 @@ class Webtrail:
     ) -> QueryResult:
         """Run a read-only query; the Arrow result and what it read."""
         return self.workspace(day, days).query(sql, params)
+
+    def run(self, request: SqlRequest) -> QueryResult:
+        """Run a read-only query over the request's window."""
+        return self.query(request.sql, request.day, request.days)
 
     def close(self) -> None:
         for workspace in self._workspaces.values():

@@ -101,7 +101,8 @@ def test_secret_block_supplies_the_url(
     monkeypatch.setenv("WEBTRAIL_DATABASE_SECRET_BLOCK", "webtrail-test-db")
     with disable_run_logger():
         url = prepare_warehouse.fn(WebtrailSettings(), None)
-    assert url.get_secret_value() == password_url
+    assert url.url == password_url
+    assert PASSWORD not in repr(url)
     with psycopg2.connect(password_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) > 0 FROM webtrail.schema_migrations")
         assert cur.fetchone()[0]

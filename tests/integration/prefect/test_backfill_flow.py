@@ -32,7 +32,7 @@ class DailyStandIn:
         self.forced: list[bool] = []
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import tasks.backfill
+        import flows.backfill
 
         @flow(name="webtrail-daily-stand-in")
         def daily(day: date, access_log: Any = None, events: Any = None, users_db: Any = None,
@@ -56,7 +56,7 @@ class DailyStandIn:
                 with self.lock:
                     self.active -= 1
 
-        monkeypatch.setattr(tasks.backfill, "daily", daily)
+        monkeypatch.setattr(flows.backfill, "daily", daily)
 
 
 def _loaded(monkeypatch: pytest.MonkeyPatch, days: list[date] | None) -> None:

@@ -15,11 +15,12 @@ import psycopg2
 import pytest
 from prefect import flow
 from psycopg2 import sql
-from pydantic import SecretStr
 
 from checks.runner import ContractReport, ContractRunError, QualityGateError
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.settings import WebtrailSettings
+from warehouse.gateway import Warehouse
+from warehouse.run_context import DayRun
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +91,7 @@ def quality_rows(url: str, run_id: UUID) -> dict[tuple[str, str], str]:
 def loaded_gate(url: str, run_id: UUID, data_dir: str) -> list[ContractReport]:
     from tasks.quality import check_loaded
 
-    return check_loaded(SecretStr(url), run_id, DayLayout(Path(data_dir), DAY), WebtrailSettings())
+    return check_loaded(_run(url, run_id, data_dir))
 
 
 @flow(name="test-check-inputs-retries")
@@ -98,7 +99,11 @@ def input_gate(url: str, data_dir: str, run_id: UUID) -> None:
     from tasks.quality import check_inputs
 
     gate = check_inputs.with_options(retry_delay_seconds=0)
-    gate(SecretStr(url), run_id, DayLayout(Path(data_dir), DAY), [], WebtrailSettings())
+    gate(_run(url, run_id, data_dir), [])
+
+
+def _run(url: str, run_id: UUID, data_dir: str) -> DayRun:
+    return DayRun(DayLayout(Path(data_dir), DAY), run_id, WebtrailSettings(), Warehouse(url))
 
 
 def test_the_url_is_the_embedded_socket_form(warehouse_url: str) -> None:

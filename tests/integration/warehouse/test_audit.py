@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse.audit import day_already_loaded, finish_run, record_inputs, record_quality, start_run
+from warehouse.audit import RunRecord, day_already_loaded, finish_run, record_inputs, record_quality, start_run
 from warehouse.connect import connect
-from warehouse.loader import replace_day
+from warehouse.loader import Manifest, replace_day
 
 pytestmark = pytest.mark.integration
 
@@ -115,12 +115,12 @@ def test_run_lifecycle(db_url: str, conn: psycopg2.extensions.connection) -> Non
     finish_run(
         conn,
         run_id,
-        "failed",
-        lines_read=8,
-        lines_parsed=6,
-        lines_rejected=2,
-        stage_timings={"parse": 1.5, "load": 0.25},
-        error="load failed: postgresql://loader:hunter2@db.internal/webtrail refused\x00",
+        RunRecord(
+            "failed",
+            counts={"lines_read": 8, "lines_parsed": 6, "lines_rejected": 2},
+            stage_timings={"parse": 1.5, "load": 0.25},
+            error="load failed: postgresql://loader:hunter2@db.internal/webtrail refused\x00",
+        ),
     )
     row = fetch(
         other,
@@ -132,14 +132,16 @@ def test_run_lifecycle(db_url: str, conn: psycopg2.extensions.connection) -> Non
     assert "hunter2" not in row[3] and "loader:***@" in row[3]
     assert row[4] is True
     with pytest.raises(ValueError, match="status must be"):
-        finish_run(conn, run_id, "done")
+        RunRecord("done")
+    with pytest.raises(ValueError, match="unknown pipeline_runs counts"):
+        RunRecord("failed", counts={"lines_written": 1})
     other.close()
 
 
 def _load(conn: psycopg2.extensions.connection, tmp_path: Path, run_id: str, shas: set[str]) -> None:
     path = tmp_path / f"{run_id}.parquet"
     pq.write_table(pa.table({"status": pa.array([200], pa.int32()), "requests": [1], "bytes": [1]}), path)
-    replace_day(conn, DAY, {"status_daily": path}, run_id=run_id, input_sha256=shas)
+    replace_day(conn, DAY, {"status_daily": path}, manifest=Manifest(run_id, frozenset(shas)))
 
 
 def test_day_already_loaded(conn: psycopg2.extensions.connection, tmp_path: Path) -> None:
@@ -148,7 +150,7 @@ def test_day_already_loaded(conn: psycopg2.extensions.connection, tmp_path: Path
     start_run(conn, first, DAY, None)
     _load(conn, tmp_path, first, {"a", "b"})
     assert not day_already_loaded(conn, DAY, {"a", "b"})  # loaded, but the run has not completed
-    finish_run(conn, first, "completed")
+    finish_run(conn, first, RunRecord("completed"))
     assert day_already_loaded(conn, DAY, {"b", "a"})
     assert not day_already_loaded(conn, DAY, {"a"})
     assert not day_already_loaded(conn, DAY, {"a", "b", "c"})
@@ -157,13 +159,13 @@ def test_day_already_loaded(conn: psycopg2.extensions.connection, tmp_path: Path
     second = str(uuid.uuid4())
     start_run(conn, second, DAY, None)
     _load(conn, tmp_path, second, {"c"})
-    finish_run(conn, second, "failed", error="quality")
+    finish_run(conn, second, RunRecord("failed", error="quality"))
     assert not day_already_loaded(conn, DAY, {"a", "b"})
     assert not day_already_loaded(conn, DAY, {"c"})
     # Re-running with {a, b} to completion makes it loaded again.
     third = str(uuid.uuid4())
     start_run(conn, third, DAY, None)
     _load(conn, tmp_path, third, {"a", "b"})
-    finish_run(conn, third, "completed")
+    finish_run(conn, third, RunRecord("completed"))
     assert day_already_loaded(conn, DAY, {"a", "b"})
     assert conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from warehouse.loader import LoadError, replace_day
+from warehouse.loader import LoadError, Quarantine, replace_day
 from warehouse.query import count_rows, table_checksum
 
 pytestmark = pytest.mark.integration
@@ -249,7 +249,7 @@ def test_rejected_lines_capped_per_source_file(conn: psycopg2.extensions.connect
         tmp_path / "events_rejected.parquet",
     )
     result = replace_day(
-        conn, DAY, {}, rejected=[access, events, tmp_path / "absent.parquet"], rejected_cap=10, batch_rows=4
+        conn, DAY, {}, quarantine=Quarantine([access, events, tmp_path / "absent.parquet"], cap=10), batch_rows=4
     )
     assert result.rejected_seen == {"a.log": 25, "b.log": 10, "e.jsonl": 3}
     assert result.rejected_stored == {"a.log": 10, "b.log": 10, "e.jsonl": 3}
@@ -263,34 +263,26 @@ def test_rejected_lines_capped_per_source_file(conn: psycopg2.extensions.connect
     assert stored[0][2] == f'garbage \t"{a_lines[0]}"\n\\.'
     assert [r[2] for r in stored if r[0] == "e.jsonl"] == ["{", "}", ""]
     # Reloading with a smaller cap replaces the day's rejects.
-    replace_day(conn, DAY, {}, rejected=[access], rejected_cap=2)
+    replace_day(conn, DAY, {}, quarantine=Quarantine([access], cap=2))
     assert count_rows(conn, "rejected_lines", DAY) == 4
 
 
-def test_extra_rows_loaded_in_the_same_transaction(
+def test_parquet_without_a_day_column_is_loaded_for_the_day(
     conn: psycopg2.extensions.connection, tmp_path: Path
 ) -> None:
+    """As Spark writes funnel_daily: no day column in the Parquet; the load fills it in."""
     rows = [
-        {
-            "step_number": 1,
-            "step_name": "view",
-            "visitors": 10,
-            "conversion_from_previous": None,
-            "conversion_from_start": 1.0,
-        },
-        {
-            "step_number": 2,
-            "step_name": 'cart "x"',
-            "visitors": 4,
-            "conversion_from_previous": 0.4,
-            "conversion_from_start": 0.4,
-        },
+        {"step_number": 1, "step_name": "view", "visitors": 10, "conversion_from_previous": None,
+         "conversion_from_start": 1.0},
+        {"step_number": 2, "step_name": 'cart "x"', "visitors": 4, "conversion_from_previous": 0.4,
+         "conversion_from_start": 0.4},
     ]
-    result = replace_day(conn, DAY, {}, extra_rows={"funnel_daily": rows})
+    funnel = write(pa.Table.from_pylist(rows), tmp_path / "funnel.parquet")
+    result = replace_day(conn, DAY, {"funnel_daily": funnel})
     assert result.rows == {"funnel_daily": 2}
     assert fetch(
-        conn, "SELECT step_name FROM webtrail.funnel_daily WHERE day = %s ORDER BY step_number", DAY
-    ) == [("view",), ('cart "x"',)]
+        conn, "SELECT day, step_name FROM webtrail.funnel_daily WHERE day = %s ORDER BY step_number", DAY
+    ) == [(DAY, "view"), (DAY, 'cart "x"')]
 
 
 def test_refuses_open_transaction(conn: psycopg2.extensions.connection) -> None:
