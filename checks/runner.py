@@ -37,6 +37,8 @@ from soda_core.contracts import verify_contract_locally  # noqa: E402
 from soda_core.contracts.contract_verification import CheckResult, Threshold  # noqa: E402
 from soda_duckdb import DuckDBDataSource  # noqa: E402
 
+from parsers.schema import PARSE_STATS_SCHEMA  # noqa: E402  (declared in config/catalog)
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from soda_core.common.data_source_impl import DataSourceImpl
@@ -59,12 +61,6 @@ POSTGRES_DATA_SOURCE = "webtrail_pg"
 
 Level = Literal["blocking", "warn"]
 Outcome = Literal["PASSED", "FAILED", "WARN", "NOT_EVALUATED"]
-
-PARSE_STATS_SCHEMA: dict[str, pl.DataType] = {
-    "source_file": pl.String(),
-    "lines_read": pl.Int64(),
-    "lines_rejected": pl.Int64(),
-}
 
 
 @dataclass(frozen=True)
