@@ -11,6 +11,7 @@ from analytics.contracts import EVENTS, OUTPUT_SCHEMAS, REQUESTS, USER_AGENTS, U
 from config import catalog
 from config.catalog import ColumnType
 from config.layout import OUTPUT_TABLES
+from parsers.schema import spark_column_type
 
 SPARK_TYPES = {
     ColumnType.TEXT: types.StringType(),
@@ -41,13 +42,8 @@ def test_output_schemas_are_the_catalog_tables() -> None:
         assert _fields(OUTPUT_SCHEMAS[table]) == _expected(table), table
 
 
-def test_output_schema_of_status_daily() -> None:
-    assert _fields(OUTPUT_SCHEMAS["status_daily"]) == [
-        ("day", types.DateType(), True),
-        ("status", types.IntegerType(), True),
-        ("requests", types.LongType(), True),
-        ("bytes", types.LongType(), True),
-    ]
+def test_spark_types_of_the_vocabulary() -> None:
+    assert {column_type: spark_column_type(column_type) for column_type in ColumnType} == SPARK_TYPES
     assert OUTPUT_SCHEMAS["security_findings"]["user_ids"].dataType == types.ArrayType(types.StringType(), True)
     assert OUTPUT_SCHEMAS["security_findings"]["evidence"].dataType == types.StringType()
 

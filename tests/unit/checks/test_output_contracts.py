@@ -106,15 +106,24 @@ def pg_url(pg_server: str) -> str:
 @pytest.mark.integration
 def test_output_contract_on_postgres_checks_the_run_day_only(pg_url: str) -> None:
     import psycopg2
+    from psycopg2 import sql
 
     with psycopg2.connect(pg_url) as connection, connection.cursor() as cursor:
         cursor.execute("DROP SCHEMA IF EXISTS webtrail CASCADE")
         for migration in discover():
             cursor.execute(migration.sql)
-        cursor.execute(
-            "INSERT INTO webtrail.status_daily VALUES (%s, 200, 5, 100), (%s, 404, 1, 0), (%s, 200, 0, 0)",
-            (DAY, DAY, date(2026, 11, 23)),  # the older day has requests = 0: outside the run's filter
-        )
+        rows = [  # the older day has requests = 0: outside the run's filter
+            {**good_row("status_daily"), "day": DAY, "status": 200, "requests": 5, "bytes": 100},
+            {**good_row("status_daily"), "day": DAY, "status": 404, "requests": 1, "bytes": 0},
+            {**good_row("status_daily"), "day": date(2026, 11, 23), "status": 200, "requests": 0, "bytes": 0},
+        ]
+        for row in rows:  # by column name, other columns from good_row: a new column needs no edit here
+            cursor.execute(
+                sql.SQL("INSERT INTO webtrail.status_daily ({}) VALUES ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, row)), sql.SQL(", ").join(sql.Placeholder() * len(row))
+                ),
+                list(row.values()),
+            )
     report = verify_postgres("status_daily", pg_url, VARIABLES)
     assert not_passed(report) == {}
     assert report.outcome_of("status_daily_row_count").measured_value == 2
