@@ -43,6 +43,7 @@ from pyspark.sql import functions as F
 
 from analytics.contracts import MAX_HOST_CHARS, bounded_text
 from analytics.paths import is_page_view, path_template
+from config import catalog
 from config.settings import SessionSettings
 
 SEP = "\x1f"
@@ -50,11 +51,7 @@ DAY_US = 86_400_000_000
 _ORDER = ("requested_at", "source_file", "line_number")
 SESSION_KEY = ("client_ip", "_ua", "_seq")  # the session key within one run
 ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
-SESSION_COLUMNS = (
-    "session_id", "visitor_key", "user_id", "client_ip", "user_agent", "started_at", "ended_at", "duration_ms",
-    "page_views", "requests", "bytes", "entry_path", "exit_path", "is_bounce", "is_bot", "browser_family",
-    "os_family", "device_type", "referrer_domain", "user_plan", "user_country",
-)
+SESSION_COLUMNS = catalog.dataset("sessions").names_without("day")  # `day` is set by contracts.conform
 
 
 @dataclass(frozen=True)

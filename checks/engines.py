@@ -26,6 +26,7 @@ from soda_duckdb import DuckDBDataSource  # noqa: E402
 from checks.postgres_dsn import InvalidDatabaseUrl, postgres_connection  # noqa: E402
 from checks.results import ContractReport, ContractRunError, outcome_of_soda_check  # noqa: E402
 from checks.threshold_variables import rendered_contract  # noqa: E402
+from parsers.schema import PARSE_STATS_SCHEMA  # noqa: E402  (declared in config/catalog)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -47,11 +48,6 @@ SPARK_DATA_SOURCE = "webtrail_spark"
 SPARK_VIEW_SCHEMA = "global_temp"  # spark.sql.globalTempDatabase
 POSTGRES_DATA_SOURCE = "webtrail_pg"
 
-PARSE_STATS_SCHEMA: dict[str, pl.DataType] = {
-    "source_file": pl.String(),
-    "lines_read": pl.Int64(),
-    "lines_rejected": pl.Int64(),
-}
 
 
 def contract_path(dataset: str) -> Path:

@@ -1,4 +1,8 @@
-"""Where each stage of one day's run reads and writes its files under the data directory."""
+"""Where each stage of one day's run reads and writes its files under the data directory.
+
+The datasets and their file names come from the catalog (config/catalog): a staging dataset is
+`staging/day=D/<name>.parquet`, an output table the directory `output/day=D/<name>/`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-OUTPUT_TABLES: tuple[str, ...] = (
-    "sessions", "user_daily", "page_daily", "funnel_daily", "client_daily", "referrer_daily",
-    "traffic_minute", "endpoint_daily", "status_daily", "security_findings", "ip_daily",
-)
+from config import catalog
+
+OUTPUT_TABLES: tuple[str, ...] = catalog.OUTPUT_TABLES
 
 
 @dataclass(frozen=True)
@@ -23,21 +26,28 @@ class DayLayout:
     def staging(self) -> Path:
         return self.data_dir / "staging" / f"day={self.day.isoformat()}"
 
+    def staging_dataset(self, name: str) -> Path:
+        """The Parquet file of one staging dataset of the catalog."""
+        declared = catalog.dataset(name)
+        if declared.kind != "staging":
+            raise ValueError(f"dataset {name!r} is {declared.kind}, not a staging dataset of config/catalog")
+        return self.staging / f"{declared.name}.parquet"
+
     @property
     def requests(self) -> Path:
-        return self.staging / "requests.parquet"
+        return self.staging_dataset("requests")
 
     @property
     def rejected(self) -> Path:
-        return self.staging / "rejected.parquet"
+        return self.staging_dataset("rejected")
 
     @property
     def events(self) -> Path:
-        return self.staging / "events.parquet"
+        return self.staging_dataset("events")
 
     @property
     def events_rejected(self) -> Path:
-        return self.staging / "events_rejected.parquet"
+        return self.staging_dataset("events_rejected")
 
     @property
     def events_api_download(self) -> Path:
@@ -46,16 +56,19 @@ class DayLayout:
 
     @property
     def users(self) -> Path:
-        return self.staging / "users.parquet"
+        return self.staging_dataset("users")
 
     @property
     def user_agents(self) -> Path:
-        return self.staging / "user_agents.parquet"
+        return self.staging_dataset("user_agents")
 
     @property
     def output(self) -> Path:
         return self.data_dir / "output" / f"day={self.day.isoformat()}"
 
     def output_table(self, table: str) -> Path:
-        """Directory of Parquet part files Spark wrote for one output table."""
-        return self.output / table
+        """Directory of Parquet part files Spark wrote for one output table of the catalog."""
+        declared = catalog.dataset(table)
+        if declared.kind != "output":
+            raise ValueError(f"dataset {table!r} is {declared.kind}, not an output table of config/catalog")
+        return self.output / declared.name

@@ -1,4 +1,4 @@
-"""Column contracts of the staging datasets (Parquet) that every later stage reads.
+"""polars and Spark types of the catalog's datasets (config/catalog), and the staging schemas.
 
 The polars parsers write exactly these columns in this order; the Spark analytics and the Soda
 contracts in checks/contracts/ read them by these names. Timestamps are UTC.
@@ -10,29 +10,37 @@ from typing import Any
 
 import polars as pl
 
+from config import catalog
+from config.catalog import ColumnType, Dataset
+
 UTC_TS = pl.Datetime("us", "UTC")
 
-# One parsed access-log line.
-REQUESTS_SCHEMA: dict[str, pl.DataType] = {
-    "source_file": pl.String(),
-    "line_number": pl.Int64(),
-    "client_ip": pl.String(),  # IPv4, IPv6 or hostname; X-Forwarded-For when trusted
-    "remote_user": pl.String(),
-    "requested_at": UTC_TS,
-    "method": pl.String(),
-    "path": pl.String(),
-    "query": pl.String(),
-    "protocol": pl.String(),
-    "request": pl.String(),  # the raw request line, e.g. 'GET /a?b=1 HTTP/1.1'
-    "request_kind": pl.String(),  # REQUEST_KINDS: why method / path / protocol may be null
-    "status": pl.Int32(),
-    "bytes": pl.Int64(),
-    "referer": pl.String(),
-    "user_agent": pl.String(),
-    "request_time_ms": pl.Float64(),
-    "vhost": pl.String(),
-    "has_invalid_utf8": pl.Boolean(),
+# The polars type of each catalog column type (config/catalog/model.py).
+POLARS_TYPES: dict[ColumnType, pl.DataType] = {
+    ColumnType.TEXT: pl.String(),
+    ColumnType.INT32: pl.Int32(),
+    ColumnType.INT64: pl.Int64(),
+    ColumnType.FLOAT64: pl.Float64(),
+    ColumnType.BOOLEAN: pl.Boolean(),
+    ColumnType.TIMESTAMP: UTC_TS,
+    ColumnType.DATE: pl.Date(),
+    ColumnType.TEXT_LIST: pl.List(pl.String()),
+    ColumnType.JSON: pl.String(),
 }
+
+
+def polars_schema(declared: Dataset) -> dict[str, pl.DataType]:
+    """The polars schema (column order and types) of a catalog dataset."""
+    return {column.name: POLARS_TYPES[column.type] for column in declared.columns}
+
+
+# The staging datasets (config/catalog/staging.py describes each row and column).
+REQUESTS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("requests"))
+REJECTED_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("rejected"))
+EVENTS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("events"))
+USERS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("users"))
+USER_AGENTS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("user_agents"))
+PARSE_STATS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("parse_stats"))
 
 # What a logged request line was (README, "What a request is"). Every line with a client, a
 # timestamp and a status is a request, whatever its request line:
@@ -46,73 +54,49 @@ REQUESTS_SCHEMA: dict[str, pl.DataType] = {
 #              logs `"-" 400 0`, Apache `"-" 408`): method, path, query and protocol are null
 REQUEST_KINDS: tuple[str, ...] = ("http", "non_http", "malformed", "empty")
 
-# One line that could not be parsed, kept with its reason (quarantine).
-REJECTED_SCHEMA: dict[str, pl.DataType] = {
-    "source_file": pl.String(),
-    "line_number": pl.Int64(),
-    "reason": pl.String(),
-    "raw_text": pl.String(),
-}
-
-# One application event from the JSON-lines stream.
-EVENTS_SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.String(),
-    "occurred_at": UTC_TS,
-    "event_type": pl.String(),
-    "user_id": pl.String(),
-    "anonymous_id": pl.String(),
-    "client_ip": pl.String(),
-    "user_agent": pl.String(),
-    "path": pl.String(),
-    "properties": pl.String(),  # the JSON object as text
-    "source_file": pl.String(),
-    "line_number": pl.Int64(),
-}
-
 EVENT_TYPES: tuple[str, ...] = (
     "page_view", "login_success", "login_failure", "signup", "add_to_cart", "checkout", "purchase",
     "logout",
 )
 
-# Snapshot of the user database.
-USERS_SCHEMA: dict[str, pl.DataType] = {
-    "user_id": pl.String(),
-    "email": pl.String(),
-    "created_at": UTC_TS,
-    "country": pl.String(),
-    "plan": pl.String(),
-    "is_admin": pl.Boolean(),
-    "status": pl.String(),
-}
 
-# One row per distinct user-agent string.
-USER_AGENTS_SCHEMA: dict[str, pl.DataType] = {
-    "user_agent": pl.String(),
-    "browser_family": pl.String(),
-    "browser_version": pl.String(),
-    "os_family": pl.String(),
-    "os_version": pl.String(),
-    "device_type": pl.String(),  # desktop, mobile, tablet, bot, other
-    "is_bot": pl.Boolean(),
-}
+def spark_column_type(column_type: ColumnType) -> Any:
+    """The Spark type of a catalog column type (Spark is imported lazily: the polars parsers need none)."""
+    from pyspark.sql import types as spark_types
+
+    by_type = {
+        ColumnType.TEXT: spark_types.StringType(),
+        ColumnType.INT32: spark_types.IntegerType(),
+        ColumnType.INT64: spark_types.LongType(),
+        ColumnType.FLOAT64: spark_types.DoubleType(),
+        ColumnType.BOOLEAN: spark_types.BooleanType(),
+        ColumnType.TIMESTAMP: spark_types.TimestampType(),
+        ColumnType.DATE: spark_types.DateType(),
+        ColumnType.TEXT_LIST: spark_types.ArrayType(spark_types.StringType(), True),
+        ColumnType.JSON: spark_types.StringType(),
+    }
+    return by_type[column_type]
+
+
+def spark_struct(declared: Dataset) -> Any:
+    """The Spark StructType of a catalog dataset, in column order.
+
+    Every field is nullable, NOT NULL columns included: Spark does not enforce nullability, and a
+    non-nullable field would change the Parquet files the stages exchange (PostgreSQL enforces it).
+    """
+    from pyspark.sql import types as spark_types
+
+    return spark_types.StructType(
+        [spark_types.StructField(column.name, spark_column_type(column.type), True) for column in declared.columns]
+    )
 
 
 def spark_type(dtype: pl.DataType) -> Any:
-    """The Spark type of a staging column: the same contract read by the Spark parser and analytics."""
-    from pyspark.sql import types as T  # lazy: the polars parsers do not need Spark
-
-    spark_types = {
-        pl.String: T.StringType(), pl.Int64: T.LongType(), pl.Int32: T.IntegerType(), pl.Float64: T.DoubleType(),
-        pl.Boolean: T.BooleanType(), pl.Datetime: T.TimestampType(),
-    }
-    return spark_types[type(dtype)]
-
-
-def spark_schema(schema: dict[str, pl.DataType]) -> Any:
-    """The Spark StructType (all columns nullable) of a staging dataset."""
-    from pyspark.sql import types as T
-
-    return T.StructType([T.StructField(name, spark_type(dtype), True) for name, dtype in schema.items()])
+    """The Spark type of a staging column given as its polars type (the catalog type it maps from)."""
+    for column_type, polars_type in POLARS_TYPES.items():  # TEXT comes before JSON: both are strings
+        if polars_type == dtype:
+            return spark_column_type(column_type)
+    raise KeyError(f"polars type {dtype} is no type of config/catalog (ColumnType)")
 
 
 def empty_frame(schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -21,6 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from psycopg2 import sql
 
+from config import catalog
+from config.catalog import ColumnType
 from warehouse import csvstream
 from warehouse.schema import SCHEMA
 
@@ -30,7 +32,9 @@ BATCH_ROWS = 65_536
 COPY_READ_SIZE = 1 << 20
 # Namespace (first key) of the two-key advisory lock of a day replace; the second key is the day.
 DAY_LOCK_NAMESPACE = zlib.crc32(b"webtrail.replace_day") & 0x7FFFFFFF
-REJECTED_COLUMNS = ("source_file", "line_number", "reason", "raw_text")
+REJECTED = catalog.dataset("rejected")  # the staged quarantine files, loaded into rejected_lines
+REJECTED_COLUMNS = REJECTED.column_names
+_ARROW_TYPES = {ColumnType.TEXT: pa.string(), ColumnType.INT64: pa.int64()}  # the types REJECTED uses
 
 
 class LoadError(RuntimeError):
@@ -268,14 +272,7 @@ def replace_day(
             seen: Counter[str] = Counter()
             stored: Counter[str] = Counter()
             files = [Path(path) for path in quarantine.files if Path(path).exists()]
-            schema = pa.schema(
-                [
-                    ("source_file", pa.string()),
-                    ("line_number", pa.int64()),
-                    ("reason", pa.string()),
-                    ("raw_text", pa.string()),
-                ]
-            )
+            schema = pa.schema([(column.name, _ARROW_TYPES[column.type]) for column in REJECTED.columns])
             batches = _capped_rejected(files, quarantine.cap, seen, stored, batch_rows)
             result.rows["rejected_lines"] = copy_batches(
                 cur, "rejected_lines", schema, batches, constants={"day": day}, day=day

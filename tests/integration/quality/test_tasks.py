@@ -17,6 +17,8 @@ from prefect import flow
 from psycopg2 import sql
 
 from checks.runner import ContractReport, ContractRunError, QualityGateError
+from config import catalog
+from config.catalog import ColumnType
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.settings import WebtrailSettings
 from warehouse.gateway import Warehouse
@@ -24,30 +26,23 @@ from warehouse.run_context import DayRun
 
 pytestmark = pytest.mark.integration
 
-MIGRATION = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
 DAY = date(2026, 11, 24)
 MOMENT = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
-OVERRIDES: dict[str, Any] = {  # values inside the contracts' valid sets; the rest follows the SQL type
+OVERRIDES: dict[str, Any] = {  # values inside the contracts' valid sets; the rest follows the column type
     "severity": "high", "category": "path_scan", "device_type": "desktop", "status": 404, "error_rate": 0.0,
     "errors": 0, "status_3xx": 0, "status_4xx": 0, "status_5xx": 0, "bounce_rate": 0.5,
     "conversion_from_previous": 0.5, "conversion_from_start": 0.5, "evidence": '{"paths": ["/.env"]}',
 }
-BY_TYPE: dict[str, Any] = {
-    "date": DAY, "text": "x", "text[]": ["u1"], "jsonb": "{}", "integer": 1, "bigint": 1, "double": 1.0,
-    "boolean": False, "timestamptz": MOMENT,
+BY_TYPE: dict[ColumnType, Any] = {
+    ColumnType.DATE: DAY, ColumnType.TEXT: "x", ColumnType.TEXT_LIST: ["u1"], ColumnType.JSON: "{}",
+    ColumnType.INT32: 1, ColumnType.INT64: 1, ColumnType.FLOAT64: 1.0, ColumnType.BOOLEAN: False,
+    ColumnType.TIMESTAMP: MOMENT,
 }
 
 
 def good_row(table: str) -> dict[str, Any]:
-    """One row of `table` that satisfies its contract (types read from the migration)."""
-    body = re.search(rf"CREATE TABLE webtrail\.{table} \((.*?)\n\);", MIGRATION.read_text(), re.S)
-    assert body is not None
-    columns = [
-        (line.split()[0], line.split()[1].rstrip(","))
-        for line in body.group(1).strip().splitlines()
-        if line.strip() and not line.strip().startswith(("PRIMARY KEY", "--"))
-    ]
-    return {name: OVERRIDES.get(name, BY_TYPE[sql_type]) for name, sql_type in columns}
+    """One row of `table` that satisfies its contract (types from the dataset catalog)."""
+    return {c.name: OVERRIDES.get(c.name, BY_TYPE[c.type]) for c in catalog.dataset(table).columns}
 
 
 @pytest.fixture(scope="module")

@@ -1,43 +1,53 @@
-"""The Spark output schemas match the SQL contract (warehouse/migrations/001_initial.sql)."""
+"""The Spark schemas of analytics/contracts.py are the catalog's datasets (config/catalog) in Spark types.
+
+That the catalog matches the SQL tables is tests/integration/warehouse/test_catalog_migrations.py.
+"""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from pyspark.sql import types
 
-from pyspark.sql import types as T
-
-from analytics.contracts import OUTPUT_SCHEMAS
+from analytics.contracts import EVENTS, OUTPUT_SCHEMAS, REQUESTS, USER_AGENTS, USERS
+from config import catalog
+from config.catalog import ColumnType
 from config.layout import OUTPUT_TABLES
+from parsers.schema import spark_column_type
 
-SQL = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
-SQL_TYPES = {
-    "date": T.DateType(),
-    "text": T.StringType(),
-    "timestamptz": T.TimestampType(),
-    "bigint": T.LongType(),
-    "integer": T.IntegerType(),
-    "double": T.DoubleType(),
-    "boolean": T.BooleanType(),
-    "text[]": T.ArrayType(T.StringType(), True),
-    "jsonb": T.StringType(),
+SPARK_TYPES = {
+    ColumnType.TEXT: types.StringType(),
+    ColumnType.INT32: types.IntegerType(),
+    ColumnType.INT64: types.LongType(),
+    ColumnType.FLOAT64: types.DoubleType(),
+    ColumnType.BOOLEAN: types.BooleanType(),
+    ColumnType.TIMESTAMP: types.TimestampType(),
+    ColumnType.DATE: types.DateType(),
+    ColumnType.TEXT_LIST: types.ArrayType(types.StringType(), True),
+    ColumnType.JSON: types.StringType(),
 }
 
 
-def sql_columns(table: str) -> list[tuple[str, T.DataType]]:
-    body = re.search(rf"CREATE TABLE webtrail\.{table} \((.*?)\n\);", SQL.read_text(), re.S)
-    assert body, table
-    cols = []
-    for line in body.group(1).splitlines():
-        words = line.split()
-        if not words or words[0] in ("PRIMARY", "--") or words[0].isupper():
-            continue
-        cols.append((words[0], SQL_TYPES[words[1].rstrip(",")]))
-    return cols
+def _expected(name: str) -> list[tuple[str, types.DataType, bool]]:
+    # Every Spark field stays nullable: PostgreSQL enforces NOT NULL, and the Parquet schemas the
+    # stages exchange must not change.
+    return [(c.name, SPARK_TYPES[c.type], True) for c in catalog.dataset(name).columns]
 
 
-def test_output_schemas_match_sql() -> None:
-    assert set(OUTPUT_SCHEMAS) == set(OUTPUT_TABLES)
+def _fields(schema: types.StructType) -> list[tuple[str, types.DataType, bool]]:
+    return [(f.name, f.dataType, f.nullable) for f in schema.fields]
+
+
+def test_output_schemas_are_the_catalog_tables() -> None:
+    assert tuple(OUTPUT_SCHEMAS) == OUTPUT_TABLES
     for table in OUTPUT_TABLES:
-        ours = [(f.name, f.dataType) for f in OUTPUT_SCHEMAS[table].fields]
-        assert ours == sql_columns(table), table
+        assert _fields(OUTPUT_SCHEMAS[table]) == _expected(table), table
+
+
+def test_spark_types_of_the_vocabulary() -> None:
+    assert {column_type: spark_column_type(column_type) for column_type in ColumnType} == SPARK_TYPES
+    assert OUTPUT_SCHEMAS["security_findings"]["user_ids"].dataType == types.ArrayType(types.StringType(), True)
+    assert OUTPUT_SCHEMAS["security_findings"]["evidence"].dataType == types.StringType()
+
+
+def test_staging_schemas_are_the_catalog_datasets() -> None:
+    for name, schema in (("requests", REQUESTS), ("events", EVENTS), ("users", USERS), ("user_agents", USER_AGENTS)):
+        assert _fields(schema) == _expected(name), name

@@ -1,25 +1,19 @@
-"""The contract files agree with the staging schemas and the warehouse tables (no Soda run)."""
+"""The contract files are well-formed and agree with the parsers and rules (no Soda run).
+
+Their columns, types and keys against the dataset catalog: tests/unit/config/test_catalog.py.
+"""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from checks.runner import CONTRACTS_DIR, CROSS_TABLE, INPUT_DATASETS, PARSE_STATS_SCHEMA
+from checks.runner import CONTRACTS_DIR, CROSS_TABLE, INPUT_DATASETS
 from config.layout import OUTPUT_TABLES
-from parsers.schema import EVENT_TYPES, EVENTS_SCHEMA, REQUESTS_SCHEMA, USERS_SCHEMA
+from parsers.schema import EVENT_TYPES
 
-MIGRATION = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
-STAGING = {
-    "requests": REQUESTS_SCHEMA,
-    "events": EVENTS_SCHEMA,
-    "users": USERS_SCHEMA,
-    "parse_stats": PARSE_STATS_SCHEMA,
-}
 ALL_DATASETS = (*INPUT_DATASETS, *OUTPUT_TABLES, CROSS_TABLE)
 
 
@@ -33,17 +27,6 @@ def all_checks(contract: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for column in contract["columns"]:
         found += [next(iter(c.items())) for c in column.get("checks") or []]
     return [(check_type, body or {}) for check_type, body in found]
-
-
-def migration_columns() -> dict[str, list[str]]:
-    tables: dict[str, list[str]] = {}
-    for name, body in re.findall(r"CREATE TABLE webtrail\.(\w+) \((.*?)\n\);", MIGRATION.read_text(), re.S):
-        tables[name] = [
-            line.split()[0]
-            for line in body.strip().splitlines()
-            if line.strip() and not line.strip().startswith(("PRIMARY KEY", "--"))
-        ]
-    return tables
 
 
 def test_every_dataset_has_exactly_one_contract() -> None:
@@ -61,18 +44,6 @@ def test_check_names_are_present_and_unique(dataset: str) -> None:
 @pytest.mark.parametrize("dataset", ALL_DATASETS)
 def test_dataset_is_parameterized_by_engine(dataset: str) -> None:
     assert load(dataset)["dataset"] == f"${{var.DATASET_PREFIX}}/{dataset}"
-
-
-@pytest.mark.parametrize("dataset", list(STAGING))
-def test_input_contract_columns_follow_the_staging_schema(dataset: str) -> None:
-    columns = [c["name"] for c in load(dataset)["columns"]]
-    assert columns == list(STAGING[dataset])
-
-
-@pytest.mark.parametrize("dataset", OUTPUT_TABLES)
-def test_output_contract_columns_follow_the_migration(dataset: str) -> None:
-    columns = [c["name"] for c in load(dataset)["columns"]]
-    assert columns == migration_columns()[dataset]
 
 
 def test_event_types_follow_the_parser() -> None:

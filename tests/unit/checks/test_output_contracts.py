@@ -4,23 +4,23 @@ contracts run on Spark DataFrames (soda-sparkdf) and PostgreSQL tables (soda-pos
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
 from checks.runner import CheckOutcome, ContractReport, verify_frames, verify_postgres, verify_spark
+from config import catalog
+from config.catalog import ColumnType
 from config.layout import OUTPUT_TABLES
+from warehouse.migrate import discover
 
-MIGRATION = Path(__file__).resolve().parents[3] / "warehouse" / "migrations" / "001_initial.sql"
 DAY = date(2026, 11, 24)
 VARIABLES = {"DAY": DAY.isoformat()}
 MOMENT = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 
-# Values that satisfy the contracts' valid_values / ranges; everything else comes from the SQL type.
+# Values that satisfy the contracts' valid_values / ranges; everything else comes from the column type.
 OVERRIDES: dict[str, Any] = {
     "severity": "high",
     "category": "path_scan",
@@ -36,32 +36,21 @@ OVERRIDES: dict[str, Any] = {
     "conversion_from_start": 0.5,
     "evidence": '{"paths": ["/.env"]}',
 }
-BY_TYPE: dict[str, Any] = {
-    "date": DAY,
-    "text": "x",
-    "text[]": ["u1"],
-    "jsonb": "{}",
-    "integer": 1,
-    "bigint": 1,
-    "double": 1.0,
-    "boolean": False,
-    "timestamptz": MOMENT,
-    "uuid": "00000000-0000-0000-0000-000000000000",
+BY_TYPE: dict[ColumnType, Any] = {
+    ColumnType.DATE: DAY,
+    ColumnType.TEXT: "x",
+    ColumnType.TEXT_LIST: ["u1"],
+    ColumnType.JSON: "{}",
+    ColumnType.INT32: 1,
+    ColumnType.INT64: 1,
+    ColumnType.FLOAT64: 1.0,
+    ColumnType.BOOLEAN: False,
+    ColumnType.TIMESTAMP: MOMENT,
 }
 
 
-def table_columns(table: str) -> list[tuple[str, str]]:
-    body = re.search(rf"CREATE TABLE webtrail\.{table} \((.*?)\n\);", MIGRATION.read_text(), re.S)
-    assert body is not None
-    return [
-        (line.split()[0], line.split()[1].rstrip(","))
-        for line in body.group(1).strip().splitlines()
-        if line.strip() and not line.strip().startswith(("PRIMARY KEY", "--"))
-    ]
-
-
 def good_row(table: str) -> dict[str, Any]:
-    return {name: OVERRIDES.get(name, BY_TYPE[sql_type]) for name, sql_type in table_columns(table)}
+    return {c.name: OVERRIDES.get(c.name, BY_TYPE[c.type]) for c in catalog.dataset(table).columns}
 
 
 def not_passed(report: ContractReport) -> dict[str, str]:
@@ -99,13 +88,9 @@ def test_rows_of_another_day_trip_only_the_day_check() -> None:
 
 @pytest.mark.integration
 def test_output_contract_on_a_spark_dataframe(spark: Any) -> None:
-    schema = (
-        "day date, session_id string, visitor_key string, user_id string, client_ip string, "
-        "user_agent string, started_at timestamp, ended_at timestamp, duration_ms bigint, page_views int, "
-        "requests int, bytes bigint, entry_path string, exit_path string, is_bounce boolean, is_bot boolean, "
-        "browser_family string, os_family string, device_type string, referrer_domain string, "
-        "user_plan string, user_country string"
-    )
+    from analytics.contracts import OUTPUT_SCHEMAS
+
+    schema = OUTPUT_SCHEMAS["sessions"]
     row = good_row("sessions")
     spark.createDataFrame([{"x": 1}]).createOrReplaceTempView("sessions")  # a pipeline view of that name
     clean = spark.createDataFrame([row], schema=schema)
@@ -127,14 +112,24 @@ def pg_url(pg_server: str) -> str:
 @pytest.mark.integration
 def test_output_contract_on_postgres_checks_the_run_day_only(pg_url: str) -> None:
     import psycopg2
+    from psycopg2 import sql
 
     with psycopg2.connect(pg_url) as connection, connection.cursor() as cursor:
         cursor.execute("DROP SCHEMA IF EXISTS webtrail CASCADE")
-        cursor.execute(MIGRATION.read_text())
-        cursor.execute(
-            "INSERT INTO webtrail.status_daily VALUES (%s, 200, 5, 100), (%s, 404, 1, 0), (%s, 200, 0, 0)",
-            (DAY, DAY, date(2026, 11, 23)),  # the older day has requests = 0: outside the run's filter
-        )
+        for migration in discover():
+            cursor.execute(migration.sql)
+        rows = [  # the older day has requests = 0: outside the run's filter
+            {**good_row("status_daily"), "day": DAY, "status": 200, "requests": 5, "bytes": 100},
+            {**good_row("status_daily"), "day": DAY, "status": 404, "requests": 1, "bytes": 0},
+            {**good_row("status_daily"), "day": date(2026, 11, 23), "status": 200, "requests": 0, "bytes": 0},
+        ]
+        for row in rows:  # by column name, other columns from good_row: a new column needs no edit here
+            cursor.execute(
+                sql.SQL("INSERT INTO webtrail.status_daily ({}) VALUES ({})").format(
+                    sql.SQL(", ").join(map(sql.Identifier, row)), sql.SQL(", ").join(sql.Placeholder() * len(row))
+                ),
+                list(row.values()),
+            )
     report = verify_postgres("status_daily", pg_url, VARIABLES)
     assert not_passed(report) == {}
     assert outcome_named(report, "status_daily_row_count").measured_value == 2
