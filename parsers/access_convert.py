@@ -41,21 +41,30 @@ def _dash_null(e: pl.Expr) -> pl.Expr:
     return pl.when(e == "-").then(None).otherwise(e)
 
 
-def pre_reason(max_line_bytes: int, check_junk: bool = True) -> pl.Expr:
+def pre_reason(max_line_bytes: int, junk: pl.Expr | None = None) -> pl.Expr:
     """Reject reason decided before matching (needs columns ``line`` and ``byte_len``).
 
-    ``check_junk=False`` skips the control-byte scan when the reader saw none in the batch."""
+    ``junk`` marks the lines holding control bytes (JUNK_RE); by default every line is searched.
+    The parser passes the few lines its reader flagged instead (junk_lines)."""
     line = pl.col("line")
-    junk = line.str.contains(JUNK_RE) if check_junk else pl.lit(False)
     return (
         pl.when(pl.col("byte_len") > max_line_bytes)
         .then(pl.lit("line_too_long"))
-        .when(junk)
+        .when(line.str.contains(JUNK_RE) if junk is None else junk)
         .then(pl.lit("binary_junk"))
         .when(line.str.contains(r"\A[ \t]*\z"))
         .then(pl.lit("empty_line"))
         .otherwise(None)
     )
+
+
+def junk_lines(df: pl.DataFrame, candidates: Sequence[int]) -> pl.Expr:
+    """Which lines of ``df`` hold control bytes, searching only the ``candidates`` line numbers (the
+    reader flags every line with such a byte, so the other lines need no search)."""
+    if not candidates:
+        return pl.lit(False)
+    flagged = df.filter(pl.col("line_number").is_in(candidates) & pl.col("line").str.contains(JUNK_RE))
+    return pl.col("line_number").is_in(flagged["line_number"].implode())
 
 
 def extract_fields(df: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:

@@ -16,7 +16,14 @@ from pathlib import Path
 import polars as pl
 
 from config.settings import ParserSettings
-from parsers.access_convert import extract_fields, pre_reason, select_rejected, select_requests, to_requests
+from parsers.access_convert import (
+    extract_fields,
+    junk_lines,
+    pre_reason,
+    select_rejected,
+    select_requests,
+    to_requests,
+)
 from parsers.line_reader import LineBatch, LineReader
 from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
 from parsers.parquet_sink import ParquetSink
@@ -98,7 +105,7 @@ def parse_batch(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One batch of lines -> (requests in REQUESTS_SCHEMA, rejected in REJECTED_SCHEMA)."""
     df = _lines_frame(batch, source)
-    reason = pre_reason(settings.max_line_bytes, batch.may_have_control)
+    reason = pre_reason(settings.max_line_bytes, junk_lines(df, batch.control_lines))
     if batch.truncated_line is not None:
         reason = pl.when(pl.col("line_number") == batch.truncated_line).then(pl.lit("truncated_file")).otherwise(reason)
     df = df.with_columns(reason.alias("reason"))
