@@ -37,7 +37,10 @@ class ParserSettings(BaseModel):
     )
     max_line_bytes: int = Field(default=65_536, description="Longer lines are rejected as over-long.")
     rejected_raw_chars: int = Field(default=2_000, description="Raw text kept per rejected line.")
-    batch_lines: int = Field(default=500_000, description="Lines parsed per polars batch (bounds memory).")
+    batch_lines: int = Field(default=100_000, description="Lines parsed per polars batch (bounds memory).")
+    parse_threads: int = Field(
+        default=2, ge=1, description="Batches parsed at once (threads) while the next is read and the last written."
+    )
 
 
 class SessionSettings(BaseModel):

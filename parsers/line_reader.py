@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bz2
 import hashlib
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,21 +21,36 @@ import polars as pl
 import pyarrow as pa
 
 CHUNK_BYTES = 4 << 20
-# C0 controls except TAB and LF, plus DEL; a CR only when no LF follows it (CRLF files are fine). A
-# byte-class search runs at memory speed, and a match is rare: only the lines it hits need the
-# parser's per-line check. A CR ending a final partial line is flagged too (a superset is safe).
-_CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+# C0 controls except TAB, LF and CR, plus DEL. Deleting them is a cheap "any junk in this block?"
+# test (Python's re scans bytes 5x slower); only a block that has some is searched line by line.
+_CONTROL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_CONTROL_TABLE = np.zeros(256, dtype=bool)
+_CONTROL_TABLE[list(_CONTROL)] = True
+
+
+def has_control_bytes(block: bytes) -> bool:
+    """Whether a block may hold a line with raw control bytes (a CR is fine only before LF)."""
+    if len(block.translate(None, _CONTROL)) != len(block):
+        return True
+    if b"\r" not in block:  # memchr: the usual LF-only file skips the counting
+        return False
+    return block.count(b"\r") != block.count(b"\r\n")
 
 
 def control_line_indexes(block: bytes, newline_ends: np.ndarray | None = None) -> list[int]:
-    """0-based indexes of the lines of ``block`` that hold a control byte (sorted, unique)."""
-    positions = [m.start() for m in _CONTROL_RE.finditer(block)]
-    if not positions:
+    """0-based indexes of the lines of ``block`` holding a control byte or a CR not before LF (a CR
+    ending a final partial line is included: a superset is safe, the parser checks each line)."""
+    if not has_control_bytes(block):
         return []
+    data = np.frombuffer(block, dtype=np.uint8)
+    carriage = np.flatnonzero(data == 0x0D)
+    after = np.minimum(carriage + 1, len(data) - 1)
+    lone = carriage[(carriage + 1 >= len(data)) | (data[after] != 0x0A)]
+    positions = np.union1d(np.flatnonzero(_CONTROL_TABLE[data]), lone)
     if newline_ends is None:
-        newline_ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+        newline_ends = np.flatnonzero(data == 0x0A)
     # a control byte's line is the number of newlines before it
-    return sorted(set(np.searchsorted(newline_ends, positions).tolist()))
+    return np.unique(np.searchsorted(newline_ends, positions)).tolist()
 
 
 @dataclass
