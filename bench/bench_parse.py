@@ -49,7 +49,8 @@ from parsers.access_log import parse_access_logs
 path, out, fmt, options = sys.argv[1], Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 settings = ParserSettings(log_format=fmt, **options)
 started, cpu = time.perf_counter(), time.process_time()
-[stats] = parse_access_logs([Path(path)], date.fromisoformat(sys.argv[5]), out / "r.parquet", out / "j.parquet", settings)
+day = date.fromisoformat(sys.argv[5])
+[stats] = parse_access_logs([Path(path)], day, out / "r.parquet", out / "j.parquet", settings)
 print(json.dumps({"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu,
                   "read": stats.lines_read, "parsed": stats.lines_parsed, "rejected": stats.lines_rejected}))
 """
@@ -75,7 +76,7 @@ def timed_tail_dropped(line: bytes, number: int) -> bytes:
 
 def ensure_log(data: Path, lines: int, fmt: str) -> Path:
     """The generated day of ``lines`` lines in ``fmt`` (combined or combined_timed), made once."""
-    day_dir = data / f"day{lines}"
+    day_dir = data / (f"day{lines // 1_000_000}m" if lines % 1_000_000 == 0 else f"day{lines}")
     timed = day_dir / "access.log"
     if not timed.exists():
         subprocess.run(
@@ -179,15 +180,16 @@ def main() -> None:
     ap.add_argument("--format", default="combined", choices=["combined", "combined_timed"])
     ap.add_argument("--baseline-ref", default="6865ecd", help="git ref whose parser is the baseline ('' for none)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--no-single-thread", action="store_true", help="skip the parse_threads=1 contender")
     args = ap.parse_args()
-    contenders: dict[str, tuple[Path, dict[str, object]]] = {
-        "webtrail": (REPO, {}),
-        "webtrail, 1 thread": (REPO, {"parse_threads": 1}),
-    }
+    contenders: dict[str, tuple[Path, dict[str, object]]] = {"webtrail": (REPO, {})}
+    if not args.no_single_thread:
+        contenders["webtrail, 1 thread"] = (REPO, {"parse_threads": 1})
     with tempfile.TemporaryDirectory(prefix="webtrail-bench-ref-") as ref_dir:
         if args.baseline_ref:
             contenders["baseline parser"] = (export_ref(args.baseline_ref, Path(ref_dir)), {})
-        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+        machine = platform.processor() or platform.machine()
+        print(f"{machine}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         results = []
         for lines in args.lines:
             path = ensure_log(args.data, lines, args.format)

@@ -161,10 +161,10 @@ def _split_request_lines(df: pl.DataFrame) -> pl.DataFrame:
         general = general.select(
             [pl.when(keep).then(groups.struct.field(str(i))).alias(str(i)) for i in (1, 2, 3)] + [pl.col("kind")]
         )
-        parts = [part.scatter(rest, general.get_column(str(i))) for part, i in zip(parts, (1, 2, 3))]
+        parts = [part.scatter(rest, general.get_column(str(i))) for part, i in zip(parts, (1, 2, 3), strict=True)]
         kind = kind.scatter(rest, general.get_column("kind"))
     names = ("_method", "_target", "_protocol")
-    return df.with_columns([p.alias(n) for p, n in zip(parts, names)] + [kind.alias("request_kind")])
+    return df.with_columns([p.alias(n) for p, n in zip(parts, names, strict=True)] + [kind.alias("request_kind")])
 
 
 def request_kind(request: pl.Expr, method: pl.Expr, target: pl.Expr, protocol: pl.Expr) -> pl.Expr:
