@@ -138,6 +138,7 @@ def bench_size(path: Path, fmt: str, repeat: int, contenders: dict[str, tuple[Pa
         floors.append(run_floor(path))
         for name, (src, options) in contenders.items():
             runs[name].append(run_parser(src, path, fmt, options))
+            print(f"  run: {name}: {runs[name][-1]}, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     lines = runs["webtrail"][0]["read"]
     for name, results in runs.items():
         counts = {(r["read"], r["parsed"], r["rejected"]) for r in results}
