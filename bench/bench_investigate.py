@@ -71,8 +71,10 @@ def shift_days(source: Path, target: Path, offset: int) -> None:
     os.replace(tmp, target)
 
 
-def stage(access_log: Path, work: Path) -> tuple[Path, dict[str, float]]:
-    """Parse once, cluster, shift into 7 days; the data dir and the timings of parse and cluster."""
+def stage(access_log: Path, work: Path, cluster: bool = True) -> tuple[Path, dict[str, float]]:
+    """Parse once, cluster (unless ``cluster`` is false: the day stays in parse order, as with the
+    default WEBTRAIL_STAGING__CLUSTER_BY_IP=false), shift into 7 days; the data dir and the timings
+    of parse and cluster."""
     data_dir = work / "data"
     first = DayLayout(data_dir, DAY)
     timings: dict[str, float] = {}
@@ -84,12 +86,14 @@ def stage(access_log: Path, work: Path) -> tuple[Path, dict[str, float]]:
                           overlap=timedelta(minutes=120))
         timings["parse_s"] = time.perf_counter() - started
         shutil.copyfile(first.requests, unclustered)
-    marker = work / "clustered.ok"
+    marker = work / ("clustered.ok" if cluster else "unclustered.ok")
     if not marker.exists():
+        (work / ("unclustered.ok" if cluster else "clustered.ok")).unlink(missing_ok=True)
         shutil.copyfile(unclustered, first.requests)
-        started = time.perf_counter()
-        cluster_requests(first.requests, StagingSettings())
-        timings["cluster_s"] = time.perf_counter() - started
+        if cluster:
+            started = time.perf_counter()
+            cluster_requests(first.requests, StagingSettings())
+            timings["cluster_s"] = time.perf_counter() - started
         for offset in range(1, 7):
             shutil.rmtree(DayLayout(data_dir, DAY + timedelta(days=offset)).staging, ignore_errors=True)
         marker.touch()
@@ -122,18 +126,20 @@ def main() -> int:
     parser.add_argument("--access-log", type=Path, required=True)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="keep the day in parse order (not sorted by client_ip) and measure that")
     parser.add_argument("--ip", help="IP to look up (default: the path_scan attacker of ground_truth.json)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     args.work.chmod(0o755)
-    data_dir, timings = stage(args.access_log, args.work)
+    data_dir, timings = stage(args.access_log, args.work, cluster=not args.no_cluster)
     truth = args.access_log.parent / "ground_truth.json"
     ip = args.ip or next(a["ip"] for a in json.loads(truth.read_text())["attackers"] if a["scenario"] == "path_scan")
     days7 = [DAY + timedelta(days=n) for n in range(7)]
     files7 = [str(DayLayout(data_dir, d).requests) for d in days7]
     first = files7[0]
     unclustered = str(args.work / "unclustered.parquet")
-    results: dict[str, Any] = {"ip": ip, **timings}
+    results: dict[str, Any] = {"ip": ip, "clustered_by_ip": not args.no_cluster, **timings}
 
     # The database the fixed investigation reads (empty here): started once, outside the timings.
     from config.settings import WebtrailSettings

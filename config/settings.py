@@ -36,7 +36,10 @@ class ParserSettings(BaseModel):
     )
     max_line_bytes: int = Field(default=65_536, description="Longer lines are rejected as over-long.")
     rejected_raw_chars: int = Field(default=2_000, description="Raw text kept per rejected line.")
-    batch_lines: int = Field(default=500_000, description="Lines parsed per polars batch (bounds memory).")
+    batch_lines: int = Field(default=100_000, description="Lines parsed per polars batch (bounds memory).")
+    parse_threads: int = Field(
+        default=2, ge=1, description="Batches parsed at once (threads) while the next is read and the last written."
+    )
 
 
 class SessionSettings(BaseModel):
@@ -239,9 +242,10 @@ class StagingSettings(BaseModel):
     """How the staged raw requests are laid out on disk and how long they are kept."""
 
     cluster_by_ip: bool = Field(
-        default=True,
+        default=False,
         description="Rewrite each day's requests.parquet sorted by client_ip (then time) so that one IP's rows "
-        "sit in a few row groups and investigations skip the rest by their statistics.",
+        "sit in a few row groups and investigations skip the rest by their statistics. Off by default: the sort "
+        "costs more than the parse on a 10M-line day, and the investigation targets hold without it (BENCHMARKS.md).",
     )
     row_group_rows: int = Field(default=100_000, ge=1_000, description="Rows per Parquet row group when clustering.")
     sort_memory: str = Field(default="1GB", description="Memory DuckDB may use to sort a day (spills to disk beyond).")

@@ -41,21 +41,30 @@ def _dash_null(e: pl.Expr) -> pl.Expr:
     return pl.when(e == "-").then(None).otherwise(e)
 
 
-def pre_reason(max_line_bytes: int, check_junk: bool = True) -> pl.Expr:
+def pre_reason(max_line_bytes: int, junk: pl.Expr | None = None) -> pl.Expr:
     """Reject reason decided before matching (needs columns ``line`` and ``byte_len``).
 
-    ``check_junk=False`` skips the control-byte scan when the reader saw none in the batch."""
+    ``junk`` marks the lines holding control bytes (JUNK_RE); by default every line is searched.
+    The parser passes the few lines its reader flagged instead (junk_lines)."""
     line = pl.col("line")
-    junk = line.str.contains(JUNK_RE) if check_junk else pl.lit(False)
     return (
         pl.when(pl.col("byte_len") > max_line_bytes)
         .then(pl.lit("line_too_long"))
-        .when(junk)
+        .when(line.str.contains(JUNK_RE) if junk is None else junk)
         .then(pl.lit("binary_junk"))
         .when(line.str.contains(r"\A[ \t]*\z"))
         .then(pl.lit("empty_line"))
         .otherwise(None)
     )
+
+
+def junk_lines(df: pl.DataFrame, candidates: Sequence[int]) -> pl.Expr:
+    """Which lines of ``df`` hold control bytes, searching only the ``candidates`` line numbers (the
+    reader flags every line with such a byte, so the other lines need no search)."""
+    if not candidates:
+        return pl.lit(False)
+    flagged = df.filter(pl.col("line_number").is_in(candidates) & pl.col("line").str.contains(JUNK_RE))
+    return pl.col("line_number").is_in(flagged["line_number"].implode())
 
 
 def extract_fields(df: pl.DataFrame, fmt: LogFormat) -> pl.DataFrame:
@@ -125,27 +134,37 @@ def _request_time_ms(fields: Sequence[str]) -> pl.Expr:
 
 
 def _split_request_lines(df: pl.DataFrame) -> pl.DataFrame:
-    """Add struct ``_r`` (method, target, protocol) from ``request`` and ``request_kind``.
+    """Add ``_method``, ``_target``, ``_protocol`` from ``request``, and ``request_kind``.
 
     The strict METHOD SP target SP HTTP-version form covers nearly every line, is 3x cheaper than
     the general regex and is always kind 'http'; the general regex and the kind rules then run only
-    on the rest. Both regexes give the same groups on strict lines. A malformed or empty line keeps
-    its raw request only: its groups are not a method and a target, so ``_r`` is null for it.
+    on the rest, whose values are put back in place (no re-sort of the frame). Both regexes give
+    the same groups on strict lines. A malformed or empty line keeps its raw request only: its
+    groups are not a method and a target, so its three parts are null.
     """
-    df = df.with_columns(pl.col("request").str.extract_groups(REQUEST_LINE_STRICT_RE).alias("_r"))
-    strict = pl.col("_r").struct.field("1").is_not_null()
-    rest = df.filter(~strict)
-    df = df.with_columns(pl.lit("http").alias("request_kind"))
-    if rest.height == 0:
-        return df
-    parts = pl.col("request").str.extract_groups(REQUEST_LINE_RE)
-    rest = rest.with_columns(parts.alias("_r"))
-    r = pl.col("_r")
-    kind = request_kind(pl.col("request"), r.struct.field("1"), r.struct.field("2"), r.struct.field("3"))
-    rest = rest.with_columns(kind.alias("request_kind")).with_columns(
-        pl.when(pl.col("request_kind").is_in(["http", "non_http"])).then(r).alias("_r")
-    )
-    return pl.concat([df.filter(strict), rest]).sort("line_number")
+    strict = df.get_column("request").str.extract_groups(REQUEST_LINE_STRICT_RE)
+    parts = [strict.struct.field(str(i)) for i in (1, 2, 3)]
+    kind = pl.repeat("http", df.height, dtype=pl.String, eager=True)
+    rest = parts[0].is_null().arg_true()
+    if rest.len():
+        groups = pl.col("_r")
+        general = (
+            df.get_column("request")
+            .gather(rest)
+            .to_frame()
+            .with_columns(pl.col("request").str.extract_groups(REQUEST_LINE_RE).alias("_r"))
+            .with_columns(
+                request_kind(pl.col("request"), *[groups.struct.field(str(i)) for i in (1, 2, 3)]).alias("kind")
+            )
+        )
+        keep = pl.col("kind").is_in(["http", "non_http"])
+        general = general.select(
+            [pl.when(keep).then(groups.struct.field(str(i))).alias(str(i)) for i in (1, 2, 3)] + [pl.col("kind")]
+        )
+        parts = [part.scatter(rest, general.get_column(str(i))) for part, i in zip(parts, (1, 2, 3), strict=True)]
+        kind = kind.scatter(rest, general.get_column("kind"))
+    names = ("_method", "_target", "_protocol")
+    return df.with_columns([p.alias(n) for p, n in zip(parts, names, strict=True)] + [kind.alias("request_kind")])
 
 
 def request_kind(request: pl.Expr, method: pl.Expr, target: pl.Expr, protocol: pl.Expr) -> pl.Expr:
@@ -175,15 +194,14 @@ def to_requests(df: pl.DataFrame, fields: Sequence[str], trust_xff: bool) -> pl.
         client.alias("client_ip"),
     )
     df = _split_request_lines(df)
-    parts = pl.col("_r")
-    target = parts.struct.field("2")
+    target = pl.col("_target")
     has_query = target.str.contains("?", literal=True)
     status = _field(fields, "status").cast(pl.Int32, strict=False)
     df = df.with_columns(
-        method=parts.struct.field("1"),
+        method=pl.col("_method"),
         path=target.str.split_exact("?", 1).struct.field("field_0"),
         query=pl.when(has_query).then(target.str.splitn("?", 2).struct.field("field_1")),
-        protocol=parts.struct.field("3"),
+        protocol=pl.col("_protocol"),
         remote_user=_dash_null(_field(fields, "remote_user")),
         status=status,
         bytes=_dash_null(_field(fields, "bytes")).cast(pl.Int64, strict=False),

@@ -16,10 +16,18 @@ from pathlib import Path
 import polars as pl
 
 from config.settings import ParserSettings
-from parsers.access_convert import extract_fields, pre_reason, select_rejected, select_requests, to_requests
+from parsers.access_convert import (
+    extract_fields,
+    junk_lines,
+    pre_reason,
+    select_rejected,
+    select_requests,
+    to_requests,
+)
 from parsers.line_reader import LineBatch, LineReader
 from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
 from parsers.parquet_sink import ParquetSink
+from parsers.pipeline import ordered_map, prefetch
 from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
 from parsers.server_config import format_from_config
 
@@ -93,32 +101,47 @@ def _lines_frame(batch: LineBatch, source: str) -> pl.DataFrame:
     return df.with_columns(byte_len.alias("byte_len"), invalid.alias("has_invalid_utf8"))
 
 
+def _partition(df: pl.DataFrame, column: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows where boolean ``column`` is true, the others); no copy when every row is on one side."""
+    mask = df.get_column(column)
+    if mask.all():
+        return df, df.clear()
+    if not mask.any():
+        return df.clear(), df
+    return df.filter(mask), df.filter(~mask)
+
+
 def parse_batch(
     batch: LineBatch, source: str, formats: Sequence[LogFormat], settings: ParserSettings
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One batch of lines -> (requests in REQUESTS_SCHEMA, rejected in REJECTED_SCHEMA)."""
     df = _lines_frame(batch, source)
-    reason = pre_reason(settings.max_line_bytes, batch.may_have_control)
+    reason = pre_reason(settings.max_line_bytes, junk_lines(df, batch.control_lines))
     if batch.truncated_line is not None:
         reason = pl.when(pl.col("line_number") == batch.truncated_line).then(pl.lit("truncated_file")).otherwise(reason)
-    df = df.with_columns(reason.alias("reason"))
-    rejected = [select_rejected(df.filter(pl.col("reason").is_not_null()), settings.rejected_raw_chars)]
+    df = df.with_columns(reason.alias("reason")).with_columns(pl.col("reason").is_not_null().alias("_pre_rejected"))
+    pre_rejected, todo = _partition(df, "_pre_rejected")
+    rejected = [select_rejected(pre_rejected, settings.rejected_raw_chars)]
     requests = []
-    todo = df.filter(pl.col("reason").is_null()).drop("reason")
+    todo = todo.drop("reason", "_pre_rejected")
     base_cols = todo.columns
     for fmt in formats:
         if todo.height == 0:
             break
         fields = extract_fields(todo, fmt)
-        matched = fields.filter(pl.col("matched"))
-        todo = fields.filter(~pl.col("matched")).select(base_cols)
+        matched, todo = _partition(fields, "matched")
+        todo = todo.select(base_cols)
         if matched.height:
             conv = to_requests(matched, fmt.group_names, settings.trust_x_forwarded_for)
-            requests.append(select_requests(conv.filter(pl.col("reason").is_null())))
-            rejected.append(select_rejected(conv.filter(pl.col("reason").is_not_null()), settings.rejected_raw_chars))
+            good, bad = _partition(conv.with_columns(pl.col("reason").is_null().alias("_good")), "_good")
+            requests.append(select_requests(good))
+            rejected.append(select_rejected(bad, settings.rejected_raw_chars))
     rejected.append(select_rejected(todo.with_columns(reason=pl.lit("no_format_match")), settings.rejected_raw_chars))
-    req = pl.concat(requests) if requests else pl.DataFrame(schema=REQUESTS_SCHEMA)
-    return req.sort("line_number"), pl.concat(rejected).sort("line_number")
+    if not requests:
+        req = pl.DataFrame(schema=REQUESTS_SCHEMA)
+    else:  # one format's requests keep the order of the lines; several interleave
+        req = requests[0] if len(requests) == 1 else pl.concat(requests).sort("line_number")
+    return req, pl.concat(rejected).sort("line_number")
 
 
 def parse_file(
@@ -135,15 +158,21 @@ def parse_file(
     stats = FileParseStats(path=str(path), size_bytes=reader.size_bytes, sha256="", format_name=name)
     reasons: Counter[str] = Counter()
     start, end = window
-    for batch in reader:
+
+    def parse_one(batch: LineBatch) -> tuple[int, int, pl.DataFrame, pl.DataFrame]:
         req, rej = parse_batch(batch, str(path), formats, settings)
         in_day = req.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
+        return len(batch.lines), req.height, in_day, rej
+
+    # the next batch is read and the previous one written while this one parses (parsers/pipeline.py)
+    batches = prefetch(reader, depth=1)
+    for lines_read, parsed, in_day, rej in ordered_map(parse_one, batches, settings.parse_threads):
         requests_sink.write(in_day)
         rejected_sink.write(rej)
-        stats.lines_read += len(batch.lines)
-        stats.lines_parsed += req.height
+        stats.lines_read += lines_read
+        stats.lines_parsed += parsed
         stats.lines_rejected += rej.height
-        stats.lines_outside_day += req.height - in_day.height
+        stats.lines_outside_day += parsed - in_day.height
         reasons.update(dict(rej["reason"].value_counts().iter_rows()))
     stats.rejected_by_reason = dict(sorted(reasons.items()))
     stats.sha256, stats.truncated = reader.sha256, reader.truncated

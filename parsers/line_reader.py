@@ -21,8 +21,11 @@ import polars as pl
 import pyarrow as pa
 
 CHUNK_BYTES = 4 << 20
-# C0 controls except TAB, LF and CR, plus DEL: deleting them is a cheap "any junk here?" test
+# C0 controls except TAB, LF and CR, plus DEL. Deleting them is a cheap "any junk in this block?"
+# test (Python's re scans bytes 5x slower); only a block that has some is searched line by line.
 _CONTROL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_CONTROL_TABLE = np.zeros(256, dtype=bool)
+_CONTROL_TABLE[list(_CONTROL)] = True
 
 
 def has_control_bytes(block: bytes) -> bool:
@@ -31,7 +34,23 @@ def has_control_bytes(block: bytes) -> bool:
         return True
     if b"\r" not in block:  # memchr: the usual LF-only file skips the counting
         return False
-    return block.count(b"\r") != block.count(b"\r\n") + block.endswith(b"\r")
+    return block.count(b"\r") != block.count(b"\r\n")
+
+
+def control_line_indexes(block: bytes, newline_ends: np.ndarray | None = None) -> list[int]:
+    """0-based indexes of the lines of ``block`` holding a control byte or a CR not before LF (a CR
+    ending a final partial line is included: a superset is safe, the parser checks each line)."""
+    if not has_control_bytes(block):
+        return []
+    data = np.frombuffer(block, dtype=np.uint8)
+    carriage = np.flatnonzero(data == 0x0D)
+    after = np.minimum(carriage + 1, len(data) - 1)
+    lone = carriage[(carriage + 1 >= len(data)) | (data[after] != 0x0A)]
+    positions = np.union1d(np.flatnonzero(_CONTROL_TABLE[data]), lone)
+    if newline_ends is None:
+        newline_ends = np.flatnonzero(data == 0x0A)
+    # a control byte's line is the number of newlines before it
+    return np.unique(np.searchsorted(newline_ends, positions)).tolist()
 
 
 @dataclass
@@ -44,8 +63,12 @@ class LineBatch:
     invalid_utf8: dict[int, int] = field(default_factory=dict)
     # line number of a partial last line of a truncated compressed file, if any
     truncated_line: int | None = None
-    # False when no line can hold raw control bytes: the parser may skip its per-line check
-    may_have_control: bool = True
+    # line numbers that may hold raw control bytes (sorted): the parser checks only these lines
+    control_lines: list[int] = field(default_factory=list)
+
+    @property
+    def may_have_control(self) -> bool:
+        return bool(self.control_lines)
 
 
 class LineReader:
@@ -140,11 +163,14 @@ class LineReader:
         if pending:
             yield pending
 
-    def _decode(self, block: bytes, first: int) -> tuple[pl.Series, dict[int, int]]:
+    def _decode(self, block: bytes, first: int) -> tuple[pl.Series, dict[int, int], list[int]]:
+        """The block's lines, its invalid-UTF-8 lines and the line numbers holding control bytes."""
+        ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+        control = [first + i for i in control_line_indexes(block, ends)]
         if block.endswith(b"\n"):
-            lines = _arrow_lines(block)
+            lines = _arrow_lines(block, ends)
             if lines is not None:
-                return lines, {}
+                return lines, {}, control
             block = block[:-1]
         lines_py, bad = [], {}
         for i, raw in enumerate(block.split(b"\n")):
@@ -153,20 +179,19 @@ class LineReader:
             except UnicodeDecodeError:
                 lines_py.append(raw.decode("utf-8", errors="replace"))
                 bad[first + i] = len(raw.rstrip(b"\r"))
-        return pl.Series("line", lines_py, dtype=pl.String), bad
+        return pl.Series("line", lines_py, dtype=pl.String), bad, control
 
     def __iter__(self) -> Iterator[LineBatch]:
         next_line = 1  # number of the first pending line
         pieces: list[pl.Series] = []
         pending = 0
         bad: dict[int, int] = {}
-        control: list[tuple[int, int]] = []  # [first, last] line numbers of blocks with control bytes
+        control: list[int] = []  # line numbers that hold control bytes
         last_block_partial = False
         for block in self._blocks():
             first = next_line + pending
-            lines, block_bad = self._decode(block, first)
-            if has_control_bytes(block):
-                control.append((first, first + lines.len() - 1))
+            lines, block_bad, block_control = self._decode(block, first)
+            control += block_control
             pieces.append(lines)
             pending += lines.len()
             bad.update(block_bad)
@@ -177,7 +202,7 @@ class LineReader:
                 end = next_line + self.batch_lines
                 yield self._batch(next_line, batch, bad, control, None)
                 bad = {k: v for k, v in bad.items() if k >= end}
-                control = [(lo, hi) for lo, hi in control if hi >= end]
+                control = [n for n in control if n >= end]
                 pieces, pending, next_line = [rest], rest.len(), end
         if pending:
             joined = pl.concat(pieces) if len(pieces) > 1 else pieces[0]
@@ -187,17 +212,17 @@ class LineReader:
 
     @staticmethod
     def _batch(
-        first: int, lines: pl.Series, bad: dict[int, int], control: list[tuple[int, int]], truncated: int | None
+        first: int, lines: pl.Series, bad: dict[int, int], control: list[int], truncated: int | None
     ) -> LineBatch:
         end = first + lines.len()
-        flagged = any(lo < end and hi >= first for lo, hi in control)
+        flagged = [n for n in control if n < end]
         return LineBatch(first, lines, {k: v for k, v in bad.items() if k < end}, truncated, flagged)
 
 
-def _arrow_lines(block: bytes) -> pl.Series | None:
+def _arrow_lines(block: bytes, ends: np.ndarray) -> pl.Series | None:
     """The lines of a newline-terminated block without a Python object per line, or None when the
-    block is not valid UTF-8. Offsets come from the newline positions; the data buffer is shared."""
-    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+    block is not valid UTF-8. Offsets come from the newline positions ``ends``; the data buffer is
+    shared."""
     offsets = np.zeros(len(ends) + 1, dtype=np.int64)
     offsets[1:] = ends + 1
     arr = pa.Array.from_buffers(pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(block)])

@@ -1,6 +1,8 @@
 """The staged raw requests on disk: day partitions, their IP-clustered layout, and retention.
 
-Each day lives in ``<data dir>/staging/day=D/`` (config/layout.py). After parsing, the day's
+Each day lives in ``<data dir>/staging/day=D/`` (config/layout.py). With
+``WEBTRAIL_STAGING__CLUSTER_BY_IP`` (off by default: the sort costs more than the parse, and a scan
+of one unsorted day's ``client_ip`` is already fast), after parsing, the day's
 ``requests.parquet`` is rewritten sorted by ``client_ip`` then ``requested_at`` in row groups of
 ``WEBTRAIL_STAGING__ROW_GROUP_ROWS`` rows, with min/max statistics: an investigation of one IP then
 reads the one or two row groups whose ``client_ip`` range holds it and skips the rest of the file.

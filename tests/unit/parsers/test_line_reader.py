@@ -64,3 +64,20 @@ def test_invalid_utf8_reported_with_raw_length(tmp_path: Path) -> None:
     [batch] = list(LineReader(path, 10, 100))
     assert batch.lines.to_list() == ["ok", "bad \ufffd\ufffd\r", "ok"]
     assert batch.invalid_utf8 == {2: 6}
+
+
+def test_control_lines_flag_exactly_the_lines_with_control_bytes(tmp_path):
+    # CRLF endings are not junk; a NUL, a lone CR mid-line, a DEL and an ESC are
+    raw = b"ok\r\n" b"a\x00b\n" b"fine\n" b"c\rd\n" b"del\x7f\n" b"tab\tok\n" b"esc\x1b[0m\n" b"last"
+    path = tmp_path / "ctl.log"
+    path.write_bytes(raw)
+    [batch] = list(LineReader(path, 100, 1_000))
+    assert batch.control_lines == [2, 4, 5, 7]
+    assert batch.may_have_control
+
+
+def test_control_lines_are_numbered_across_batches(tmp_path):
+    path = tmp_path / "ctl.log"
+    path.write_bytes(b"".join(b"x\x01\n" if n % 3 == 0 else b"y\n" for n in range(1, 11)))
+    batches = list(LineReader(path, 4, 1_000))
+    assert [b.control_lines for b in batches] == [[3], [6], [9]]
