@@ -210,7 +210,36 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "timings": timing_medians(runs), "runs": runs}
 
 
-def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+def make_entry(args: argparse.Namespace, lines: int, results: dict[str, list[dict[str, Any]]],
+               goaccess_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The results of the runs done so far, as recorded in bench/results/daily.json."""
+    done = min(len(runs) for runs in results.values())
+    entry: dict[str, Any] = {
+        "lines": lines, "label": "sample" if args.sample else size_label(lines), "repeat": done,
+        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_average": os.getloadavg(),
+        "database": "PostgreSQL over --database-url" if args.database_url else "embedded PostgreSQL",
+        "note": args.note, "command": " ".join(["python bench/bench_daily.py", *sys.argv[1:]]),
+        "webtrail": {name: summarize(runs) for name, runs in results.items() if runs},
+    }
+    if goaccess_runs:
+        entry["goaccess"] = {"wall": spread([run["wall"] for run in goaccess_runs]),
+                             "peak_rss": spread([run["peak_rss"] for run in goaccess_runs]), "runs": goaccess_runs}
+        pairs = [mine["wall"] / theirs["wall"] for mine, theirs in zip(results["webtrail"], goaccess_runs, strict=False)]
+        if pairs:
+            entry["ratio_to_goaccess"] = spread(pairs)
+    return entry
+
+
+def record(path: Path, entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Store `entry` under its size in the results file (after every repeat: a long run keeps what it did)."""
+    recorded = json.loads(path.read_text()) if path.exists() else {}
+    recorded[entry["label"]] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+    return recorded
+
+
+def benchmark(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     BENCH_ROOT.mkdir(parents=True, exist_ok=True)
     day_dir = None if args.sample else generated_day(args.lines)
     access_log = (ROOT / "sample_logs" / "access.log") if day_dir is None else day_dir / "access.log"
@@ -223,6 +252,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         variants["webtrail, JVM started in the analytics stage"] = {"WEBTRAIL_SPARK__EARLY_START": "false"}
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     goaccess_runs: list[dict[str, Any]] = []
+    recorded: dict[str, dict[str, Any]] = {}
     for repeat in range(args.repeat):
         if goaccess_ok:
             goaccess_runs.append(run_goaccess(access_log, lines))
@@ -232,19 +262,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             run = results[name][-1]
             print(f"[{repeat + 1}/{args.repeat}] {name} {run['wall']:.1f} s, "
                   f"{run['peak_rss'] / 2**30:.2f} GiB: {json.dumps(run['timings'])}", flush=True)
-    entry: dict[str, Any] = {
-        "lines": lines, "label": "sample" if args.sample else size_label(lines), "repeat": args.repeat,
-        "measured": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "load_average": os.getloadavg(),
-        "database": "PostgreSQL over --database-url" if args.database_url else "embedded PostgreSQL",
-        "note": args.note, "command": " ".join(["python bench/bench_daily.py", *sys.argv[1:]]),
-        "webtrail": {name: summarize(runs) for name, runs in results.items()},
-    }
-    if goaccess_runs:
-        entry["goaccess"] = {"wall": spread([run["wall"] for run in goaccess_runs]),
-                             "peak_rss": spread([run["peak_rss"] for run in goaccess_runs]), "runs": goaccess_runs}
-        pairs = [mine["wall"] / theirs["wall"] for mine, theirs in zip(results["webtrail"], goaccess_runs, strict=True)]
-        entry["ratio_to_goaccess"] = spread(pairs)
-    return entry
+        recorded = record(args.results, make_entry(args, lines, results, goaccess_runs))
+    return recorded
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,11 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the results accumulate in")
     parser.add_argument("--write-benchmarks", action="store_true", help="rewrite BENCHMARKS.md's section")
     args = parser.parse_args(argv)
-    entry = benchmark(args)
-    recorded = json.loads(args.results.read_text()) if args.results.exists() else {}
-    recorded[entry["label"]] = entry
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(recorded, indent=2, default=str) + "\n")
+    recorded = benchmark(args)
     print(render_section(recorded))
     if args.write_benchmarks:
         write_section(ROOT / "BENCHMARKS.md", render_section(recorded))
