@@ -224,7 +224,8 @@ def make_entry(args: argparse.Namespace, lines: int, results: dict[str, list[dic
     if goaccess_runs:
         entry["goaccess"] = {"wall": spread([run["wall"] for run in goaccess_runs]),
                              "peak_rss": spread([run["peak_rss"] for run in goaccess_runs]), "runs": goaccess_runs}
-        pairs = [mine["wall"] / theirs["wall"] for mine, theirs in zip(results["webtrail"], goaccess_runs, strict=False)]
+        paired = zip(results["webtrail"], goaccess_runs, strict=False)  # GoAccess may be a run ahead
+        pairs = [mine["wall"] / theirs["wall"] for mine, theirs in paired]
         if pairs:
             entry["ratio_to_goaccess"] = spread(pairs)
     return entry
