@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
 
 from pyspark.sql import SparkSession
 
@@ -57,3 +59,93 @@ def build_spark_session(settings: SparkSettings, app_name: str = "webtrail") -> 
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+class SparkStarter:
+    """Creates the SparkSession on a background thread, so the JVM starts while Prefect and the parsers run.
+
+    `python -m flows.daily` starts one before the flow (the JVM takes 10-15 s, Prefect's ephemeral API
+    12-20 s: they overlap); the analytics task then takes the session with `spark_session`. A failure
+    (JavaMissingError included) is kept and raised where the session is asked for, in the analytics
+    stage, exactly as if the session had been created there.
+    """
+
+    def __init__(self, settings: SparkSettings, app_name: str = "webtrail") -> None:
+        self.settings = settings
+        self.app_name = app_name
+        self.started_at: float | None = None  # time.perf_counter() values
+        self.ready_at: float | None = None
+        self.waited_seconds = 0.0  # how long the analytics stage waited for the JVM
+        self._session: SparkSession | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> SparkStarter:
+        """Begin creating the session in a daemon thread (it never keeps the process alive)."""
+        self.started_at = time.perf_counter()
+        self._thread = threading.Thread(target=self._create, name="webtrail-spark-start", daemon=True)
+        self._thread.start()
+        return self
+
+    def _create(self) -> None:
+        try:
+            self._session = build_spark_session(self.settings, self.app_name)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in session(), on the caller's thread
+            self._error = exc
+        finally:
+            self.ready_at = time.perf_counter()
+
+    def session(self) -> SparkSession:
+        """Wait for the session and make it the active one of the calling thread; raises the start's error."""
+        if self._thread is None:
+            self.start()
+        assert self._thread is not None
+        waiting = time.perf_counter()
+        self._thread.join()
+        self.waited_seconds += time.perf_counter() - waiting
+        if self._error is not None:
+            raise self._error
+        assert self._session is not None
+        # The active session is per thread (JVM side): set it here as getOrCreate did on its own thread.
+        jvm = self._session._jvm
+        if jvm is not None:
+            jvm.SparkSession.setActiveSession(self._session._jsparkSession)
+        return self._session
+
+    @property
+    def start_seconds(self) -> float | None:
+        """Seconds the session took to create (JVM start included), once it is ready."""
+        if self.started_at is None or self.ready_at is None:
+            return None
+        return self.ready_at - self.started_at
+
+
+_EARLY: list[SparkStarter] = []
+
+
+def start_spark_early(settings: SparkSettings, app_name: str = "webtrail") -> SparkStarter:
+    """Start the JVM now for a run that will need it; `spark_session` of the same settings will use it."""
+    starter = SparkStarter(settings, app_name).start()
+    _EARLY.append(starter)
+    return starter
+
+
+def spark_session(settings: SparkSettings) -> SparkSession:
+    """The run's SparkSession: the one started early with these settings if any, else built now."""
+    for starter in _EARLY:
+        if starter.settings == settings:
+            return starter.session()
+    return build_spark_session(settings)
+
+
+def spark_job_count() -> int | None:
+    """Spark jobs run so far by this process's SparkContext (None when no context is running)."""
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is None:
+        return None
+    try:
+        return len(context.statusTracker().getJobIdsForGroup(None))
+    except Exception:  # noqa: BLE001 - a count for the run's timings must never fail the run
+        return None

@@ -281,6 +281,11 @@ class SparkSettings(BaseModel):
     driver_memory: str = Field(default="2g", description="spark.driver.memory")
     shuffle_partitions: int = Field(default=8, description="spark.sql.shuffle.partitions")
     extra_conf: dict[str, str] = Field(default_factory=dict, description="Any other spark.* settings.")
+    early_start: bool = Field(
+        default=True,
+        description="`python -m flows.daily` starts the JVM in the background before the flow, so it overlaps "
+        "Prefect's start-up and the parsers.",
+    )
 
 
 class WebtrailSettings(BaseSettings):

@@ -29,6 +29,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from pydantic import SecretStr, ValidationError
 
+from analytics.spark import spark_job_count, start_spark_early
 from checks.runner import QualityGateError
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
@@ -46,6 +47,7 @@ from report.terminal import (
     run_log_path,
     stderr_to_file,
 )
+from report.timings import RunTimeline
 from tasks.analytics import run_analytics
 from tasks.ingest import (
     discover_inputs,
@@ -245,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         terminal.error(f"invalid WEBTRAIL_* setting: {scrub(str(exc))}")
         return EXIT_ERROR
     run_observer = terminal.observer()
+    timeline = RunTimeline()
     capture = (
         stderr_to_file(run_log_path(settings.data_dir.resolve())) if terminal.mode.captures_stderr
         else contextlib.nullcontext(None)
@@ -253,11 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with capture as terminal.log_file, console_logging((QualityGateError,), console_level), \
                 observing(run_observer), run_observer:
-            result = daily(
+            # The JVM starts now, in the background, while Prefect starts and the parsers run (analytics.spark);
+            # inside the capture, so that its stderr goes to the run's log as before.
+            spark_starter = start_spark_early(settings.spark) if settings.spark.early_start else None
+            timeline.calling_flow()
+            result = daily.with_options(on_running=[timeline.on_running])(
                 day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,
                 database_url=SecretStr(args.database_url) if args.database_url else None,
                 force=args.force, events_api=args.events_api,
             )
+            timeline.flow_done()
+            result["timings"] = timeline.to_dict(run_observer.finished, spark_starter, spark_job_count())
     except QualityGateError as exc:
         terminal.blocked(_day_of(settings, args), str(exc).splitlines()[1:], run_observer.current_stage)
         return EXIT_BLOCKED

@@ -6,7 +6,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from analytics.pipeline import build_tables, write_tables
-from analytics.spark import build_spark_session
+from analytics.spark import spark_session
 from config.layout import DayLayout
 from config.settings import WebtrailSettings
 
@@ -15,11 +15,11 @@ from config.settings import WebtrailSettings
 def run_analytics(layout: DayLayout, settings: WebtrailSettings) -> dict[str, str]:
     """Sessionize, aggregate and detect in Spark; returns table name -> Parquet directory.
 
-    The session is created here and passed explicitly: Spark's active session is per thread and
-    Prefect may run tasks on worker threads.
+    The session (started early by `python -m flows.daily`, else created here) is passed explicitly:
+    Spark's active session is per thread and Prefect may run tasks on worker threads.
     """
     logger = get_run_logger()
-    spark = build_spark_session(settings.spark)
+    spark = spark_session(settings.spark)  # the one flows.daily started early, else a new one
     logger.info("Spark %s on %s", spark.version, spark.sparkContext.master)
     try:
         written = write_tables(build_tables(spark, layout, settings), layout)

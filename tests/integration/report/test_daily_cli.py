@@ -75,6 +75,11 @@ def test_json_summary_is_machine_readable(sample_run: CliRun, report_data_dir: P
     assert summary["human_sessions"] == GROUND_TRUTH["human_sessions"]
     assert Path(summary["html_report"]) == report_data_dir.resolve() / "reports" / f"{SAMPLE_DAY}.html"
     assert Path(summary["html_report"]).stat().st_size > 100_000
+    timings = summary["timings"]  # where the run's time went (report/timings.py; bench/bench_daily.py reads it)
+    assert set(timings["stages"]) == {"parse", "input_checks", "analytics", "output_checks", "load", "loaded_checks",
+                                      "report"}
+    assert timings["spark"]["early_start"] is True and timings["spark"]["jobs"] > 0
+    assert timings["prefect_api_start"] > 0 and timings["spark"]["start_seconds"] > 0
 
 
 def test_an_already_loaded_day_exits_0_and_says_so(sample_run: CliRun, report_env: dict[str, str]) -> None:

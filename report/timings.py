@@ -1,0 +1,80 @@
+"""Where a `python -m flows.daily` run spends its time, fixed costs included (the `timings` of `--json`).
+
+The stages are the flow's own (pipeline_runs.stage_timings, plus the HTML report); around them this adds
+what no stage shows: Python start-up and imports, Prefect's ephemeral API start (from the flow call to
+the flow entering Running), the rest of the flow body (warehouse start, input discovery, artifacts),
+and the JVM start, which runs in the background (analytics.spark.SparkStarter) and overlaps the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class _Starter(Protocol):
+    started_at: float | None
+    ready_at: float | None
+    waited_seconds: float
+
+
+def _process_started() -> float | None:
+    """This process's start as a time.time() value (psutil), or None when it cannot be read."""
+    try:
+        import psutil
+
+        return float(psutil.Process().create_time())
+    except Exception:  # noqa: BLE001 - a timing must never fail the run
+        return None
+
+
+class RunTimeline:
+    """Marks taken by `flows.daily.main` around the flow (perf_counter values)."""
+
+    def __init__(self) -> None:
+        self.main_started = time.perf_counter()
+        self.imports_seconds: float | None = None
+        process_started = _process_started()
+        if process_started is not None:
+            self.imports_seconds = max(0.0, time.time() - process_started)
+        self.flow_called: float | None = None
+        self.flow_running: float | None = None
+        self.flow_returned: float | None = None
+
+    def calling_flow(self) -> None:
+        self.flow_called = time.perf_counter()
+
+    def on_running(self, *_hook_args: object) -> None:
+        """Prefect on_running state hook (flow, flow_run, state): the flow body is about to start."""
+        self.flow_running = time.perf_counter()
+
+    def flow_done(self) -> None:
+        self.flow_returned = time.perf_counter()
+
+    def to_dict(
+        self, stage_seconds: Mapping[str, float], starter: _Starter | None, spark_jobs: int | None
+    ) -> dict[str, Any]:
+        """Seconds per part of the run, rounded to milliseconds; parts that were not measured are None."""
+
+        def span(start: float | None, end: float | None) -> float | None:
+            return round(end - start, 3) if start is not None and end is not None else None
+
+        flow_body = span(self.flow_running, self.flow_returned)
+        in_stages = sum(stage_seconds.values())
+        spark: dict[str, Any] = {"early_start": starter is not None, "jobs": spark_jobs}
+        if starter is not None:
+            spark.update({
+                "start_seconds": span(starter.started_at, starter.ready_at),
+                "ready_after_main_seconds": span(self.main_started, starter.ready_at),
+                "analytics_waited_seconds": round(starter.waited_seconds, 3),
+            })
+        return {
+            "python_imports": round(self.imports_seconds, 3) if self.imports_seconds is not None else None,
+            "prefect_api_start": span(self.flow_called, self.flow_running),
+            "flow_body": flow_body,
+            "stages": {name: round(seconds, 3) for name, seconds in stage_seconds.items()},
+            "flow_body_outside_stages": round(flow_body - in_stages, 3) if flow_body is not None else None,
+            "main_total": span(self.main_started, self.flow_returned),
+            "spark": spark,
+        }
