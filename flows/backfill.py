@@ -64,7 +64,7 @@ def run_daily(day: date, inputs: DailyInputs) -> dict[str, Any]:
     )
 
 
-# A flow's parameters are its deployment's form in the Prefect UI: one argument each, not an object.
+# params: a flow's parameters are its deployment's form in the Prefect UI, one argument each, not an object.
 @flow(name="webtrail-backfill", flow_run_name="backfill-{start}-{end}")
 def backfill(  # noqa: PLR0913
     start: date,

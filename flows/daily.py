@@ -115,7 +115,7 @@ class StageTimer:
             update_progress_artifact(self.progress_id, STAGE_PROGRESS.get(name, 0.0), description=f"{name} done")
 
 
-# A flow's parameters are its deployment's form in the Prefect UI: one argument each, not an object.
+# params: a flow's parameters are its deployment's form in the Prefect UI, one argument each, not an object.
 @flow(name="webtrail-daily", flow_run_name=_run_name, log_prints=True, timeout_seconds=12 * 3600)
 def daily(  # noqa: PLR0913
     day: date | None = None,

@@ -142,7 +142,7 @@ def _run_name() -> str:
     return f"investigate-{kind}-{text}" if text else "investigate"
 
 
-# A flow's parameters are its deployment's form in the Prefect UI: one argument each, not an object.
+# params: a flow's parameters are its deployment's form in the Prefect UI, one argument each, not an object.
 @flow(name="webtrail-investigate", flow_run_name=_run_name)
 def investigate(  # noqa: PLR0913
     ip: str | None = None,

@@ -148,8 +148,9 @@ def _with_constants(
         yield out
 
 
-# Seven parameters: the COPY target and source, plus three keyword-only options (constant columns,
-# the day every row must belong to, the source named in errors) that its two callers set differently.
+# The COPY target and source, plus three keyword-only options (constant columns, the day every
+# row must belong to, the source named in errors) that its two callers set differently.
+# params: seven, see above
 def copy_batches(
     cur: psycopg2.extensions.cursor,
     table: str,

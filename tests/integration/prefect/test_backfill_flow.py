@@ -35,6 +35,7 @@ class DailyStandIn:
         import flows.backfill
 
         @flow(name="webtrail-daily-stand-in")
+        # params: a stand-in with the real daily flow's parameters
         def daily(day: date, access_log: Any = None, events: Any = None, users_db: Any = None,
                   database_url: Any = None, force: bool = False, events_api: Any = None) -> dict[str, str]:
             with self.lock:

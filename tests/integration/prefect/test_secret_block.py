@@ -117,6 +117,7 @@ def test_the_backfill_skips_the_days_the_configured_database_holds(
     ran: list[date] = []
 
     @flow(name="webtrail-daily-stand-in")
+    # params: a stand-in with the real daily flow's parameters
     def daily(day: date, access_log: Any = None, events: Any = None, users_db: Any = None,
               database_url: Any = None, force: bool = False, events_api: Any = None) -> dict[str, str]:
         ran.append(day)

@@ -43,6 +43,7 @@ class CliRun:
         return json.loads(self.stdout)
 
 
+# params: the fields of one combined log line
 def _line(ip: str, at: datetime, path: str, status: int = 200, agent: str = "Mozilla/5.0 (X11; Linux x86_64) "
           "Firefox/138.0", referer: str = "-", method: str = "GET") -> str:
     stamp = at.strftime("%d/%b/%Y:%H:%M:%S +0000")

@@ -18,6 +18,7 @@ from config.settings import SecuritySettings, SessionSettings
 TLS = r"\x16\x03\x01\x00\xF4\x01\x00\x00\xF0\x03\x03"
 
 
+# params: the fields of one staged junk request
 def junk(frames: Any, seconds: float, kind: str, request: str, status: int = 400, ip: str = "10.9.0.1",
          size: int = 157, **extra: Any) -> dict[str, Any]:
     """A row as the parser stages it: method, path and protocol null unless the line could be split."""

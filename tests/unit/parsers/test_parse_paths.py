@@ -28,7 +28,7 @@ from tests.unit.parsers.test_hostile_corpus import corpus
 from tests.unit.parsers.test_real_server_lines import CASES
 
 SAMPLE = Path(__file__).resolve().parents[3] / "sample_logs" / "access.log"
-T = "[24/Nov/2026:13:55:36 +0000]"
+STAMP = "[24/Nov/2026:13:55:36 +0000]"
 
 
 def _corpus_lines() -> list[str]:
@@ -148,7 +148,7 @@ _FIELD = st.text(alphabet='ab -"\\[]/\t:0129', max_size=12)
 @given(st.lists(st.tuples(_FIELD, _FIELD, _FIELD, st.sampled_from(["200", "404", "2000", "-", "x"])), min_size=1,
                 max_size=25))
 def test_overlapped_parse_equals_sequential_on_random_lines(parse_lines, rows) -> None:
-    lines = [f'198.51.100.{n % 9} - {user or "-"} {T} "{req}" {status} 5 "{ref}" "-"'
+    lines = [f'198.51.100.{n % 9} - {user or "-"} {STAMP} "{req}" {status} 5 "{ref}" "-"'
              for n, (user, req, ref, status) in enumerate(rows)]
     plain = _parse(parse_lines, lines, log_format="combined", batch_lines=1_000, parse_threads=1)
     fast = _parse(parse_lines, lines, log_format="combined", batch_lines=2, parse_threads=2)
