@@ -5,7 +5,8 @@ target text raw and URL-decoded once and twice (each distinct form once, joined 
 user agent part of a rule's target (rules on `user_agent` and `everywhere`) and the good-bot check
 are evaluated once per distinct user agent and joined back: user agents repeat, and they are the
 longest part of a request. Patterns therefore match within one part (path + query, referer, user
-agent), never across two. All of this regex work happens once per request, in `match_payloads`;
+agent), never across two. All of this regex work happens once per distinct text (path and query; with the referer
+for `everywhere`; the request line), in `match_payloads`;
 each rule's alternation starts with a guard of its possible first characters (analytics/regex_guard.py).
 
 The user agent part and the crawler checks (claimed engine, declared crawler, allowlisted agent)
@@ -27,7 +28,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from analytics import crawlers, sigma
+from analytics import crawlers, distinct_values, sigma
 from analytics import rules as R
 from config.settings import SecuritySettings
 
@@ -123,6 +124,44 @@ def user_agent_matches(agents: DataFrame, d: Detection) -> DataFrame:
 MATCHED_COLUMNS = ("_ua", "_good_bot", "_claimed", "_engine", "_ip_allowed", "_allowed", "_hits", "_sigma")
 
 
+def _target_texts() -> dict[str, Column]:
+    """The text each payload target matches, from the request columns it reads (`_TARGET_KEYS`)."""
+    path = F.coalesce(F.col("path"), F.lit(""))
+    path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
+    return {
+        "path": with_variants(path),
+        "path_query": with_variants(path_query),
+        "everywhere": F.concat_ws("\n", with_variants(path_query), with_variants(F.col("referer"))),
+        "request": F.coalesce(F.col("request"), F.lit("")),
+    }
+
+
+# The request columns each target's text is made of: its matches are computed once per distinct
+# combination of them (analytics/distinct_values.py). `everywhere` keeps path, query and referer
+# together, as a pattern may match across the newline that joins them.
+_TARGET_KEYS: dict[str, tuple[str, ...]] = {
+    "path": ("path", "query"), "path_query": ("path", "query"),
+    "everywhere": ("path", "query", "referer"), "request": ("request",),
+}
+
+
+def _own_matches(requests: DataFrame, rules: list[R.PayloadRule], d: Detection) -> DataFrame:
+    """requests plus `_own_<category>` for each rule with a target of _TARGET_KEYS: the rule's first
+    match in the target text, or '' (computed per distinct key of the target, joined back)."""
+    texts = _target_texts()
+    by_keys: dict[tuple[str, ...], dict[str, Column]] = {}
+    for r in rules:
+        if r.target in _TARGET_KEYS:
+            regex = R.combined_regex(d.patterns[r.category])
+            by_keys.setdefault(_TARGET_KEYS[r.target], {})[f"_own_{r.category}"] = _first_match(
+                texts[r.target], regex
+            )
+    for keys, columns in by_keys.items():
+        # (path, query, referer) has many more distinct values than the others: left to AQE
+        requests = distinct_values.with_distinct(requests, keys, columns, broadcast="referer" not in keys)
+    return requests
+
+
 def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
     """Requests with the results of the pattern matching (MATCHED_COLUMNS), next to their own columns.
 
@@ -130,26 +169,19 @@ def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
     (the engine whose published ranges hold the client IP); `_good_bot` (a verified crawler, or a
     declared one of an engine without ranges); `_allowed` (allowlisted IP, network or agent); `_hits`
     (per rule of `rules.payload_rules`, in order, the matched text or ''); `_sigma` (indexes of the
-    Sigma rules that matched). User agents and client IPs
-    are matched once per distinct value and joined back.
+    Sigma rules that matched). User agents, client IPs and the texts of the other targets are matched
+    once per distinct value and joined back.
     """
     requests = requests.withColumn("_ua", F.coalesce(F.col("user_agent"), F.lit("")))
+    own_columns = requests.columns
     agents = user_agent_matches(requests.select("_ua").distinct(), d)
     ips = crawlers.ip_tags(requests, d.engines, d.settings.allow_ips, d.settings.allow_cidrs)
-    path = F.coalesce(F.col("path"), F.lit(""))
-    path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
-    texts = {
-        "path": with_variants(path),
-        "path_query": with_variants(path_query),
-        "everywhere": F.concat_ws("\n", with_variants(path_query), with_variants(F.col("referer"))),
-        "request": F.coalesce(F.col("request"), F.lit("")),
-    }
-    base = requests.join(F.broadcast(agents), "_ua", "left").join(F.broadcast(ips), "client_ip", "left")
-    base = base.withColumns({f"_t_{name}": text for name, text in texts.items()})
+    rules = R.payload_rules(d.patterns)
+    base = _own_matches(requests, rules, d)
+    base = base.join(F.broadcast(agents), "_ua", "left").join(F.broadcast(ips), "client_ip", "left")
     matches = []
-    for i, r in enumerate(R.payload_rules(d.patterns)):
-        own = _first_match(F.col(f"_t_{r.target}"), R.combined_regex(d.patterns[r.category])) if r.target in texts \
-            else F.lit("")
+    for i, r in enumerate(rules):
+        own = F.col(f"_own_{r.category}") if r.target in _TARGET_KEYS else F.lit("")
         ua_part = F.coalesce(F.element_at("_ua_m", i + 1), F.lit(""))
         matches.append(ua_part if r.target == "user_agent" else (F.when(own != "", own).otherwise(ua_part)
                                                                  if r.target in _UA_TARGETS else own))
@@ -159,7 +191,7 @@ def match_payloads(requests: DataFrame, d: Detection) -> DataFrame:
     sigma_hits = [F.when(rule.condition, F.lit(i)) for i, rule in enumerate(d.sigma.rules)]
     # a plain array (no higher-order function): Spark generates code for the whole regex pass
     return base.select(
-        *requests.columns, good.alias("_good_bot"), claimed.alias("_claimed"), F.col("_engine"),
+        *own_columns, good.alias("_good_bot"), claimed.alias("_claimed"), F.col("_engine"),
         # _ip_allowed alone decides whose login events are ignored: an agent string is the client's to choose
         F.coalesce(F.col("_allowed"), F.lit(False)).alias("_ip_allowed"),
         (F.coalesce(F.col("_allowed"), F.lit(False)) | F.coalesce(F.col("_ua_allowed"), F.lit(False)))

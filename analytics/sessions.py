@@ -42,6 +42,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from analytics.contracts import MAX_HOST_CHARS, bounded_text
+from analytics.distinct_values import with_distinct
 from analytics.paths import is_page_view, path_template
 from config.settings import SessionSettings
 
@@ -130,13 +131,15 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     referer host) and `_vhost_host` (normalized vhost). The result is partitioned by (client_ip, _ua),
     which every later per-session step reuses without another shuffle.
     """
-    return assign_sessions(requests, settings).withColumns(
-        {
-            "path_template": path_template("path"),
-            "is_page_view": is_page_view() & F.col("_seq").isNotNull(),
-            "_referer_host": referer_host(F.col("referer")),
-            "_vhost_host": normalize_host(F.col("vhost")),
-        }
+    # regex work per distinct value (analytics/distinct_values.py); broadcast joins keep the partitioning
+    per_path = {"path_template": path_template("path"), "_page": is_page_view()}
+    enriched = with_distinct(requests, ("method", "status", "path"), per_path)
+    enriched = with_distinct(enriched, ("referer",), {"_referer_host": referer_host(F.col("referer"))})
+    enriched = with_distinct(enriched, ("vhost",), {"_vhost_host": normalize_host(F.col("vhost"))})
+    return (
+        assign_sessions(enriched, settings)
+        .withColumn("is_page_view", F.col("_page") & F.col("_seq").isNotNull())
+        .drop("_page")
     )
 
 
