@@ -17,18 +17,22 @@ from pyspark.sql import functions as F
 
 
 def with_distinct(
-    df: DataFrame, keys: Sequence[str], columns: Mapping[str, Column], broadcast: bool = True
+    df: DataFrame, keys: Sequence[str], columns: Mapping[str, Column], default: str | None = None
 ) -> DataFrame:
     """df plus `columns` (expressions over the `keys` columns), each evaluated once per distinct key.
 
-    `broadcast`: the distinct values are few (paths, referers, hosts), so they are broadcast and the
-    requests keep their partitioning; pass False for keys whose distinct values may be many (AQE
-    then decides at run time).
+    The distinct values are few (paths, referers, hosts), so they are broadcast and the requests keep
+    their partitioning. `default`: when given, only the keys where some column differs from it are
+    kept and broadcast, and the other requests get `default` (for keys with many distinct values,
+    such as (path, query, referer), whose results are nearly all the default: no pattern matched).
+    The columns must then never be null.
     """
     renamed = {key: f"_distinct_{key}" for key in keys}
-    values = (
-        df.select(*keys).distinct().withColumns(dict(columns)).withColumnsRenamed(renamed)
-    )
+    values = df.select(*keys).distinct().withColumns(dict(columns)).withColumnsRenamed(renamed)
+    if default is not None:
+        values = values.where(reduce(lambda a, b: a | b, [F.col(name) != default for name in columns]))
     condition = reduce(lambda a, b: a & b, [F.col(key).eqNullSafe(F.col(renamed[key])) for key in keys])
-    joined = df.join(F.broadcast(values) if broadcast else values, condition, "left")
-    return joined.drop(*renamed.values())
+    joined = df.join(F.broadcast(values), condition, "left").drop(*renamed.values())
+    if default is None:
+        return joined
+    return joined.withColumns({name: F.coalesce(F.col(name), F.lit(default)) for name in columns})
