@@ -137,11 +137,12 @@ def _target_texts() -> dict[str, Column]:
 
 
 # The request columns each target's text is made of: its matches are computed once per distinct
-# combination of them (analytics/distinct_values.py). `everywhere` keeps path, query and referer
+# combination of them (analytics/distinct_values.py): one frame for the path, query and request line
+# (one broadcast, not one per target), one for `everywhere`, which keeps path, query and referer
 # together, as a pattern may match across the newline that joins them.
 _TARGET_KEYS: dict[str, tuple[str, ...]] = {
-    "path": ("path", "query"), "path_query": ("path", "query"),
-    "everywhere": ("path", "query", "referer"), "request": ("request",),
+    "path": ("path", "query", "request"), "path_query": ("path", "query", "request"),
+    "everywhere": ("path", "query", "referer"), "request": ("path", "query", "request"),
 }
 
 

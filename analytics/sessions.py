@@ -125,8 +125,8 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     # regex work per distinct value (analytics/distinct_values.py); broadcast joins keep the partitioning
     per_path = {"path_template": path_template("path"), "_page": is_page_view()}
     enriched = with_distinct(requests, ("method", "status", "path"), per_path)
-    enriched = with_distinct(enriched, ("referer",), {"_referer_host": referer_host(F.col("referer"))})
-    enriched = with_distinct(enriched, ("vhost",), {"_vhost_host": normalize_host(F.col("vhost"))})
+    hosts = {"_referer_host": referer_host(F.col("referer")), "_vhost_host": normalize_host(F.col("vhost"))}
+    enriched = with_distinct(enriched, ("referer", "vhost"), hosts)
     return (
         assign_sessions(enriched, settings)
         .withColumn("is_page_view", F.col("_page") & F.col("_seq").isNotNull())
