@@ -157,10 +157,13 @@ def _own_matches(requests: DataFrame, active_rules: list[rules.PayloadRule], det
             by_keys.setdefault(_TARGET_KEYS[rule.target], {})[f"_own_{rule.category}"] = _first_match(
                 texts[rule.target], regex
             )
+    source = requests
     for keys, columns in by_keys.items():
         # (path, query, referer) has many more distinct values than the others (122k of 1M requests
         # against 10k (path, query)): only the few that matched are broadcast
-        requests = distinct_values.with_distinct(requests, keys, columns, default="" if "referer" in keys else None)
+        requests = distinct_values.with_distinct(
+            requests, keys, columns, default="" if "referer" in keys else None, values_of=source
+        )
     return requests
 
 

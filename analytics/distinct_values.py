@@ -17,7 +17,11 @@ from pyspark.sql import functions as F
 
 
 def with_distinct(
-    df: DataFrame, keys: Sequence[str], columns: Mapping[str, Column], default: str | None = None
+    df: DataFrame,
+    keys: Sequence[str],
+    columns: Mapping[str, Column],
+    default: str | None = None,
+    values_of: DataFrame | None = None,
 ) -> DataFrame:
     """df plus `columns` (expressions over the `keys` columns), each evaluated once per distinct key.
 
@@ -25,10 +29,13 @@ def with_distinct(
     their partitioning. `default`: when given, only the keys where some column differs from it are
     kept and broadcast, and the other requests get `default` (for keys with many distinct values,
     such as (path, query, referer), whose results are nearly all the default: no pattern matched).
-    The columns must then never be null.
+    The columns must then never be null. `values_of`: the frame to take the distinct keys from (df's
+    own input before earlier joins): taking them from a frame that already joined other distinct
+    values copies that whole plan into each new one, and the plans grow with every call.
     """
     renamed = {key: f"_distinct_{key}" for key in keys}
-    values = df.select(*keys).distinct().withColumns(dict(columns)).withColumnsRenamed(renamed)
+    source = df if values_of is None else values_of
+    values = source.select(*keys).distinct().withColumns(dict(columns)).withColumnsRenamed(renamed)
     if default is not None:
         values = values.where(reduce(lambda a, b: a | b, [F.col(name) != default for name in columns]))
     condition = reduce(lambda a, b: a & b, [F.col(key).eqNullSafe(F.col(renamed[key])) for key in keys])

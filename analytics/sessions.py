@@ -126,7 +126,7 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     per_path = {"path_template": path_template("path"), "_page": is_page_view()}
     enriched = with_distinct(requests, ("method", "status", "path"), per_path)
     hosts = {"_referer_host": referer_host(F.col("referer")), "_vhost_host": normalize_host(F.col("vhost"))}
-    enriched = with_distinct(enriched, ("referer", "vhost"), hosts)
+    enriched = with_distinct(enriched, ("referer", "vhost"), hosts, values_of=requests)
     return (
         assign_sessions(enriched, settings)
         .withColumn("is_page_view", F.col("_page") & F.col("_seq").isNotNull())
