@@ -27,14 +27,13 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from analytics import detectors as D
-from analytics import rules as R
+from analytics import detectors, rules
 from config.settings import SecuritySettings
 
 
-def robust_z(x: Column, median: Column, mad: Column, mean_ad: Column) -> Column:
-    """0.6745 (x - median) / MAD; 1.2533 * mean absolute deviation as the scale when MAD is 0; else null."""
-    diff = x - median
+def robust_z(observed: Column, median: Column, mad: Column, mean_ad: Column) -> Column:
+    """0.6745 (observed - median) / MAD; 1.2533 * mean absolute deviation as the scale when MAD is 0; else null."""
+    diff = observed - median
     return F.when(mad > 0, 0.6745 * diff / mad).when(mean_ad > 0, diff / (1.253314 * mean_ad))
 
 
@@ -49,8 +48,8 @@ def with_robust_z(df: DataFrame, value: str) -> DataFrame:
         "_dev", F.abs(F.col(value) - F.col("median"))
     )
     out = dev.withColumns({"mad": F.percentile("_dev", 0.5).over(every), "_mean_ad": F.avg("_dev").over(every)})
-    z = robust_z(F.col(value), F.col("median"), F.col("mad"), F.col("_mean_ad"))
-    return out.withColumn("z", z).drop("_dev", "_mean_ad")
+    score = robust_z(F.col(value), F.col("median"), F.col("mad"), F.col("_mean_ad"))
+    return out.withColumn("z", score).drop("_dev", "_mean_ad")
 
 
 def _flagged_ips(per_ip: DataFrame, value: str, flag: Column, detail: str, *detail_columns: str) -> DataFrame:
@@ -62,45 +61,45 @@ def _flagged_ips(per_ip: DataFrame, value: str, flag: Column, detail: str, *deta
     )
 
 
-def rate_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
+def rate_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of anomaly: all requests of IPs whose requests per active minute are far above the day's."""
     per_ip = (
-        D.minute_counts(base)
+        detectors.minute_counts(base)
         .groupBy("client_ip")
         .agg(F.sum("n").alias("n"), F.count(F.lit(1)).alias("minutes"))
         .withColumn("rate", F.col("n") / F.col("minutes"))
     )
     flagged = _flagged_ips(
-        per_ip, "rate", (F.col("n") >= s.anomaly_min_requests) & (F.col("z") >= s.anomaly_score),
+        per_ip, "rate", (F.col("n") >= settings.anomaly_min_requests) & (F.col("z") >= settings.anomaly_score),
         "requests=%d active_minutes=%d rate=%.3f", "n", "minutes", "rate",
     )
     rows = base.where(~F.col("_good_bot")).join(F.broadcast(flagged), "client_ip")
-    rule = D.threshold_rule("anomaly", s.anomaly_score, None)
-    return D.to_signals(rows, user_id=F.col("_user"), request=F.col("_request"), **rule)
+    rule = detectors.threshold_rule("anomaly", settings.anomaly_score, None)
+    return detectors.to_signals(rows, user_id=F.col("_user"), request=F.col("_request"), **rule)
 
 
-def error_ratio_signals(base: DataFrame, s: SecuritySettings) -> DataFrame:
+def error_ratio_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of error_ratio_anomaly: the 4xx/5xx answers of IPs whose error share is far above the day's."""
     requests = base.where(~F.col("_good_bot")) if "_good_bot" in base.columns else base
     error = F.col("status").between(400, 599)
     per_ip = (
         requests.groupBy("client_ip")
         .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(error, 1)).alias("errors"))
-        .where(F.col("n") >= s.error_ratio_min_requests)
+        .where(F.col("n") >= settings.error_ratio_min_requests)
         .withColumn("ratio", F.col("errors") / F.col("n"))
     )
     flagged = _flagged_ips(
-        per_ip, "ratio", (F.col("ratio") >= s.error_ratio_min) & (F.col("z") >= s.error_ratio_score),
+        per_ip, "ratio", (F.col("ratio") >= settings.error_ratio_min) & (F.col("z") >= settings.error_ratio_score),
         "requests=%d errors=%d ratio=%.3f", "n", "errors", "ratio",
     )
     # few IPs are flagged: a broadcast join keeps the requests where they are
     rows = requests.where(error).join(F.broadcast(flagged), "client_ip")
-    rule = R.THRESHOLD_RULES["error_ratio_anomaly"]
-    return D.to_signals(
+    rule = rules.THRESHOLD_RULES["error_ratio_anomaly"]
+    return detectors.to_signals(
         rows, category="error_ratio_anomaly", rule_id=rule.rule_id, severity=rule.severity,
         ts=F.col("requested_at"), user_id=F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")),
         request=F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")),
-        threshold=s.error_ratio_score, window_minutes=None,
+        threshold=settings.error_ratio_score, window_minutes=None,
     )
 
 

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from analytics import detectors as D
-from analytics import rules as R
+from analytics import detectors, rules
 from config.settings import Bucket, Retry, SecuritySettings
 
 SCALE = 1_000_000  # window units per window
@@ -69,72 +68,72 @@ class CountRule:
     distinct: Callable[[Terms], Column] | None = None
 
 
-def _path_query(t: Terms) -> Column:
-    return F.when(t.query.isNull(), t.path).otherwise(F.concat(t.path, F.lit("?"), t.query))
+def _path_query(row: Terms) -> Column:
+    return F.when(row.query.isNull(), row.path).otherwise(F.concat(row.path, F.lit("?"), row.query))
 
 
 COUNT_RULES: tuple[CountRule, ...] = (
     CountRule("WT-SEC-001", "path_scan", "medium", "probing", "CrowdSec http-probing",
-              lambda t: t.status.isin(400, 403, 404) & ~t.static & ~t.crawler, lambda t: t.path),
+              lambda row: row.status.isin(400, 403, 404) & ~row.static & ~row.crawler, lambda row: row.path),
     CountRule("WT-SEC-001-NS", "path_scan", "medium", "noscript", "fail2ban apache-noscript",
-              lambda t: (t.status == 404) & F.substring_index(t.last_name, ".", -1).isin(*_SCRIPT_EXTENSIONS)
-              & t.last_name.contains(".") & ~t.crawler),
+              lambda row: (row.status == 404) & F.substring_index(row.last_name, ".", -1).isin(*_SCRIPT_EXTENSIONS)
+              & row.last_name.contains(".") & ~row.crawler),
     CountRule("WT-SEC-001-NH", "path_scan", "medium", "nohome", "fail2ban apache-nohome",
-              lambda t: (t.status == 404) & t.path.startswith("/~") & ~t.crawler),
+              lambda row: (row.status == 404) & row.path.startswith("/~") & ~row.crawler),
     CountRule("WT-SEC-001-FB", "path_scan", "medium", "forbidden", "fail2ban nginx-forbidden",
-              lambda t: (t.status == 403) & ~t.crawler),
+              lambda row: (row.status == 403) & ~row.crawler),
     CountRule("WT-SEC-018", "admin_probing", "medium", "admin_probing", "CrowdSec http-admin-interface-probing",
-              lambda t: t.status.isin(403, 404) & t.admin, lambda t: t.path),
+              lambda row: row.status.isin(403, 404) & row.admin, lambda row: row.path),
     CountRule("WT-SEC-019", "admin_probing", "medium", "botsearch", "fail2ban apache-botsearch / nginx-botsearch",
-              lambda t: (t.status == 404) & t.admin),
+              lambda row: (row.status == 404) & row.admin),
     CountRule("WT-SEC-020", "cms_scan", "medium", "cms_scan", "CrowdSec http-wordpress-scan",
-              lambda t: t.status.isin(403, 404) & t.cms, lambda t: t.path),
+              lambda row: row.status.isin(403, 404) & row.cms, lambda row: row.path),
     CountRule("WT-SEC-021", "brute_force", "high", "wordpress_bf", "CrowdSec http-bf-wordpress_bf",
-              lambda t: (t.method == "POST") & t.lower_path.endswith("/wp-login.php") & (t.status == 200)),
+              lambda row: (row.method == "POST") & row.lower_path.endswith("/wp-login.php") & (row.status == 200)),
     CountRule("WT-SEC-022", "brute_force", "high", "xmlrpc_bf", "CrowdSec http-bf-wordpress_bf_xmlrpc",
-              lambda t: (t.method == "POST") & t.lower_path.endswith("/xmlrpc.php")),
+              lambda row: (row.method == "POST") & row.lower_path.endswith("/xmlrpc.php")),
     CountRule("WT-SEC-023", "brute_force", "high", "generic_bf", "CrowdSec http-generic-bf (401)",
-              lambda t: (t.status == 401) & ~t.method.isin("OPTIONS", "PROPFIND", "REPORT")),
+              lambda row: (row.status == 401) & ~row.method.isin("OPTIONS", "PROPFIND", "REPORT")),
     CountRule("WT-SEC-008", "brute_force", "high", "login_bf", "fail2ban apache-auth / nginx-http-auth",
-              lambda t: ((t.method == "POST") & t.login & t.status.isin(401, 403)) | (t.status == 401)),
+              lambda row: ((row.method == "POST") & row.login & row.status.isin(401, 403)) | (row.status == 401)),
     CountRule("WT-SEC-025", "user_enumeration", "medium", "user_enumeration", "CrowdSec http-wordpress_user-enum",
-              lambda t: F.upper(F.coalesce(t.query, F.lit(""))).contains("AUTHOR=")
-              | t.lower_path.startswith("/wp-json/wp/v2/users")
-              | F.lower(F.coalesce(t.query, F.lit(""))).contains("rest_route=/wp/v2/users"),
+              lambda row: F.upper(F.coalesce(row.query, F.lit(""))).contains("AUTHOR=")
+              | row.lower_path.startswith("/wp-json/wp/v2/users")
+              | F.lower(F.coalesce(row.query, F.lit(""))).contains("rest_route=/wp/v2/users"),
               _path_query),
     CountRule("WT-SEC-026", "dos_fingerprint", "high", "invalid_http_version",
               "CrowdSec http-dos-invalid-http-versions",
-              lambda t: F.col("protocol").startswith("HTTP/") & ~F.col("protocol").isin(*_VALID_HTTP_VERSIONS)),
+              lambda row: F.col("protocol").startswith("HTTP/") & ~F.col("protocol").isin(*_VALID_HTTP_VERSIONS)),
     CountRule("WT-SEC-027", "dos_fingerprint", "high", "cache_bypass", "CrowdSec http-dos-bypass-cache",
-              lambda t: F.coalesce(t.query, F.lit("")).rlike("^[0-9]{7,12}$") & ~t.static & ~t.crawler,
-              lambda t: t.query),
+              lambda row: F.coalesce(row.query, F.lit("")).rlike("^[0-9]{7,12}$") & ~row.static & ~row.crawler,
+              lambda row: row.query),
     CountRule("WT-SEC-028", "dos_fingerprint", "high", "random_uri", "CrowdSec http-dos-random-uri",
-              lambda t: (t.method == "GET") & t.query.isNull() & ~t.static & ~t.crawler
-              & F.substring_index(t.last_name, ".", 1).rlike("^(?=[^a-z]*[A-Z])[^a-z]{6}$")),
+              lambda row: (row.method == "GET") & row.query.isNull() & ~row.static & ~row.crawler
+              & F.substring_index(row.last_name, ".", 1).rlike("^(?=[^a-z]*[A-Z])[^a-z]{6}$")),
     CountRule("WT-SEC-029", "dos_fingerprint", "high", "switching_ua", "CrowdSec http-dos-switching-ua",
-              lambda t: ~t.crawler, lambda t: F.col("_ua")),
+              lambda row: ~row.crawler, lambda row: F.col("_ua")),
     CountRule("WT-SEC-030", "aggressive_crawl", "medium", "aggressive_crawl", "CrowdSec http-crawl-non_statics",
-              lambda t: ~t.static & ~t.crawler),
+              lambda row: ~row.static & ~row.crawler),
     CountRule("WT-SEC-031", "fake_crawler", "high", "fake_crawler", "fail2ban apache-fakegooglebot",
-              lambda t: F.col("_claimed").isNotNull() & ~F.coalesce(F.col("_claimed") == F.col("_engine"),
+              lambda row: F.col("_claimed").isNotNull() & ~F.coalesce(F.col("_claimed") == F.col("_engine"),
                                                                      F.lit(False))),
 )
 
 
-def limit(rule: CountRule, s: SecuritySettings) -> Bucket | Retry:
-    return getattr(s, rule.setting)
+def limit(rule: CountRule, settings: SecuritySettings) -> Bucket | Retry:
+    return getattr(settings, rule.setting)
 
 
-def describe(rule: CountRule, s: SecuritySettings) -> str:
+def describe(rule: CountRule, settings: SecuritySettings) -> str:
     """The public rule and its count, as the evidence states it."""
-    lim = limit(rule, s)
+    lim = limit(rule, settings)
     count = (f"capacity {lim.capacity}, leakspeed {lim.leak_seconds:g}s" if isinstance(lim, Bucket)
              else f"maxretry {lim.maxretry}, findtime {lim.findtime_seconds:g}s")
     key = " distinct" if rule.distinct else ""
     return f"{rule.public} ({count}): >= {lim.threshold}{key} in {lim.window_seconds:g}s"
 
 
-def terms(base: DataFrame, patterns: dict[str, list[str]], s: SecuritySettings) -> Terms:
+def terms(base: DataFrame, patterns: dict[str, list[str]], settings: SecuritySettings) -> Terms:
     path = F.coalesce(F.col("path"), F.lit(""))
     lower_path = F.lower(path)
     last_name = F.substring_index(path, "/", -1)
@@ -142,13 +141,13 @@ def terms(base: DataFrame, patterns: dict[str, list[str]], s: SecuritySettings) 
     denied = F.col("status").isin(403, 404)
 
     def matches(name: str) -> Column:
-        return F.when(denied, path.rlike(R.combined_regex(patterns.get(name) or ["$^"]))).otherwise(F.lit(False))
+        return F.when(denied, path.rlike(rules.combined_regex(patterns.get(name) or ["$^"]))).otherwise(F.lit(False))
 
     return Terms(
         path=path, lower_path=lower_path, query=F.col("query"), method=F.upper(F.coalesce("method", F.lit(""))),
-        status=F.col("status"), static=last_name.contains(".") & ext.isin(*s.static_extensions),
+        status=F.col("status"), static=last_name.contains(".") & ext.isin(*settings.static_extensions),
         crawler=F.col("_good_bot"), admin=matches("admin_interfaces"), cms=matches("cms_scan"),
-        login=path.rlike(R.combined_regex(patterns.get("login_endpoints") or ["$^"])), last_name=last_name,
+        login=path.rlike(rules.combined_regex(patterns.get("login_endpoints") or ["$^"])), last_name=last_name,
     )
 
 
@@ -158,20 +157,20 @@ def _scaled_time(window_us: Column) -> Column:
     return F.floor(us / window_us) * SCALE + F.floor((us % window_us) * SCALE / window_us)
 
 
-def count_signals(base: DataFrame, patterns: dict[str, list[str]], s: SecuritySettings) -> DataFrame:
+def count_signals(base: DataFrame, patterns: dict[str, list[str]], settings: SecuritySettings) -> DataFrame:
     """Signals of every COUNT_RULES rule: the rows of every window that reached its rule's threshold."""
-    t = terms(base, patterns, s)
+    row = terms(base, patterns, settings)
     tags = []
     for rule in COUNT_RULES:
-        lim = limit(rule, s)
+        lim = limit(rule, settings)
         tag = F.struct(
             F.lit(rule.rule_id).alias("rule_id"), F.lit(rule.category).alias("category"),
             F.lit(rule.severity).alias("severity"), F.lit(float(lim.threshold)).alias("threshold"),
             F.lit(int(lim.window_seconds * 1_000_000)).cast("long").alias("window_us"),
-            (rule.distinct(t) if rule.distinct else F.lit(None)).cast("string").alias("key"),
-            F.lit(rule.distinct is not None).alias("distinct"), F.lit(describe(rule, s)).alias("detail"),
+            (rule.distinct(row) if rule.distinct else F.lit(None)).cast("string").alias("key"),
+            F.lit(rule.distinct is not None).alias("distinct"), F.lit(describe(rule, settings)).alias("detail"),
         )
-        tags.append(F.when(F.coalesce(rule.when(t), F.lit(False)), tag))
+        tags.append(F.when(F.coalesce(rule.when(row), F.lit(False)), tag))
     tagged = base.select(
         "*", F.explode(F.array_compact(F.array(*tags))).alias("_rule")
     ).select("*", "_rule.*").drop("_rule")
@@ -180,8 +179,8 @@ def count_signals(base: DataFrame, patterns: dict[str, list[str]], s: SecuritySe
     metric = F.when(F.col("distinct"), F.size(F.collect_set("key").over(back))).otherwise(F.count(F.lit(1)).over(back))
     rows = tagged.withColumn("_scaled", _scaled_time(F.col("window_us"))).withColumn("metric", metric.cast("double"))
     fired = rows.withColumn("_fired", F.max((F.col("metric") >= F.col("threshold")).cast("int")).over(fwd))
-    window_minutes = F.ceil(F.col("window_us") / D.US_PER_MINUTE)
-    return D.to_signals(
+    window_minutes = F.ceil(F.col("window_us") / detectors.US_PER_MINUTE)
+    return detectors.to_signals(
         fired.where(F.col("_fired") == 1), user_id=F.col("_user"), request=F.col("_request"),
         matched=F.col("key"), window_minutes=window_minutes,
     )

@@ -104,8 +104,8 @@ def refresh(engine: str, downloaded: Path, dest: Path | None = None) -> Path:
     prefixes = new.get("prefixes")
     if not isinstance(prefixes, list) or not prefixes:
         raise ValueError(f"{downloaded}: no 'prefixes' list (expected the engine's published JSON format)")
-    for p in prefixes:
-        ipaddress.ip_network(p.get("ipv4Prefix") or p["ipv6Prefix"])
+    for prefix in prefixes:
+        ipaddress.ip_network(prefix.get("ipv4Prefix") or prefix["ipv6Prefix"])
     doc = current | {"creationTime": new.get("creationTime", ""), "prefixes": prefixes}
     dest.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -115,10 +115,12 @@ def refresh(engine: str, downloaded: Path, dest: Path | None = None) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analytics.crawlers", description="Crawler range files.")
     sub = parser.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("refresh", help="replace an engine's ranges with a downloaded copy of its list")
-    r.add_argument("engine")
-    r.add_argument("file", type=Path)
-    r.add_argument("--dest", type=Path, default=None, help="directory to write (default: the built-in one)")
+    refresh_parser = sub.add_parser("refresh", help="replace an engine's ranges with a downloaded copy of its list")
+    refresh_parser.add_argument("engine")
+    refresh_parser.add_argument("file", type=Path)
+    refresh_parser.add_argument(
+        "--dest", type=Path, default=None, help="directory to write (default: the built-in one)"
+    )
     sub.add_parser("list", help="engines, dates and range counts")
     args = parser.parse_args(argv)
     if args.command == "refresh":
@@ -128,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 1
         return 0
-    for e in load_engines():
-        print(f"{e.name}\t{e.created}\t{len(e.networks)} networks")
+    for engine in load_engines():
+        print(f"{engine.name}\t{engine.created}\t{len(engine.networks)} networks")
     return 0
 
 

@@ -85,13 +85,13 @@ def is_page_view(
     extensions: Mapping[str, str] = ASSET_EXTENSIONS,
 ) -> Column:
     """GET, status < 400, not a static asset and not under /api/ (null inputs give false)."""
-    m = F.col(method) if isinstance(method, str) else method
-    s = F.col(status) if isinstance(status, str) else status
-    p = F.col(path) if isinstance(path, str) else path
+    method_column = F.col(method) if isinstance(method, str) else method
+    status_column = F.col(status) if isinstance(status, str) else status
+    path_column = F.col(path) if isinstance(path, str) else path
     cond = (
-        (F.upper(m) == "GET")
-        & (s < 400)
-        & asset_type(p, extensions).isNull()
-        & ~(p.startswith(API_PREFIX) | (p == API_PREFIX.rstrip("/")))
+        (F.upper(method_column) == "GET")
+        & (status_column < 400)
+        & asset_type(path_column, extensions).isNull()
+        & ~(path_column.startswith(API_PREFIX) | (path_column == API_PREFIX.rstrip("/")))
     )
     return F.coalesce(cond, F.lit(False))

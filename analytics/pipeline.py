@@ -10,9 +10,11 @@ requests of the day; user_daily / funnel_daily use the events of the day, while 
 uses every staged login. User ids are cut to MAX_USER_ID_CHARS characters on input (indexed keys).
 
 Cost model (bench/results/analytics.md): a small day is dominated by the fixed cost of Spark jobs
-and query planning, a large one by regex work and shuffles. So the per-request frame (sessions'
-islands, path templates, page views; partitioned by client ip and user agent) is computed once and
-persisted; the findings and the sessions are computed once in `build_tables` and kept as local
+and query planning, a large one by regex work and shuffles. So the regex work runs once per distinct
+value (paths, queries, referers, request lines, hosts, user agents: analytics/distinct_values.py) and
+the per-request frame (pattern matches, sessions' islands, path templates, page views; partitioned by
+client ip and user agent) is computed once and kept as a local checkpoint (memory, else disk);
+the findings and the sessions are computed once in `build_tables` and kept as local
 checkpoints, so the tables built on them have small plans; `write_tables` writes every table
 concurrently, then releases the kept frames.
 """
@@ -24,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -60,7 +63,7 @@ def _checkpoint(df: DataFrame) -> DataFrame:
     Later queries on it neither re-run nor re-plan its lineage: analysing and optimising every query
     over the whole security plan cost more than running them on a small day.
     """
-    return df.localCheckpoint(eager=True)
+    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
 
 
 def _checkpoint_all(frames: Sequence[DataFrame], kept: list[DataFrame]) -> list[DataFrame]:
@@ -123,15 +126,17 @@ def build_tables(
     # shuffle (by client ip and user agent). Computed first, so that the queries reading it do not
     # race to build it.
     detection = detectors.load_detection(settings.security)
-    base = (
+    enriched = (
         sessions.prepare_requests(detectors.match_payloads(requests_all, detection), settings.sessions)
         .withColumn("_in_day", _within("requested_at", day_start))
         .drop(*_MATCHED_AWAY)
-        .persist()
     )
-    kept = [base]
+    kept: list[DataFrame] = []
     try:
-        base.count()
+        # computed once and kept (memory, else disk), behind a plan of its own: the queries reading it
+        # neither re-run nor re-analyse the regex pass
+        base = _checkpoint(enriched)
+        kept.append(base)
         requests = base.where(F.col("_in_day"))
         hosts = sessions.site_hosts_frame(requests) if site_hosts is None else list(site_hosts)
         # the sessions need the findings only for their final is_bot flag: both run at once

@@ -171,8 +171,8 @@ def combined_regex(patterns: list[str]) -> str:
     Led by a lookahead of the characters a match can start with (analytics/regex_guard.py): the same
     matches, several times faster on long texts.
     """
-    for p in patterns:
-        re.compile(p)
+    for pattern in patterns:
+        re.compile(pattern)
     return "(?i)" + guard(patterns) + "(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
 
 

@@ -9,7 +9,7 @@ Payload and Sigma rules need `injection_min_requests` matching requests in the d
 families (RULE_FAMILIES): payload and Sigma rules (analytics/detectors.py, analytics/sigma.py), the
 count rules of the public detectors (analytics/count_rules.py), credential_stuffing and flood
 (detectors), malformed_request and account_takeover (analytics/window_rules.py), anomaly and
-error_ratio_anomaly (analytics/anomalies.py).
+error_ratio_anomaly (analytics/anomalies.py): each one entry of RULE_FAMILIES.
 
 Count rules slide windows that fire on the same sequences as CrowdSec's leaky buckets and
 fail2ban's jails (analytics/count_rules.py explains the equivalence and its limits); `flood` uses
@@ -21,27 +21,25 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from analytics import anomalies, count_rules, window_rules
-from analytics import detectors as D
-from analytics import rules as R
+from analytics import anomalies, count_rules, detectors, rules, window_rules
 from config.settings import SecuritySettings
 
 SAMPLES = 5
 
 
 def _descriptions() -> dict[str, str]:
-    return {r.category: r.description for r in R.PAYLOAD_RULES} | {
-        k: v.description for k, v in R.THRESHOLD_RULES.items()
+    return {r.category: r.description for r in rules.PAYLOAD_RULES} | {
+        k: v.description for k, v in rules.THRESHOLD_RULES.items()
     }
 
 
-def findings_from_signals(signals: DataFrame, s: SecuritySettings) -> DataFrame:
+def findings_from_signals(signals: DataFrame, settings: SecuritySettings) -> DataFrame:
     """One finding per (client_ip, category) with its evidence (columns of security_findings, no day).
 
     Distinct paths are counted as the size of their set: signals are few, and unlike countDistinct this
     keeps the aggregation to one shuffle, shared with the samples' window.
     """
-    rank = F.array_position(F.array(*[F.lit(x) for x in R.SEVERITIES]), F.col("severity"))
+    rank = F.array_position(F.array(*[F.lit(x) for x in rules.SEVERITIES]), F.col("severity"))
     agg = signals.groupBy("client_ip", "category").agg(
         F.max(F.struct(rank.alias("rank"), F.col("severity"), F.col("rule_id"))).alias("top"),
         F.min("ts").alias("first_seen_at"), F.max("ts").alias("last_seen_at"),
@@ -51,7 +49,9 @@ def findings_from_signals(signals: DataFrame, s: SecuritySettings) -> DataFrame:
         F.max("detail").alias("detail"),
         F.slice(F.array_sort(F.collect_set("matched")), 1, SAMPLES).alias("matched"),
     )
-    enough = F.col("category").isin(list(R.THRESHOLD_RULES)) | (F.col("request_count") >= s.injection_min_requests)
+    enough = F.col("category").isin(list(rules.THRESHOLD_RULES)) | (
+        F.col("request_count") >= settings.injection_min_requests
+    )
     agg = agg.where(enough)
     ordered = Window.partitionBy("client_ip", "category").orderBy("ts", "request", "status")
     sample = F.struct(F.col("ts").alias("at"), "request", "status", "matched", "user_id")
@@ -77,13 +77,17 @@ def findings_from_signals(signals: DataFrame, s: SecuritySettings) -> DataFrame:
 # (MATCHED_COLUMNS, `ts`, `_user`, `_request`), the day's events and the Detection, giving signal rows
 # (detectors.SIGNAL_COLUMNS). README "Detection coverage" maps them to the public detectors.
 RULE_FAMILIES = {
-    "payload": lambda base, events, d: D.payload_signals(base, d),
-    "count": lambda base, events, d: count_rules.count_signals(base, d.patterns, d.settings),
-    "credential_stuffing": lambda base, events, d: D.windowed_signals(events, d.settings),
-    "flood": lambda base, events, d: D.flood_signals(base, d.settings),
-    "anomaly": lambda base, events, d: anomalies.rate_signals(base, d.settings),
-    "window_rules": lambda base, events, d: window_rules.extra_signals(base, events, d.settings),
-    "sigma": lambda base, events, d: D.sigma_signals(base, d.sigma),
+    "payload": lambda base, events, detection: detectors.payload_signals(base, detection),
+    "count": lambda base, events, detection: count_rules.count_signals(base, detection.patterns, detection.settings),
+    "credential_stuffing": lambda base, events, detection: detectors.windowed_signals(events, detection.settings),
+    "flood": lambda base, events, detection: detectors.flood_signals(base, detection.settings),
+    "anomaly": lambda base, events, detection: anomalies.rate_signals(base, detection.settings),
+    "malformed_request": lambda base, events, detection: window_rules.malformed_signals(base, detection.settings),
+    "account_takeover": lambda base, events, detection: window_rules.account_takeover_signals(
+        events, detection.settings
+    ),
+    "error_ratio_anomaly": lambda base, events, detection: anomalies.error_ratio_signals(base, detection.settings),
+    "sigma": lambda base, events, detection: detectors.sigma_signals(base, detection.sigma),
 }
 
 
@@ -93,8 +97,8 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
     Allowlisted requests (`allow_ips`, `allow_cidrs`, `allow_user_agents`) and login events from
     allowlisted IPs count for no rule.
     """
-    detection = D.load_detection(settings)
-    base = D.prepare(requests, detection)
+    detection = detectors.load_detection(settings)
+    base = detectors.prepare(requests, detection)
     allowed_ips = base.where(F.col("_ip_allowed")).select("client_ip").distinct()
     base = base.where(~F.col("_allowed"))
     if settings.allow_ips or settings.allow_cidrs:

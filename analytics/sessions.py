@@ -28,7 +28,7 @@ endpoint, IP and security tables but belongs to no session and is never a page v
 ordered after every well-formed one of their device and get a null `_seq`, so they neither open nor
 extend a session; `session_rows` leaves them out.
 
-Steps (composed by `sessionize`; the pipeline runs them apart to reuse and keep intermediates):
+Steps (chained by analytics/pipeline.py `build_tables`, which keeps the intermediates it reuses):
 `prepare_requests` (per-request islands and columns) -> `session_rows` (one row per session) ->
 `flag_bots` (is_bot from the automated IPs) -> `assign` (requests with their session).
 """
@@ -36,12 +36,12 @@ Steps (composed by `sessionize`; the pipeline runs them apart to reuse and keep 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from analytics.contracts import MAX_HOST_CHARS, bounded_text
+from analytics.distinct_values import with_distinct
 from analytics.paths import is_page_view, path_template
 from config import catalog
 from config.settings import SessionSettings
@@ -54,18 +54,10 @@ ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 SESSION_COLUMNS = catalog.dataset("sessions").names_without("day")  # `day` is set by contracts.conform
 
 
-@dataclass(frozen=True)
-class Sessionized:
-    """Per-request session assignment and the sessions table (without `day`)."""
-
-    requests: DataFrame
-    sessions: DataFrame
-
-
 def normalize_host(host: Column) -> Column:
     """Lower case, port and trailing dot removed, leading `www.` stripped, bounded; '' becomes null."""
-    h = F.regexp_replace(F.regexp_replace(F.lower(F.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", "")
-    return F.when(h != "", bounded_text(h, MAX_HOST_CHARS))
+    bare = F.regexp_replace(F.regexp_replace(F.lower(F.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", "")
+    return F.when(bare != "", bounded_text(bare, MAX_HOST_CHARS))
 
 
 def referer_host(referer: Column) -> Column:
@@ -116,8 +108,8 @@ def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame
 
 def _first(cond: Column, value: str, last: bool = False) -> Column:
     """Value of the first (or last) row in request order where cond holds."""
-    s = F.when(cond, F.struct(*[F.col(c) for c in _ORDER], F.col(value).alias("v")))
-    return (F.max(s) if last else F.min(s)).getField("v")
+    keyed = F.when(cond, F.struct(*[F.col(c) for c in _ORDER], F.col(value).alias("v")))
+    return (F.max(keyed) if last else F.min(keyed)).getField("v")
 
 
 def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFrame:
@@ -127,13 +119,15 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     referer host) and `_vhost_host` (normalized vhost). The result is partitioned by (client_ip, _ua),
     which every later per-session step reuses without another shuffle.
     """
-    return assign_sessions(requests, settings).withColumns(
-        {
-            "path_template": path_template("path"),
-            "is_page_view": is_page_view() & F.col("_seq").isNotNull(),
-            "_referer_host": referer_host(F.col("referer")),
-            "_vhost_host": normalize_host(F.col("vhost")),
-        }
+    # regex work per distinct value (analytics/distinct_values.py); broadcast joins keep the partitioning
+    per_path = {"path_template": path_template("path"), "_page": is_page_view()}
+    enriched = with_distinct(requests, ("method", "status", "path"), per_path)
+    hosts = {"_referer_host": referer_host(F.col("referer")), "_vhost_host": normalize_host(F.col("vhost"))}
+    enriched = with_distinct(enriched, ("referer", "vhost"), hosts, values_of=requests)
+    return (
+        assign_sessions(enriched, settings)
+        .withColumn("is_page_view", F.col("_page") & F.col("_seq").isNotNull())
+        .drop("_page")
     )
 
 
@@ -240,18 +234,6 @@ def flag_bots(sessions: DataFrame, automated_ips: DataFrame) -> DataFrame:
     return flagged.select(*SESSION_KEY, *SESSION_COLUMNS)
 
 
-def session_table(
-    reqs: DataFrame,
-    user_agents: DataFrame,
-    events: DataFrame,
-    users: DataFrame,
-    automated_ips: DataFrame,
-    site_hosts: Sequence[str] | DataFrame = (),
-) -> DataFrame:
-    """One row per session of `prepare_requests` output: the session key (SESSION_KEY) and SESSION_COLUMNS."""
-    return flag_bots(session_rows(reqs, user_agents, events, users, site_hosts), automated_ips)
-
-
 def assign(reqs: DataFrame, sessions: DataFrame) -> DataFrame:
     """Requests of `prepare_requests` with their session's id, visitor key, user, is_bot and start.
 
@@ -268,19 +250,3 @@ def assign(reqs: DataFrame, sessions: DataFrame) -> DataFrame:
         ),
         list(SESSION_KEY),
     )
-
-
-def sessionize(
-    requests: DataFrame,
-    user_agents: DataFrame,
-    events: DataFrame,
-    users: DataFrame,
-    automated_ips: DataFrame,
-    settings: SessionSettings,
-    site_hosts: Sequence[str] | DataFrame = (),
-) -> Sessionized:
-    """Sessions of the requests (REQUESTS columns) with users, bots, clients and referrers."""
-    reqs = prepare_requests(requests, settings)
-    sess = session_table(reqs, user_agents, events, users, automated_ips, site_hosts)
-    assigned = assign(reqs, sess).drop("_ua", "_seq", "_referer_host", "_vhost_host")
-    return Sessionized(requests=assigned, sessions=sess.select(*SESSION_COLUMNS))

@@ -20,7 +20,6 @@ is (t - W, t] on epoch microseconds with W = `window_minutes` (a row exactly W b
   are the successes, so the finding's user_ids are the accounts that were taken. A user mistyping a
   password once or twice before logging in stays below the threshold.
 
-`extra_signals` is every signal of this module and of analytics.anomalies (error_ratio_anomaly).
 """
 
 from __future__ import annotations
@@ -28,12 +27,10 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from analytics import anomalies
-from analytics import detectors as D
-from analytics import rules as R
+from analytics import detectors, rules
 from config.settings import SecuritySettings
 
-_US_PER_MINUTE = D.US_PER_MINUTE
+_US_PER_MINUTE = detectors.US_PER_MINUTE
 # An HTTP version token as servers log it (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/2, HTTP/3). Case matters:
 # the protocol name is case-sensitive (RFC 9112), and servers answer 400 to 'http/1.1'.
 HTTP_PROTOCOL_RE = r"^HTTP/[0-9](\.[0-9])?$"
@@ -56,10 +53,10 @@ def _window_frames(window_minutes: int) -> tuple[Window, Window]:
     return ordered.rangeBetween(-(window_us - 1), 0), ordered.rangeBetween(0, window_us - 1)
 
 
-def _rule(category: str, threshold: float, s: SecuritySettings) -> dict[str, object]:
-    rule = R.THRESHOLD_RULES[category]
+def _rule(category: str, threshold: float, settings: SecuritySettings) -> dict[str, object]:
+    rule = rules.THRESHOLD_RULES[category]
     return {"category": category, "rule_id": rule.rule_id, "severity": rule.severity, "threshold": threshold,
-            "window_minutes": s.window_minutes}
+            "window_minutes": settings.window_minutes}
 
 
 def malformed_reason(
@@ -80,7 +77,7 @@ def malformed_reason(
     )
 
 
-def malformed_signals(requests: DataFrame, s: SecuritySettings) -> DataFrame:
+def malformed_signals(requests: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of malformed_request: rows inside a window holding >= malformed_requests malformed ones."""
     reason = malformed_reason(
         F.col("request_kind"), F.col("method"), F.col("path"), F.col("protocol"), F.col("request"), F.col("status")
@@ -88,44 +85,35 @@ def malformed_signals(requests: DataFrame, s: SecuritySettings) -> DataFrame:
     rows = requests.withColumn("matched", reason).where(F.col("matched").isNotNull()).withColumn(
         "_us", F.unix_micros("requested_at")
     )
-    back, fwd = _window_frames(s.window_minutes)
+    back, fwd = _window_frames(settings.window_minutes)
     rows = rows.withColumn("metric", F.count(F.lit(1)).over(back).cast("double"))
-    fired = F.max((F.col("metric") >= s.malformed_requests).cast("int")).over(fwd)
-    return D.to_signals(
+    fired = F.max((F.col("metric") >= settings.malformed_requests).cast("int")).over(fwd)
+    return detectors.to_signals(
         rows.withColumn("_fired", fired).where(F.col("_fired") == 1), ts=F.col("requested_at"),
         user_id=F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")),
         request=F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")),
-        **_rule("malformed_request", s.malformed_requests, s),
+        **_rule("malformed_request", settings.malformed_requests, settings),
     )
 
 
-def account_takeover_signals(events: DataFrame, s: SecuritySettings) -> DataFrame:
+def account_takeover_signals(events: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of account_takeover: login successes after >= account_takeover_failures failures in the window."""
     logins = events.where(
         F.col("event_type").isin("login_failure", "login_success") & F.col("client_ip").isNotNull()
     ).withColumns({"_us": F.unix_micros("occurred_at"), "_failure": F.col("event_type") == "login_failure"})
-    back, _ = _window_frames(s.window_minutes)
+    back, _ = _window_frames(settings.window_minutes)
     counted = logins.withColumns({
         "metric": F.sum(F.col("_failure").cast("int")).over(back).cast("double"),
         "_users": F.size(F.collect_set(F.when(F.col("_failure"), F.col("user_id"))).over(back)),
     })
-    taken = counted.where(~F.col("_failure") & (F.col("metric") >= s.account_takeover_failures))
+    taken = counted.where(~F.col("_failure") & (F.col("metric") >= settings.account_takeover_failures))
     request = F.concat(
         F.lit("event login_success user="), F.coalesce("user_id", F.lit("-")),
         F.lit(" path="), F.coalesce("path", F.lit("-")),
     )
     detail = F.format_string("login_failure events in the window before the success: %d (distinct users: %d)",
                              F.col("metric").cast("int"), "_users")
-    return D.to_signals(
+    return detectors.to_signals(
         taken, ts=F.col("occurred_at"), request=request, detail=detail,
-        **_rule("account_takeover", s.account_takeover_failures, s),
-    )
-
-
-def extra_signals(base: DataFrame, events: DataFrame, s: SecuritySettings) -> DataFrame:
-    """malformed_request, account_takeover and error_ratio_anomaly signals of one day."""
-    return (
-        malformed_signals(base, s)
-        .unionByName(account_takeover_signals(events, s))
-        .unionByName(anomalies.error_ratio_signals(base, s))
+        **_rule("account_takeover", settings.account_takeover_failures, settings),
     )

@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from analytics import behavior
-from analytics.sessions import sessionize
+from analytics.sessions import SESSION_COLUMNS, assign, flag_bots, prepare_requests, session_rows
 from config.settings import SessionSettings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
@@ -68,6 +68,14 @@ def device(ip: str, ua: str) -> str:
     return hashlib.sha256(f"{ip}\x1f{ua}".encode()).hexdigest()
 
 
+def _sessionized(inputs: tuple[Any, ...], settings: SessionSettings) -> tuple[Any, Any]:
+    """(requests with their session, sessions) by the steps analytics.pipeline.build_tables chains."""
+    requests, user_agents, events, users, automated_ips = inputs
+    prepared = prepare_requests(requests, settings)
+    sessions = flag_bots(session_rows(prepared, user_agents, events, users, ["shop.example"]), automated_ips)
+    return assign(prepared, sessions), sessions.select(*SESSION_COLUMNS)
+
+
 @pytest.fixture(scope="module")
 def sessionized(frames: Any, spark: Any):
     inputs = (
@@ -77,14 +85,14 @@ def sessionized(frames: Any, spark: Any):
         frames.users([{"user_id": "u1", "plan": "pro", "country": "DE"}]),
         spark.createDataFrame([("4.4.4.4",)], "client_ip string"),
     )
-    off = sessionize(*inputs, SessionSettings(), site_hosts=["shop.example"])
-    on = sessionize(*inputs, SessionSettings(split_at_midnight=True), site_hosts=["shop.example"])
-    sessions = off.sessions.cache()
+    off_requests, off_sessions = _sessionized(inputs, SessionSettings())
+    _, on_sessions = _sessionized(inputs, SessionSettings(split_at_midnight=True))
+    sessions = off_sessions.cache()
     return (
-        off.requests.cache(),
+        off_requests.cache(),
         sessions,
         {(r.client_ip, r.user_agent, r.started_at.astimezone(UTC)): r for r in sessions.collect()},
-        on.sessions,
+        on_sessions,
     )
 
 

@@ -11,8 +11,7 @@ import pytest
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from analytics import anomalies
-from analytics import detectors as D
+from analytics import anomalies, detectors
 from analytics.security import automated_ips, security_findings
 from config.settings import SecuritySettings
 
@@ -159,7 +158,7 @@ def test_error_ratio_finding(found) -> None:
 
 
 def test_error_ratio_near_misses(requests: DataFrame) -> None:
-    base = D.prepare(requests, D.load_detection(SETTINGS))
+    base = detectors.prepare(requests, detectors.load_detection(SETTINGS))
 
     def flagged(**overrides: Any) -> set[str]:
         s = SETTINGS.model_copy(update=overrides)
