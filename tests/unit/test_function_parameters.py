@@ -15,27 +15,13 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.code_files import ROOT, python_files
+
 MAX_PARAMETERS = 6
 REASON_MARKER = "params:"
-# build/ and data/ are git-ignored outputs; hidden directories (.ci, .venv) hold no package
-NOT_CODE = {"build", "data", "venv"}
-
-
-def _is_project_code(parts: tuple[str, ...]) -> bool:
-    return len(parts) > 1 and parts[0] not in NOT_CODE and not parts[0].startswith(".")
-
-
-def python_files() -> list[Path]:
-    return sorted(
-        path
-        for path in ROOT.rglob("*.py")
-        if _is_project_code(path.relative_to(ROOT).parts)
-    )
 
 
 def comment_lines(source: str) -> dict[int, str]:

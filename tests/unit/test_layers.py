@@ -27,7 +27,13 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.code_files import ROOT, python_files
+
+
+def project_files() -> list[Path]:
+    """Every Python file of the project's packages (tests excluded: they may import anything)."""
+    return python_files(also_skip=frozenset({"tests"}))
+
 
 TOP = "entry points and benchmarks"
 LAYER_OF: dict[str, int] = {
@@ -48,8 +54,6 @@ DOMAIN = 1
 PREFECT_PACKAGES = {"flows", "tasks"}
 # (module file, imported module): a lazy import inside a function, allowed outside flows/ and tasks/.
 PREFECT_EXCEPTIONS = {("warehouse/gateway.py", "prefect.blocks.system")}
-# tests may import anything; build/ and data/ are git-ignored outputs; hidden directories (.ci, .venv) hold no package
-NOT_CODE = {"tests", "build", "data", "venv"}
 
 
 @dataclass(frozen=True)
@@ -58,19 +62,6 @@ class Import:
     line: int
     module: str  # the absolute module name imported
     in_function: bool
-
-
-def _is_project_code(parts: tuple[str, ...]) -> bool:
-    return len(parts) > 1 and parts[0] not in NOT_CODE and not parts[0].startswith(".")
-
-
-def project_files() -> list[Path]:
-    """Every Python file of the project's packages (tests excluded: they may import anything)."""
-    return sorted(
-        path
-        for path in ROOT.rglob("*.py")
-        if _is_project_code(path.relative_to(ROOT).parts)
-    )
 
 
 def imports_of(source: str, relative_file: str) -> list[Import]:

@@ -11,13 +11,10 @@ never grow it). Every other module, and every new one, is held to the rule.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# build/ and data/ are git-ignored outputs; hidden directories (.ci, .venv) hold no package
-NOT_CODE = {"build", "data", "venv"}
+from tests.unit.code_files import ROOT, python_files
 
 NOT_YET_CLEAN = frozenset(
     {
@@ -52,18 +49,6 @@ NOT_YET_CLEAN = frozenset(
         "tests/unit/parsers/test_spark_parity.py", "tests/unit/parsers/test_user_agents.py",
     }
 )
-
-
-def _is_project_code(parts: tuple[str, ...]) -> bool:
-    return len(parts) > 1 and parts[0] not in NOT_CODE and not parts[0].startswith(".")
-
-
-def python_files() -> list[Path]:
-    return sorted(
-        path
-        for path in ROOT.rglob("*.py")
-        if _is_project_code(path.relative_to(ROOT).parts)
-    )
 
 
 def one_letter_names(source: str, relative_file: str) -> list[str]:
