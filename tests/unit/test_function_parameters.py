@@ -124,3 +124,48 @@ def test_pytest_tests_and_fixtures_are_not_counted() -> None:
     source = f"import pytest\n\n@pytest.fixture\ndef built({SEVEN}):\n    pass\n\ndef test_it({SEVEN}):\n    pass\n"
     assert long_parameter_lists(source, "tests/unit/test_example.py") == []
     assert long_parameter_lists(source.replace("def test_it", "def helper"), "tests/unit/test_example.py")
+
+
+# ------------------------------------------------------------------- Prefect tasks: at most three
+
+MAX_TASK_PARAMETERS = 3  # a task takes the run context (DayRun) and what the stage adds to it
+
+
+def wide_tasks(source: str, relative_file: str) -> list[str]:
+    """One message per ``@task``-decorated function with more than MAX_TASK_PARAMETERS parameters."""
+    messages = []
+    for node in ast.walk(ast.parse(source, filename=relative_file)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        decorators = [ast.unparse(decorator) for decorator in node.decorator_list]
+        is_task = any(text == "task" or text.startswith(("task(", "prefect.task")) for text in decorators)
+        count = parameter_count(node, is_method=False)
+        if is_task and count > MAX_TASK_PARAMETERS:
+            messages.append(
+                f"{relative_file}:{node.lineno} task {node.name}() takes {count} parameters "
+                f"(at most {MAX_TASK_PARAMETERS}): pass the run context (warehouse.run_context.DayRun)"
+            )
+    return messages
+
+
+def test_no_task_takes_more_than_three_parameters() -> None:
+    violations = [
+        message
+        for path in python_files()
+        if path.relative_to(ROOT).parts[0] == "tasks"
+        for message in wide_tasks(path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix())
+    ]
+    assert violations == [], "\n".join(violations)
+
+
+@pytest.mark.parametrize(
+    ("source", "flagged"),
+    [
+        ("@task(name='x')\ndef load(run, outputs, inputs):\n    pass\n", False),
+        ("@task(name='x', retries=2)\ndef load(url, run_id, layout, settings):\n    pass\n", True),
+        ("@task\ndef load(url, run_id, layout, settings):\n    pass\n", True),
+        ("def helper(url, run_id, layout, settings):\n    pass\n", False),  # not a task: the six-rule applies
+    ],
+)
+def test_which_tasks_are_flagged(source: str, flagged: bool) -> None:
+    assert bool(wide_tasks(source, "tasks/example.py")) is flagged
