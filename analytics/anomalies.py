@@ -24,8 +24,7 @@ same day with the robust z-score z = 0.6745 (x - median) / MAD (`with_robust_z`)
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics import detectors, rules
 from config.settings import SecuritySettings
@@ -34,7 +33,7 @@ from config.settings import SecuritySettings
 def robust_z(observed: Column, median: Column, mad: Column, mean_ad: Column) -> Column:
     """0.6745 (observed - median) / MAD; 1.2533 * mean absolute deviation as the scale when MAD is 0; else null."""
     diff = observed - median
-    return F.when(mad > 0, 0.6745 * diff / mad).when(mean_ad > 0, diff / (1.253314 * mean_ad))
+    return functions.when(mad > 0, 0.6745 * diff / mad).when(mean_ad > 0, diff / (1.253314 * mean_ad))
 
 
 def with_robust_z(df: DataFrame, value: str) -> DataFrame:
@@ -43,12 +42,14 @@ def with_robust_z(df: DataFrame, value: str) -> DataFrame:
     Two window passes over one partition (df has one row per IP or minute): df is computed once,
     where aggregations cross-joined back would compute it once per statistic.
     """
-    every = Window.partitionBy(F.lit(0))
-    dev = df.withColumn("median", F.percentile(value, 0.5).over(every)).withColumn(
-        "_dev", F.abs(F.col(value) - F.col("median"))
+    every = Window.partitionBy(functions.lit(0))
+    dev = df.withColumn("median", functions.percentile(value, 0.5).over(every)).withColumn(
+        "_dev", functions.abs(functions.col(value) - functions.col("median"))
     )
-    out = dev.withColumns({"mad": F.percentile("_dev", 0.5).over(every), "_mean_ad": F.avg("_dev").over(every)})
-    score = robust_z(F.col(value), F.col("median"), F.col("mad"), F.col("_mean_ad"))
+    out = dev.withColumns(
+        {"mad": functions.percentile("_dev", 0.5).over(every), "_mean_ad": functions.avg("_dev").over(every)}
+    )
+    score = robust_z(functions.col(value), functions.col("median"), functions.col("mad"), functions.col("_mean_ad"))
     return out.withColumn("z", score).drop("_dev", "_mean_ad")
 
 
@@ -56,8 +57,8 @@ def _flagged_ips(per_ip: DataFrame, value: str, flag: Column, detail: str, *deta
     """client_ip, metric (the z-score of `value`) and detail of the rows of per_ip (one per IP) where
     `flag` holds; `flag` may use `z`, `detail` is a format of `detail_columns` (median and MAD follow)."""
     return with_robust_z(per_ip, value).where(flag).select(
-        "client_ip", F.col("z").alias("metric"),
-        F.format_string(detail + " median=%.3f mad=%.3f", *detail_columns, "median", "mad").alias("detail"),
+        "client_ip", functions.col("z").alias("metric"),
+        functions.format_string(detail + " median=%.3f mad=%.3f", *detail_columns, "median", "mad").alias("detail"),
     )
 
 
@@ -66,40 +67,55 @@ def rate_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
     per_ip = (
         detectors.minute_counts(base)
         .groupBy("client_ip")
-        .agg(F.sum("n").alias("n"), F.count(F.lit(1)).alias("minutes"))
-        .withColumn("rate", F.col("n") / F.col("minutes"))
+        .agg(functions.sum("n").alias("n"), functions.count(functions.lit(1)).alias("minutes"))
+        .withColumn("rate", functions.col("n") / functions.col("minutes"))
     )
     flagged = _flagged_ips(
-        per_ip, "rate", (F.col("n") >= settings.anomaly_min_requests) & (F.col("z") >= settings.anomaly_score),
-        "requests=%d active_minutes=%d rate=%.3f", "n", "minutes", "rate",
+        per_ip,
+        "rate",
+        (functions.col("n") >= settings.anomaly_min_requests) & (functions.col("z") >= settings.anomaly_score),
+        "requests=%d active_minutes=%d rate=%.3f",
+        "n",
+        "minutes",
+        "rate",
     )
-    rows = base.where(~F.col("_good_bot")).join(F.broadcast(flagged), "client_ip")
+    rows = base.where(~functions.col("_good_bot")).join(functions.broadcast(flagged), "client_ip")
     rule = detectors.threshold_rule("anomaly", settings.anomaly_score, None)
-    return detectors.to_signals(rows, user_id=F.col("_user"), request=F.col("_request"), **rule)
+    return detectors.to_signals(rows, user_id=functions.col("_user"), request=functions.col("_request"), **rule)
 
 
 def error_ratio_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of error_ratio_anomaly: the 4xx/5xx answers of IPs whose error share is far above the day's."""
-    requests = base.where(~F.col("_good_bot")) if "_good_bot" in base.columns else base
-    error = F.col("status").between(400, 599)
+    requests = base.where(~functions.col("_good_bot")) if "_good_bot" in base.columns else base
+    error = functions.col("status").between(400, 599)
     per_ip = (
         requests.groupBy("client_ip")
-        .agg(F.count(F.lit(1)).alias("n"), F.count(F.when(error, 1)).alias("errors"))
-        .where(F.col("n") >= settings.error_ratio_min_requests)
-        .withColumn("ratio", F.col("errors") / F.col("n"))
+        .agg(functions.count(functions.lit(1)).alias("n"), functions.count(functions.when(error, 1)).alias("errors"))
+        .where(functions.col("n") >= settings.error_ratio_min_requests)
+        .withColumn("ratio", functions.col("errors") / functions.col("n"))
     )
     flagged = _flagged_ips(
-        per_ip, "ratio", (F.col("ratio") >= settings.error_ratio_min) & (F.col("z") >= settings.error_ratio_score),
-        "requests=%d errors=%d ratio=%.3f", "n", "errors", "ratio",
+        per_ip,
+        "ratio",
+        (functions.col("ratio") >= settings.error_ratio_min) & (functions.col("z") >= settings.error_ratio_score),
+        "requests=%d errors=%d ratio=%.3f",
+        "n",
+        "errors",
+        "ratio",
     )
     # few IPs are flagged: a broadcast join keeps the requests where they are
-    rows = requests.where(error).join(F.broadcast(flagged), "client_ip")
+    rows = requests.where(error).join(functions.broadcast(flagged), "client_ip")
     rule = rules.THRESHOLD_RULES["error_ratio_anomaly"]
     return detectors.to_signals(
-        rows, category="error_ratio_anomaly", rule_id=rule.rule_id, severity=rule.severity,
-        ts=F.col("requested_at"), user_id=F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")),
-        request=F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")),
-        threshold=settings.error_ratio_score, window_minutes=None,
+        rows,
+        category="error_ratio_anomaly",
+        rule_id=rule.rule_id,
+        severity=rule.severity,
+        ts=functions.col("requested_at"),
+        user_id=functions.when(~functions.col("remote_user").isin("-", ""), functions.col("remote_user")),
+        request=functions.coalesce(functions.col("request"), functions.concat_ws(" ", "method", "path")),
+        threshold=settings.error_ratio_score,
+        window_minutes=None,
     )
 
 
@@ -108,6 +124,6 @@ def minute_spikes(traffic: DataFrame, spike_score: float) -> DataFrame:
     scored = with_robust_z(traffic, "requests")
     return scored.select(
         *traffic.columns,
-        F.coalesce(F.col("z") >= spike_score, F.lit(False)).alias("is_spike"),
-        F.col("z").cast("double").alias("spike_score"),
+        functions.coalesce(functions.col("z") >= spike_score, functions.lit(False)).alias("is_spike"),
+        functions.col("z").cast("double").alias("spike_score"),
     )

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, functions
 
 DIRECT = "(direct)"
 _FUNNEL_SCHEMA = "step_number int, step_name string, visitors bigint, conversion_from_previous double, " \
@@ -20,9 +19,9 @@ _ORDER = ("requested_at", "source_file", "line_number")
 def human_events(events: DataFrame, user_agents: DataFrame, automated_ips: DataFrame) -> DataFrame:
     """Events whose user agent is not a bot and whose client IP is not automated."""
     # anti joins: duplicates on the right change nothing, so no distinct (and no shuffle) is needed
-    bots = user_agents.where(F.col("is_bot")).select("user_agent")
-    return events.join(F.broadcast(bots), "user_agent", "left_anti").join(
-        F.broadcast(automated_ips.select("client_ip")), "client_ip", "left_anti"
+    bots = user_agents.where(functions.col("is_bot")).select("user_agent")
+    return events.join(functions.broadcast(bots), "user_agent", "left_anti").join(
+        functions.broadcast(automated_ips.select("client_ip")), "client_ip", "left_anti"
     )
 
 
@@ -33,23 +32,23 @@ def user_daily(sessions: DataFrame, events: DataFrame) -> DataFrame:
     `events` and `purchases` count that user's events of the day (purchases = event_type purchase).
     """
     per_user = (
-        sessions.where(~F.col("is_bot") & F.col("user_id").isNotNull())
+        sessions.where(~functions.col("is_bot") & functions.col("user_id").isNotNull())
         .groupBy("user_id")
         .agg(
-            F.count(F.lit(1)).alias("sessions"),
-            F.sum("page_views").alias("page_views"),
-            F.sum("requests").alias("requests"),
-            F.sum("bytes").alias("bytes"),
-            F.min("started_at").alias("first_seen_at"),
-            F.max("ended_at").alias("last_seen_at"),
+            functions.count(functions.lit(1)).alias("sessions"),
+            functions.sum("page_views").alias("page_views"),
+            functions.sum("requests").alias("requests"),
+            functions.sum("bytes").alias("bytes"),
+            functions.min("started_at").alias("first_seen_at"),
+            functions.max("ended_at").alias("last_seen_at"),
         )
     )
     ev = (
-        events.where(F.col("user_id").isNotNull())
+        events.where(functions.col("user_id").isNotNull())
         .groupBy("user_id")
         .agg(
-            F.count(F.lit(1)).alias("events"),
-            F.count(F.when(F.col("event_type") == "purchase", 1)).alias("purchases"),
+            functions.count(functions.lit(1)).alias("events"),
+            functions.count(functions.when(functions.col("event_type") == "purchase", 1)).alias("purchases"),
         )
     )
     return per_user.join(ev, "user_id", "left").fillna(0, subset=["events", "purchases"])
@@ -64,27 +63,27 @@ def page_daily(session_requests: DataFrame, session_key: Sequence[str] = ("sessi
     `session_key`: the columns identifying a session (any key 1:1 with session_id; a key the input is
     already partitioned by saves a shuffle).
     """
-    pv = session_requests.where(F.col("is_page_view") & ~F.col("is_bot"))
+    pv = session_requests.where(functions.col("is_page_view") & ~functions.col("is_bot"))
     ordered = Window.partitionBy(*session_key).orderBy(*_ORDER)
-    nxt = F.lead("requested_at").over(ordered)
+    nxt = functions.lead("requested_at").over(ordered)
     pv = pv.select(
         "path_template",
         "visitor_key",
         "requested_at",
-        (F.row_number().over(ordered) == 1).alias("_entry"),
+        (functions.row_number().over(ordered) == 1).alias("_entry"),
         nxt.alias("_next"),
-        F.count(F.lit(1)).over(Window.partitionBy(*session_key)).alias("_n"),
+        functions.count(functions.lit(1)).over(Window.partitionBy(*session_key)).alias("_n"),
     )
-    on_page = (F.unix_micros("_next") - F.unix_micros("requested_at")) / 1000.0
+    on_page = (functions.unix_micros("_next") - functions.unix_micros("requested_at")) / 1000.0
     out = pv.groupBy("path_template").agg(
-        F.count(F.lit(1)).alias("views"),
-        F.countDistinct("visitor_key").alias("unique_visitors"),
-        F.count(F.when(F.col("_entry"), 1)).alias("entries"),
-        F.count(F.when(F.col("_next").isNull(), 1)).alias("exits"),
-        F.count(F.when(F.col("_entry") & (F.col("_n") == 1), 1)).alias("bounces"),
-        F.avg(on_page).alias("avg_time_on_page_ms"),
+        functions.count(functions.lit(1)).alias("views"),
+        functions.countDistinct("visitor_key").alias("unique_visitors"),
+        functions.count(functions.when(functions.col("_entry"), 1)).alias("entries"),
+        functions.count(functions.when(functions.col("_next").isNull(), 1)).alias("exits"),
+        functions.count(functions.when(functions.col("_entry") & (functions.col("_n") == 1), 1)).alias("bounces"),
+        functions.avg(on_page).alias("avg_time_on_page_ms"),
     )
-    rate = F.when(F.col("entries") > 0, F.col("bounces") / F.col("entries"))
+    rate = functions.when(functions.col("entries") > 0, functions.col("bounces") / functions.col("entries"))
     return out.withColumn("bounce_rate", rate)
 
 
@@ -104,63 +103,75 @@ def funnel_daily(events: DataFrame, steps: Sequence[str]) -> DataFrame:
     if not steps:
         return events.sparkSession.createDataFrame([], _FUNNEL_SCHEMA)
     conds = []
-    for k, step in enumerate(steps, start=1):
+    for step_number, step in enumerate(steps, start=1):
         event_type, prefix = parse_step(step)
-        cond = F.col("event_type") == event_type
+        cond = functions.col("event_type") == event_type
         if prefix is not None:
-            cond = cond & F.coalesce(F.col("path").startswith(prefix), F.lit(False))
-        conds.append(F.when(cond, F.lit(k)))
+            cond = cond & functions.coalesce(functions.col("path").startswith(prefix), functions.lit(False))
+        conds.append(functions.when(cond, functions.lit(step_number)))
     # explode_outer: events matching no step still make their visitor (and the day) present
     per_event = events.select(
-        F.coalesce("user_id", "anonymous_id").alias("visitor"),
+        functions.coalesce("user_id", "anonymous_id").alias("visitor"),
         "occurred_at",
-        F.explode_outer(F.filter(F.array(*conds), lambda x: x.isNotNull())).alias("step"),
+        functions.explode_outer(functions.filter(functions.array(*conds), lambda x: x.isNotNull())).alias("step"),
     )
-    greedy = F.aggregate(
-        F.array_sort(F.collect_list(F.when(F.col("step").isNotNull(), F.struct("occurred_at", "step")))),
-        F.lit(0),
-        lambda acc, x: F.when(x["step"] == acc + 1, acc + 1).otherwise(acc),
+    greedy = functions.aggregate(
+        functions.array_sort(
+            functions.collect_list(
+                functions.when(functions.col("step").isNotNull(), functions.struct("occurred_at", "step"))
+            )
+        ),
+        functions.lit(0),
+        lambda acc, x: functions.when(x["step"] == acc + 1, acc + 1).otherwise(acc),
     )
     depth = per_event.groupBy("visitor").agg(greedy.alias("depth"))
     # one row with the visitors of every step; the rows of the table are unpacked from it
-    known = F.col("visitor").isNotNull()
-    reached = [F.count(F.when(known & (F.col("depth") >= k), 1)).alias(f"_s{k}") for k in range(1, len(steps) + 1)]
-    totals = depth.agg(F.count(F.lit(1)).alias("_groups"), *reached).where(F.col("_groups") > 0)
+    known = functions.col("visitor").isNotNull()
+    reached = [
+        functions.count(functions.when(known & (functions.col("depth") >= k), 1)).alias(f"_s{k}")
+        for k in range(1, len(steps) + 1)
+    ]
+    totals = depth.agg(functions.count(functions.lit(1)).alias("_groups"), *reached).where(functions.col("_groups") > 0)
 
-    def rate(k: int, base: int) -> Column:
-        return F.when(F.col(f"_s{base}") > 0, F.col(f"_s{k}") / F.col(f"_s{base}"))
+    def rate(step_number: int, base: int) -> Column:
+        return functions.when(
+            functions.col(f"_s{base}") > 0, functions.col(f"_s{step_number}") / functions.col(f"_s{base}")
+        )
 
     rows = [
-        F.struct(
-            F.lit(k).alias("step_number"),
-            F.lit(step).alias("step_name"),
-            F.col(f"_s{k}").alias("visitors"),
-            (rate(k, k - 1) if k > 1 else F.lit(None).cast("double")).alias("conversion_from_previous"),
+        functions.struct(
+            functions.lit(k).alias("step_number"),
+            functions.lit(step).alias("step_name"),
+            functions.col(f"_s{k}").alias("visitors"),
+            (rate(k, k - 1) if k > 1 else functions.lit(None).cast("double")).alias("conversion_from_previous"),
             rate(k, 1).alias("conversion_from_start"),
         )
         for k, step in enumerate(steps, start=1)
     ]
-    return totals.select(F.inline(F.array(*rows)))
+    return totals.select(functions.inline(functions.array(*rows)))
 
 
 def client_daily(sessions: DataFrame) -> DataFrame:
     """Requests, sessions and visitors per (browser, OS, device type, is_bot); unknown -> Other/other."""
     return sessions.groupBy(
-        F.coalesce("browser_family", F.lit("Other")).alias("browser_family"),
-        F.coalesce("os_family", F.lit("Other")).alias("os_family"),
-        F.coalesce("device_type", F.lit("other")).alias("device_type"),
+        functions.coalesce("browser_family", functions.lit("Other")).alias("browser_family"),
+        functions.coalesce("os_family", functions.lit("Other")).alias("os_family"),
+        functions.coalesce("device_type", functions.lit("other")).alias("device_type"),
         "is_bot",
     ).agg(
-        F.sum("requests").alias("requests"),
-        F.count(F.lit(1)).alias("sessions"),
-        F.countDistinct("visitor_key").alias("visitors"),
+        functions.sum("requests").alias("requests"),
+        functions.count(functions.lit(1)).alias("sessions"),
+        functions.countDistinct("visitor_key").alias("visitors"),
     )
 
 
 def referrer_daily(sessions: DataFrame) -> DataFrame:
     """Human sessions and visitors per external referrer domain; direct sessions as '(direct)'."""
     return (
-        sessions.where(~F.col("is_bot"))
-        .groupBy(F.coalesce("referrer_domain", F.lit(DIRECT)).alias("referrer_domain"))
-        .agg(F.count(F.lit(1)).alias("sessions"), F.countDistinct("visitor_key").alias("visitors"))
+        sessions.where(~functions.col("is_bot"))
+        .groupBy(functions.coalesce("referrer_domain", functions.lit(DIRECT)).alias("referrer_domain"))
+        .agg(
+            functions.count(functions.lit(1)).alias("sessions"),
+            functions.countDistinct("visitor_key").alias("visitors"),
+        )
     )

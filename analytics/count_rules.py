@@ -27,8 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics import detectors, rules
 from config.settings import Bucket, Retry, SecuritySettings
@@ -69,54 +68,184 @@ class CountRule:
 
 
 def _path_query(row: Terms) -> Column:
-    return F.when(row.query.isNull(), row.path).otherwise(F.concat(row.path, F.lit("?"), row.query))
+    return functions.when(row.query.isNull(), row.path).otherwise(
+        functions.concat(row.path, functions.lit("?"), row.query)
+    )
 
 
 COUNT_RULES: tuple[CountRule, ...] = (
-    CountRule("WT-SEC-001", "path_scan", "medium", "probing", "CrowdSec http-probing",
-              lambda row: row.status.isin(400, 403, 404) & ~row.static & ~row.crawler, lambda row: row.path),
-    CountRule("WT-SEC-001-NS", "path_scan", "medium", "noscript", "fail2ban apache-noscript",
-              lambda row: (row.status == 404) & F.substring_index(row.last_name, ".", -1).isin(*_SCRIPT_EXTENSIONS)
-              & row.last_name.contains(".") & ~row.crawler),
-    CountRule("WT-SEC-001-NH", "path_scan", "medium", "nohome", "fail2ban apache-nohome",
-              lambda row: (row.status == 404) & row.path.startswith("/~") & ~row.crawler),
-    CountRule("WT-SEC-001-FB", "path_scan", "medium", "forbidden", "fail2ban nginx-forbidden",
-              lambda row: (row.status == 403) & ~row.crawler),
-    CountRule("WT-SEC-018", "admin_probing", "medium", "admin_probing", "CrowdSec http-admin-interface-probing",
-              lambda row: row.status.isin(403, 404) & row.admin, lambda row: row.path),
-    CountRule("WT-SEC-019", "admin_probing", "medium", "botsearch", "fail2ban apache-botsearch / nginx-botsearch",
-              lambda row: (row.status == 404) & row.admin),
-    CountRule("WT-SEC-020", "cms_scan", "medium", "cms_scan", "CrowdSec http-wordpress-scan",
-              lambda row: row.status.isin(403, 404) & row.cms, lambda row: row.path),
-    CountRule("WT-SEC-021", "brute_force", "high", "wordpress_bf", "CrowdSec http-bf-wordpress_bf",
-              lambda row: (row.method == "POST") & row.lower_path.endswith("/wp-login.php") & (row.status == 200)),
-    CountRule("WT-SEC-022", "brute_force", "high", "xmlrpc_bf", "CrowdSec http-bf-wordpress_bf_xmlrpc",
-              lambda row: (row.method == "POST") & row.lower_path.endswith("/xmlrpc.php")),
-    CountRule("WT-SEC-023", "brute_force", "high", "generic_bf", "CrowdSec http-generic-bf (401)",
-              lambda row: (row.status == 401) & ~row.method.isin("OPTIONS", "PROPFIND", "REPORT")),
-    CountRule("WT-SEC-008", "brute_force", "high", "login_bf", "fail2ban apache-auth / nginx-http-auth",
-              lambda row: ((row.method == "POST") & row.login & row.status.isin(401, 403)) | (row.status == 401)),
-    CountRule("WT-SEC-025", "user_enumeration", "medium", "user_enumeration", "CrowdSec http-wordpress_user-enum",
-              lambda row: F.upper(F.coalesce(row.query, F.lit(""))).contains("AUTHOR=")
-              | row.lower_path.startswith("/wp-json/wp/v2/users")
-              | F.lower(F.coalesce(row.query, F.lit(""))).contains("rest_route=/wp/v2/users"),
-              _path_query),
-    CountRule("WT-SEC-026", "dos_fingerprint", "high", "invalid_http_version",
-              "CrowdSec http-dos-invalid-http-versions",
-              lambda row: F.col("protocol").startswith("HTTP/") & ~F.col("protocol").isin(*_VALID_HTTP_VERSIONS)),
-    CountRule("WT-SEC-027", "dos_fingerprint", "high", "cache_bypass", "CrowdSec http-dos-bypass-cache",
-              lambda row: F.coalesce(row.query, F.lit("")).rlike("^[0-9]{7,12}$") & ~row.static & ~row.crawler,
-              lambda row: row.query),
-    CountRule("WT-SEC-028", "dos_fingerprint", "high", "random_uri", "CrowdSec http-dos-random-uri",
-              lambda row: (row.method == "GET") & row.query.isNull() & ~row.static & ~row.crawler
-              & F.substring_index(row.last_name, ".", 1).rlike("^(?=[^a-z]*[A-Z])[^a-z]{6}$")),
-    CountRule("WT-SEC-029", "dos_fingerprint", "high", "switching_ua", "CrowdSec http-dos-switching-ua",
-              lambda row: ~row.crawler, lambda row: F.col("_ua")),
-    CountRule("WT-SEC-030", "aggressive_crawl", "medium", "aggressive_crawl", "CrowdSec http-crawl-non_statics",
-              lambda row: ~row.static & ~row.crawler),
-    CountRule("WT-SEC-031", "fake_crawler", "high", "fake_crawler", "fail2ban apache-fakegooglebot",
-              lambda row: F.col("_claimed").isNotNull() & ~F.coalesce(F.col("_claimed") == F.col("_engine"),
-                                                                     F.lit(False))),
+    CountRule(
+        "WT-SEC-001",
+        "path_scan",
+        "medium",
+        "probing",
+        "CrowdSec http-probing",
+        lambda row: row.status.isin(400, 403, 404) & ~row.static & ~row.crawler,
+        lambda row: row.path,
+    ),
+    CountRule(
+        "WT-SEC-001-NS",
+        "path_scan",
+        "medium",
+        "noscript",
+        "fail2ban apache-noscript",
+        lambda row: (
+            (row.status == 404)
+            & functions.substring_index(row.last_name, ".", -1).isin(*_SCRIPT_EXTENSIONS)
+            & row.last_name.contains(".")
+            & ~row.crawler
+        ),
+    ),
+    CountRule(
+        "WT-SEC-001-NH",
+        "path_scan",
+        "medium",
+        "nohome",
+        "fail2ban apache-nohome",
+        lambda row: (row.status == 404) & row.path.startswith("/~") & ~row.crawler,
+    ),
+    CountRule(
+        "WT-SEC-001-FB",
+        "path_scan",
+        "medium",
+        "forbidden",
+        "fail2ban nginx-forbidden",
+        lambda row: (row.status == 403) & ~row.crawler,
+    ),
+    CountRule(
+        "WT-SEC-018",
+        "admin_probing",
+        "medium",
+        "admin_probing",
+        "CrowdSec http-admin-interface-probing",
+        lambda row: row.status.isin(403, 404) & row.admin,
+        lambda row: row.path,
+    ),
+    CountRule(
+        "WT-SEC-019",
+        "admin_probing",
+        "medium",
+        "botsearch",
+        "fail2ban apache-botsearch / nginx-botsearch",
+        lambda row: (row.status == 404) & row.admin,
+    ),
+    CountRule(
+        "WT-SEC-020",
+        "cms_scan",
+        "medium",
+        "cms_scan",
+        "CrowdSec http-wordpress-scan",
+        lambda row: row.status.isin(403, 404) & row.cms,
+        lambda row: row.path,
+    ),
+    CountRule(
+        "WT-SEC-021",
+        "brute_force",
+        "high",
+        "wordpress_bf",
+        "CrowdSec http-bf-wordpress_bf",
+        lambda row: (row.method == "POST") & row.lower_path.endswith("/wp-login.php") & (row.status == 200),
+    ),
+    CountRule(
+        "WT-SEC-022",
+        "brute_force",
+        "high",
+        "xmlrpc_bf",
+        "CrowdSec http-bf-wordpress_bf_xmlrpc",
+        lambda row: (row.method == "POST") & row.lower_path.endswith("/xmlrpc.php"),
+    ),
+    CountRule(
+        "WT-SEC-023",
+        "brute_force",
+        "high",
+        "generic_bf",
+        "CrowdSec http-generic-bf (401)",
+        lambda row: (row.status == 401) & ~row.method.isin("OPTIONS", "PROPFIND", "REPORT"),
+    ),
+    CountRule(
+        "WT-SEC-008",
+        "brute_force",
+        "high",
+        "login_bf",
+        "fail2ban apache-auth / nginx-http-auth",
+        lambda row: ((row.method == "POST") & row.login & row.status.isin(401, 403)) | (row.status == 401),
+    ),
+    CountRule(
+        "WT-SEC-025",
+        "user_enumeration",
+        "medium",
+        "user_enumeration",
+        "CrowdSec http-wordpress_user-enum",
+        lambda row: (
+            functions.upper(functions.coalesce(row.query, functions.lit(""))).contains("AUTHOR=")
+            | row.lower_path.startswith("/wp-json/wp/v2/users")
+            | functions.lower(functions.coalesce(row.query, functions.lit(""))).contains("rest_route=/wp/v2/users")
+        ),
+        _path_query,
+    ),
+    CountRule(
+        "WT-SEC-026",
+        "dos_fingerprint",
+        "high",
+        "invalid_http_version",
+        "CrowdSec http-dos-invalid-http-versions",
+        lambda row: (
+            functions.col("protocol").startswith("HTTP/") & ~functions.col("protocol").isin(*_VALID_HTTP_VERSIONS)
+        ),
+    ),
+    CountRule(
+        "WT-SEC-027",
+        "dos_fingerprint",
+        "high",
+        "cache_bypass",
+        "CrowdSec http-dos-bypass-cache",
+        lambda row: (
+            functions.coalesce(row.query, functions.lit("")).rlike("^[0-9]{7,12}$") & ~row.static & ~row.crawler
+        ),
+        lambda row: row.query,
+    ),
+    CountRule(
+        "WT-SEC-028",
+        "dos_fingerprint",
+        "high",
+        "random_uri",
+        "CrowdSec http-dos-random-uri",
+        lambda row: (
+            (row.method == "GET")
+            & row.query.isNull()
+            & ~row.static
+            & ~row.crawler
+            & functions.substring_index(row.last_name, ".", 1).rlike("^(?=[^a-z]*[A-Z])[^a-z]{6}$")
+        ),
+    ),
+    CountRule(
+        "WT-SEC-029",
+        "dos_fingerprint",
+        "high",
+        "switching_ua",
+        "CrowdSec http-dos-switching-ua",
+        lambda row: ~row.crawler,
+        lambda row: functions.col("_ua"),
+    ),
+    CountRule(
+        "WT-SEC-030",
+        "aggressive_crawl",
+        "medium",
+        "aggressive_crawl",
+        "CrowdSec http-crawl-non_statics",
+        lambda row: ~row.static & ~row.crawler,
+    ),
+    CountRule(
+        "WT-SEC-031",
+        "fake_crawler",
+        "high",
+        "fake_crawler",
+        "fail2ban apache-fakegooglebot",
+        lambda row: (
+            functions.col("_claimed").isNotNull()
+            & ~functions.coalesce(functions.col("_claimed") == functions.col("_engine"), functions.lit(False))
+        ),
+    ),
 )
 
 
@@ -134,27 +263,36 @@ def describe(rule: CountRule, settings: SecuritySettings) -> str:
 
 
 def terms(base: DataFrame, patterns: dict[str, list[str]], settings: SecuritySettings) -> Terms:
-    path = F.coalesce(F.col("path"), F.lit(""))
-    lower_path = F.lower(path)
-    last_name = F.substring_index(path, "/", -1)
-    ext = F.lower(F.substring_index(last_name, ".", -1))
-    denied = F.col("status").isin(403, 404)
+    path = functions.coalesce(functions.col("path"), functions.lit(""))
+    lower_path = functions.lower(path)
+    last_name = functions.substring_index(path, "/", -1)
+    ext = functions.lower(functions.substring_index(last_name, ".", -1))
+    denied = functions.col("status").isin(403, 404)
 
     def matches(name: str) -> Column:
-        return F.when(denied, path.rlike(rules.combined_regex(patterns.get(name) or ["$^"]))).otherwise(F.lit(False))
+        return functions.when(denied, path.rlike(rules.combined_regex(patterns.get(name) or ["$^"]))).otherwise(
+            functions.lit(False)
+        )
 
     return Terms(
-        path=path, lower_path=lower_path, query=F.col("query"), method=F.upper(F.coalesce("method", F.lit(""))),
-        status=F.col("status"), static=last_name.contains(".") & ext.isin(*settings.static_extensions),
-        crawler=F.col("_good_bot"), admin=matches("admin_interfaces"), cms=matches("cms_scan"),
-        login=path.rlike(rules.combined_regex(patterns.get("login_endpoints") or ["$^"])), last_name=last_name,
+        path=path,
+        lower_path=lower_path,
+        query=functions.col("query"),
+        method=functions.upper(functions.coalesce("method", functions.lit(""))),
+        status=functions.col("status"),
+        static=last_name.contains(".") & ext.isin(*settings.static_extensions),
+        crawler=functions.col("_good_bot"),
+        admin=matches("admin_interfaces"),
+        cms=matches("cms_scan"),
+        login=path.rlike(rules.combined_regex(patterns.get("login_endpoints") or ["$^"])),
+        last_name=last_name,
     )
 
 
 def _scaled_time(window_us: Column) -> Column:
     """floor(ts_us * SCALE / window_us) without overflowing a long."""
-    us = F.col("ts_us")
-    return F.floor(us / window_us) * SCALE + F.floor((us % window_us) * SCALE / window_us)
+    us = functions.col("ts_us")
+    return functions.floor(us / window_us) * SCALE + functions.floor((us % window_us) * SCALE / window_us)
 
 
 def count_signals(base: DataFrame, patterns: dict[str, list[str]], settings: SecuritySettings) -> DataFrame:
@@ -163,24 +301,33 @@ def count_signals(base: DataFrame, patterns: dict[str, list[str]], settings: Sec
     tags = []
     for rule in COUNT_RULES:
         lim = limit(rule, settings)
-        tag = F.struct(
-            F.lit(rule.rule_id).alias("rule_id"), F.lit(rule.category).alias("category"),
-            F.lit(rule.severity).alias("severity"), F.lit(float(lim.threshold)).alias("threshold"),
-            F.lit(int(lim.window_seconds * 1_000_000)).cast("long").alias("window_us"),
-            (rule.distinct(row) if rule.distinct else F.lit(None)).cast("string").alias("key"),
-            F.lit(rule.distinct is not None).alias("distinct"), F.lit(describe(rule, settings)).alias("detail"),
+        tag = functions.struct(
+            functions.lit(rule.rule_id).alias("rule_id"),
+            functions.lit(rule.category).alias("category"),
+            functions.lit(rule.severity).alias("severity"),
+            functions.lit(float(lim.threshold)).alias("threshold"),
+            functions.lit(int(lim.window_seconds * 1_000_000)).cast("long").alias("window_us"),
+            (rule.distinct(row) if rule.distinct else functions.lit(None)).cast("string").alias("key"),
+            functions.lit(rule.distinct is not None).alias("distinct"),
+            functions.lit(describe(rule, settings)).alias("detail"),
         )
-        tags.append(F.when(F.coalesce(rule.when(row), F.lit(False)), tag))
+        tags.append(functions.when(functions.coalesce(rule.when(row), functions.lit(False)), tag))
     tagged = base.select(
-        "*", F.explode(F.array_compact(F.array(*tags))).alias("_rule")
+        "*", functions.explode(functions.array_compact(functions.array(*tags))).alias("_rule")
     ).select("*", "_rule.*").drop("_rule")
     ordered = Window.partitionBy("client_ip", "rule_id").orderBy("_scaled")
     back, fwd = ordered.rangeBetween(-(SCALE - 1), 0), ordered.rangeBetween(0, SCALE - 1)
-    metric = F.when(F.col("distinct"), F.size(F.collect_set("key").over(back))).otherwise(F.count(F.lit(1)).over(back))
-    rows = tagged.withColumn("_scaled", _scaled_time(F.col("window_us"))).withColumn("metric", metric.cast("double"))
-    fired = rows.withColumn("_fired", F.max((F.col("metric") >= F.col("threshold")).cast("int")).over(fwd))
-    window_minutes = F.ceil(F.col("window_us") / detectors.US_PER_MINUTE)
+    metric = functions.when(
+        functions.col("distinct"), functions.size(functions.collect_set("key").over(back))
+    ).otherwise(functions.count(functions.lit(1)).over(back))
+    rows = tagged.withColumn("_scaled", _scaled_time(functions.col("window_us"))).withColumn(
+        "metric", metric.cast("double")
+    )
+    fired = rows.withColumn(
+        "_fired", functions.max((functions.col("metric") >= functions.col("threshold")).cast("int")).over(fwd)
+    )
+    window_minutes = functions.ceil(functions.col("window_us") / detectors.US_PER_MINUTE)
     return detectors.to_signals(
-        fired.where(F.col("_fired") == 1), user_id=F.col("_user"), request=F.col("_request"),
-        matched=F.col("key"), window_minutes=window_minutes,
+        fired.where(functions.col("_fired") == 1), user_id=functions.col("_user"), request=functions.col("_request"),
+        matched=functions.col("key"), window_minutes=window_minutes,
     )

@@ -23,9 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+from pyspark.sql import Column, DataFrame, functions, types
 
 BUILTIN_RANGES = Path(__file__).resolve().parent / "patterns" / "crawler_ranges"
 
@@ -78,8 +76,10 @@ def ip_tags(ips: DataFrame, engines: list[Engine], allow_ips: list[str], allow_c
         engine = next((name for name, net in ranges if address.version == net.version and address in net), None)
         return engine, any(address.version == net.version and address in net for net in allowed)
 
-    schema = T.StructType([T.StructField("engine", T.StringType()), T.StructField("allowed", T.BooleanType())])
-    tagged = F.udf(tag, schema)(F.col("client_ip"))
+    schema = types.StructType(
+        [types.StructField("engine", types.StringType()), types.StructField("allowed", types.BooleanType())]
+    )
+    tagged = functions.udf(tag, schema)(functions.col("client_ip"))
     return ips.select("client_ip").distinct().select(
         "client_ip", tagged.getField("engine").alias("_engine"), tagged.getField("allowed").alias("_allowed")
     )
@@ -87,9 +87,9 @@ def ip_tags(ips: DataFrame, engines: list[Engine], allow_ips: list[str], allow_c
 
 def claimed_engine(user_agent: Column, engines: list[Engine]) -> Column:
     """The engine a user agent claims to be (first match in name order), or null."""
-    out = F.lit(None).cast("string")
+    out = functions.lit(None).cast("string")
     for engine in reversed(engines):
-        out = F.when(user_agent.rlike("(?i)" + engine.user_agent), F.lit(engine.name)).otherwise(out)
+        out = functions.when(user_agent.rlike("(?i)" + engine.user_agent), functions.lit(engine.name)).otherwise(out)
     return out
 
 

@@ -25,8 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics import crawlers, distinct_values, rules, sigma
 from config.settings import SecuritySettings
@@ -44,13 +43,13 @@ _UA_TARGETS = ("user_agent", "everywhere")  # targets with a user-agent part, ma
 
 def _decode(col: Column) -> Column:
     """One round of URL decoding; a stray `%` is kept literally, undecodable text left as it was."""
-    safe = F.regexp_replace(col, "%(?![0-9a-fA-F]{2})", "%25")
-    return F.coalesce(F.try_url_decode(safe), col)
+    safe = functions.regexp_replace(col, "%(?![0-9a-fA-F]{2})", "%25")
+    return functions.coalesce(functions.try_url_decode(safe), col)
 
 
 def _decoded(col: Column) -> Column:
     # decoding only changes text holding '%' or '+': skip the work for the others
-    return F.when(col.contains("%") | col.contains("+"), _decode(col)).otherwise(col)
+    return functions.when(col.contains("%") | col.contains("+"), _decode(col)).otherwise(col)
 
 
 def with_variants(col: Column) -> Column:
@@ -59,15 +58,15 @@ def with_variants(col: Column) -> Column:
     twice = _decoded(once)
     # string comparisons, no array functions: this runs on every request
     return (
-        F.when(once == col, col)
-        .when(twice == once, F.concat_ws("\n", col, once))
-        .otherwise(F.concat_ws("\n", col, once, twice))
+        functions.when(once == col, col)
+        .when(twice == once, functions.concat_ws("\n", col, once))
+        .otherwise(functions.concat_ws("\n", col, once, twice))
     )
 
 
 def _first_match(text: Column, regex: str) -> Column:
     """The first match of regex in text, '' when none (or text is null)."""
-    return F.coalesce(F.regexp_extract(text, regex, 0), F.lit(""))
+    return functions.coalesce(functions.regexp_extract(text, regex, 0), functions.lit(""))
 
 
 @dataclass(frozen=True)
@@ -95,9 +94,14 @@ def exploit_label(text: Column, labels: list[tuple[str, str]]) -> Column:
     One array of (label, regex) filtered by the text: a CASE chain of ~100 regexes overflows Spark's
     generated code. Evaluated on the few matched requests only (payload_signals).
     """
-    table = F.array(*[F.struct(F.lit(label).alias("label"), F.lit("(?i)" + src).alias("re")) for label, src in labels])
-    first = F.element_at(F.filter(table, lambda entry: F.regexp(text, entry["re"])), 1)
-    return F.coalesce(first["label"], F.lit("known_exploit"))
+    table = functions.array(
+        *[
+            functions.struct(functions.lit(label).alias("label"), functions.lit("(?i)" + src).alias("re"))
+            for label, src in labels
+        ]
+    )
+    first = functions.element_at(functions.filter(table, lambda entry: functions.regexp(text, entry["re"])), 1)
+    return functions.coalesce(first["label"], functions.lit("known_exploit"))
 
 
 def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
@@ -106,18 +110,21 @@ def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
     good_bots = rules.combined_regex(detection.patterns.get("good_bots") or ["$^"])
     allow_agents = detection.settings.allow_user_agents
     allowed = rules.combined_regex(allow_agents) if allow_agents else None
-    ua = F.col("_ua")
+    ua = functions.col("_ua")
     variants = with_variants(ua)
     per_rule = []
     for rule in rules.payload_rules(detection.patterns):
         if rule.target not in _UA_TARGETS:
-            per_rule.append(F.lit(""))
+            per_rule.append(functions.lit(""))
             continue
         text = ua if rule.target == "user_agent" else variants
         per_rule.append(_first_match(text, rules.combined_regex(detection.patterns[rule.category])))
     return agents.select(
-        "_ua", ua.rlike(good_bots).alias("_good_ua"), crawlers.claimed_engine(ua, detection.engines).alias("_claimed"),
-        (ua.rlike(allowed) if allowed else F.lit(False)).alias("_ua_allowed"), F.array(*per_rule).alias("_ua_m"),
+        "_ua",
+        ua.rlike(good_bots).alias("_good_ua"),
+        crawlers.claimed_engine(ua, detection.engines).alias("_claimed"),
+        (ua.rlike(allowed) if allowed else functions.lit(False)).alias("_ua_allowed"),
+        functions.array(*per_rule).alias("_ua_m"),
     )
 
 
@@ -126,13 +133,15 @@ MATCHED_COLUMNS = ("_ua", "_good_bot", "_claimed", "_engine", "_ip_allowed", "_a
 
 def _target_texts() -> dict[str, Column]:
     """The text each payload target matches, from the request columns it reads (`_TARGET_KEYS`)."""
-    path = F.coalesce(F.col("path"), F.lit(""))
-    path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
+    path = functions.coalesce(functions.col("path"), functions.lit(""))
+    path_query = functions.when(functions.col("query").isNull(), path).otherwise(
+        functions.concat(path, functions.lit("?"), functions.col("query"))
+    )
     return {
         "path": with_variants(path),
         "path_query": with_variants(path_query),
-        "everywhere": F.concat_ws("\n", with_variants(path_query), with_variants(F.col("referer"))),
-        "request": F.coalesce(F.col("request"), F.lit("")),
+        "everywhere": functions.concat_ws("\n", with_variants(path_query), with_variants(functions.col("referer"))),
+        "request": functions.coalesce(functions.col("request"), functions.lit("")),
     }
 
 
@@ -177,32 +186,43 @@ def match_payloads(requests: DataFrame, detection: Detection) -> DataFrame:
     Sigma rules that matched). User agents, client IPs and the texts of the other targets are matched
     once per distinct value and joined back.
     """
-    requests = requests.withColumn("_ua", F.coalesce(F.col("user_agent"), F.lit("")))
+    requests = requests.withColumn("_ua", functions.coalesce(functions.col("user_agent"), functions.lit("")))
     own_columns = requests.columns
     agents = user_agent_matches(requests.select("_ua").distinct(), detection)
     ips = crawlers.ip_tags(requests, detection.engines, detection.settings.allow_ips, detection.settings.allow_cidrs)
     active_rules = rules.payload_rules(detection.patterns)
     base = _own_matches(requests, active_rules, detection)
-    base = base.join(F.broadcast(agents), "_ua", "left").join(F.broadcast(ips), "client_ip", "left")
+    base = base.join(functions.broadcast(agents), "_ua", "left").join(functions.broadcast(ips), "client_ip", "left")
     matches = []
     for index, rule in enumerate(active_rules):
-        own = F.col(f"_own_{rule.category}") if rule.target in _TARGET_KEYS else F.lit("")
-        ua_part = F.coalesce(F.element_at("_ua_m", index + 1), F.lit(""))
-        matches.append(ua_part if rule.target == "user_agent" else (F.when(own != "", own).otherwise(ua_part)
+        own = functions.col(f"_own_{rule.category}") if rule.target in _TARGET_KEYS else functions.lit("")
+        ua_part = functions.coalesce(functions.element_at("_ua_m", index + 1), functions.lit(""))
+        matches.append(ua_part if rule.target == "user_agent" else (functions.when(own != "", own).otherwise(ua_part)
                                                                  if rule.target in _UA_TARGETS else own))
-    claimed = F.col("_claimed")
-    verified = claimed.isNotNull() & F.coalesce(claimed == F.col("_engine"), F.lit(False))
-    good = verified | (claimed.isNull() & F.coalesce(F.col("_good_ua"), F.lit(False)))
-    sigma_hits = [F.when(rule.condition, F.lit(index)) for index, rule in enumerate(detection.sigma.rules)]
+    claimed = functions.col("_claimed")
+    verified = claimed.isNotNull() & functions.coalesce(claimed == functions.col("_engine"), functions.lit(False))
+    good = verified | (claimed.isNull() & functions.coalesce(functions.col("_good_ua"), functions.lit(False)))
+    sigma_hits = [
+        functions.when(rule.condition, functions.lit(index)) for index, rule in enumerate(detection.sigma.rules)
+    ]
     # a plain array (no higher-order function): Spark generates code for the whole regex pass
     return base.select(
-        *own_columns, good.alias("_good_bot"), claimed.alias("_claimed"), F.col("_engine"),
+        *own_columns,
+        good.alias("_good_bot"),
+        claimed.alias("_claimed"),
+        functions.col("_engine"),
         # _ip_allowed alone decides whose login events are ignored: an agent string is the client's to choose
-        F.coalesce(F.col("_allowed"), F.lit(False)).alias("_ip_allowed"),
-        (F.coalesce(F.col("_allowed"), F.lit(False)) | F.coalesce(F.col("_ua_allowed"), F.lit(False)))
-        .alias("_allowed"),
-        F.array(*matches).alias("_hits"),
-        (F.array_compact(F.array(*sigma_hits)) if sigma_hits else F.array().cast("array<int>")).alias("_sigma"),
+        functions.coalesce(functions.col("_allowed"), functions.lit(False)).alias("_ip_allowed"),
+        (
+            functions.coalesce(functions.col("_allowed"), functions.lit(False))
+            | functions.coalesce(functions.col("_ua_allowed"), functions.lit(False))
+        ).alias("_allowed"),
+        functions.array(*matches).alias("_hits"),
+        (
+            functions.array_compact(functions.array(*sigma_hits))
+            if sigma_hits
+            else functions.array().cast("array<int>")
+        ).alias("_sigma"),
     )
 
 
@@ -212,19 +232,19 @@ def prepare(requests: DataFrame, detection: Detection) -> DataFrame:
     if not set(MATCHED_COLUMNS) <= set(requests.columns):
         requests = match_payloads(requests, detection)
     return requests.withColumns({
-        "ts": F.col("requested_at"),
-        "ts_us": F.unix_micros("requested_at"),
-        "_user": F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")),
-        "_request": F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")),
+        "ts": functions.col("requested_at"),
+        "ts_us": functions.unix_micros("requested_at"),
+        "_user": functions.when(~functions.col("remote_user").isin("-", ""), functions.col("remote_user")),
+        "_request": functions.coalesce(functions.col("request"), functions.concat_ws(" ", "method", "path")),
     })
 
 
 def to_signals(df: DataFrame, keep: tuple[str, ...] = (), **values: Any) -> DataFrame:
     """Rows in the signal shape: `values` (Columns or literals), else df's column, else null; plus `keep`."""
-    out = [F.col(name) for name in keep]
+    out = [functions.col(name) for name in keep]
     for name in SIGNAL_COLUMNS:
-        value = values.get(name, F.col(name) if name in df.columns else None)
-        col = value if isinstance(value, Column) else F.lit(value)
+        value = values.get(name, functions.col(name) if name in df.columns else None)
+        col = value if isinstance(value, Column) else functions.lit(value)
         out.append(col.cast(_TYPES.get(name, "string")).alias(name))
     return df.select(*out)
 
@@ -237,29 +257,45 @@ def payload_signals(base: DataFrame, detection: Detection) -> DataFrame:
     starts with it ('CVE-2021-44228: ${jndi:').
     """
     patterns = detection.patterns
-    rule_info = F.array(*[
-        F.struct(F.lit(rule.category).alias("category"), F.lit(rule.rule_id).alias("rule_id"),
-                 F.lit(rule.severity).alias("severity"), F.lit(rule.escalate_on_success).alias("escalate"))
-        for rule in rules.payload_rules(patterns)
-    ])
-    matched = base.where(F.size(F.array_remove("_hits", "")) > 0)  # before exploding: few rows match
-    hit = matched.select("*", F.posexplode("_hits").alias("_pos", "_m")).where(F.col("_m") != "").withColumn(
-        "hit", F.element_at(rule_info, F.col("_pos") + 1)
+    rule_info = functions.array(
+        *[
+            functions.struct(
+                functions.lit(rule.category).alias("category"),
+                functions.lit(rule.rule_id).alias("rule_id"),
+                functions.lit(rule.severity).alias("severity"),
+                functions.lit(rule.escalate_on_success).alias("escalate"),
+            )
+            for rule in rules.payload_rules(patterns)
+        ]
     )
-    success = F.col("hit.escalate") & F.col("status").between(200, 299)
-    path = F.coalesce(F.col("path"), F.lit(""))
-    path_query = F.when(F.col("query").isNull(), path).otherwise(F.concat(path, F.lit("?"), F.col("query")))
-    texts = [with_variants(path_query), F.col("_ua")]
+    matched = base.where(functions.size(functions.array_remove("_hits", "")) > 0)  # before exploding: few rows match
+    hit = (
+        matched.select("*", functions.posexplode("_hits").alias("_pos", "_m"))
+        .where(functions.col("_m") != "")
+        .withColumn("hit", functions.element_at(rule_info, functions.col("_pos") + 1))
+    )
+    success = functions.col("hit.escalate") & functions.col("status").between(200, 299)
+    path = functions.coalesce(functions.col("path"), functions.lit(""))
+    path_query = functions.when(functions.col("query").isNull(), path).otherwise(
+        functions.concat(path, functions.lit("?"), functions.col("query"))
+    )
+    texts = [with_variants(path_query), functions.col("_ua")]
     if "referer" in base.columns:
-        texts.append(with_variants(F.col("referer")))
-    exploit = F.col("hit.category") == "known_exploit"
-    hit = hit.withColumn("_label", F.when(exploit, exploit_label(F.concat_ws("\n", *texts), detection.labels)))
-    rule_id = F.when(exploit & (F.col("_label") != "known_exploit"), F.col("_label")).otherwise(F.col("hit.rule_id"))
-    matched = F.when(exploit, F.concat(F.col("_label"), F.lit(": "), F.col("_m"))).otherwise(F.col("_m"))
+        texts.append(with_variants(functions.col("referer")))
+    exploit = functions.col("hit.category") == "known_exploit"
+    hit = hit.withColumn(
+        "_label", functions.when(exploit, exploit_label(functions.concat_ws("\n", *texts), detection.labels))
+    )
+    rule_id = functions.when(exploit & (functions.col("_label") != "known_exploit"), functions.col("_label")).otherwise(
+        functions.col("hit.rule_id")
+    )
+    matched = functions.when(
+        exploit, functions.concat(functions.col("_label"), functions.lit(": "), functions.col("_m"))
+    ).otherwise(functions.col("_m"))
     return to_signals(
-        hit, category=F.col("hit.category"), rule_id=rule_id, matched=matched,
-        severity=F.when(success, F.lit("critical")).otherwise(F.col("hit.severity")),
-        user_id=F.col("_user"), request=F.col("_request"),
+        hit, category=functions.col("hit.category"), rule_id=rule_id, matched=matched,
+        severity=functions.when(success, functions.lit("critical")).otherwise(functions.col("hit.severity")),
+        user_id=functions.col("_user"), request=functions.col("_request"),
     )
 
 
@@ -268,18 +304,24 @@ def sigma_signals(base: DataFrame, load: sigma.SigmaLoad) -> DataFrame:
     level, and `matched` 'title [tags]'."""
     if not load.rules:
         return to_signals(base.limit(0), category="sigma")
-    info = F.array(*[
-        F.struct(F.lit(rule.rule_id).alias("rule_id"), F.lit(rule.severity).alias("severity"),
-                 F.lit(f"{rule.title} [{', '.join(rule.tags)}]").alias("matched"), F.lit(rule.title).alias("title"))
-        for rule in load.rules
-    ])
-    hit = base.where(F.size("_sigma") > 0).select("*", F.explode("_sigma").alias("_i")).withColumn(
-        "hit", F.element_at(info, F.col("_i") + 1)
+    info = functions.array(
+        *[
+            functions.struct(
+                functions.lit(rule.rule_id).alias("rule_id"),
+                functions.lit(rule.severity).alias("severity"),
+                functions.lit(f"{rule.title} [{', '.join(rule.tags)}]").alias("matched"),
+                functions.lit(rule.title).alias("title"),
+            )
+            for rule in load.rules
+        ]
+    )
+    hit = base.where(functions.size("_sigma") > 0).select("*", functions.explode("_sigma").alias("_i")).withColumn(
+        "hit", functions.element_at(info, functions.col("_i") + 1)
     )
     return to_signals(
-        hit, category="sigma", rule_id=F.concat(F.lit("SIGMA-"), F.col("hit.rule_id")),
-        severity=F.col("hit.severity"), matched=F.col("hit.matched"), detail=F.col("hit.title"),
-        user_id=F.col("_user"), request=F.col("_request"),
+        hit, category="sigma", rule_id=functions.concat(functions.lit("SIGMA-"), functions.col("hit.rule_id")),
+        severity=functions.col("hit.severity"), matched=functions.col("hit.matched"), detail=functions.col("hit.title"),
+        user_id=functions.col("_user"), request=functions.col("_request"),
     )
 
 
@@ -293,12 +335,12 @@ def burst(rows: DataFrame, window_minutes: int) -> DataFrame:
     window_us = window_minutes * US_PER_MINUTE
     ordered = Window.partitionBy("client_ip", "category").orderBy("ts_us")
     back, fwd = ordered.rangeBetween(-(window_us - 1), 0), ordered.rangeBetween(0, window_us - 1)
-    metric = F.when(F.col("_distinct"), F.size(F.collect_set("_key").over(back))).otherwise(
-        F.count(F.lit(1)).over(back)
-    )
+    metric = functions.when(
+        functions.col("_distinct"), functions.size(functions.collect_set("_key").over(back))
+    ).otherwise(functions.count(functions.lit(1)).over(back))
     rows = rows.withColumn("metric", metric.cast("double"))
-    fired = F.max((F.col("metric") >= F.col("threshold")).cast("int")).over(fwd)
-    return rows.withColumn("_fired", fired).where(F.col("_fired") == 1).drop("_fired")
+    fired = functions.max((functions.col("metric") >= functions.col("threshold")).cast("int")).over(fwd)
+    return rows.withColumn("_fired", fired).where(functions.col("_fired") == 1).drop("_fired")
 
 
 def threshold_rule(category: str, threshold: float, window: int | None) -> dict[str, Any]:
@@ -310,15 +352,25 @@ def threshold_rule(category: str, threshold: float, window: int | None) -> dict[
 def windowed_signals(events: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of credential_stuffing: distinct user ids with login_failure events from one IP in the window."""
     window = settings.window_minutes
-    failures = events.where(F.col("event_type") == "login_failure").select(
-        "client_ip", "user_id", "path", F.col("occurred_at").alias("ts"),
-        F.concat(F.lit("event login_failure user="), F.coalesce("user_id", F.lit("-")), F.lit(" path="),
-                 F.coalesce("path", F.lit("-"))).alias("request"),
+    failures = events.where(functions.col("event_type") == "login_failure").select(
+        "client_ip",
+        "user_id",
+        "path",
+        functions.col("occurred_at").alias("ts"),
+        functions.concat(
+            functions.lit("event login_failure user="),
+            functions.coalesce("user_id", functions.lit("-")),
+            functions.lit(" path="),
+            functions.coalesce("path", functions.lit("-")),
+        ).alias("request"),
     )
     rule = threshold_rule("credential_stuffing", settings.credential_stuffing_users, window)
     tagged = to_signals(
-        failures.withColumns({"_key": F.col("user_id"), "_distinct": F.lit(True), "ts_us": F.unix_micros("ts")}),
-        keep=("_key", "_distinct", "ts_us"), **rule,
+        failures.withColumns(
+            {"_key": functions.col("user_id"), "_distinct": functions.lit(True), "ts_us": functions.unix_micros("ts")}
+        ),
+        keep=("_key", "_distinct", "ts_us"),
+        **rule,
     )
     return burst(tagged, window).select(*SIGNAL_COLUMNS)
 
@@ -326,19 +378,19 @@ def windowed_signals(events: DataFrame, settings: SecuritySettings) -> DataFrame
 def minute_counts(base: DataFrame) -> DataFrame:
     """Requests per (client_ip, calendar minute) of the non-crawler requests: client_ip, minute, n."""
     return (
-        base.where(~F.col("_good_bot"))
-        .groupBy("client_ip", F.date_trunc("minute", "ts").alias("minute"))
-        .agg(F.count(F.lit(1)).alias("n"))
+        base.where(~functions.col("_good_bot"))
+        .groupBy("client_ip", functions.date_trunc("minute", "ts").alias("minute"))
+        .agg(functions.count(functions.lit(1)).alias("n"))
     )
 
 
 def flood_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Every request of an IP in a calendar minute holding >= flood_requests_per_minute of its requests."""
-    hot = minute_counts(base).where(F.col("n") >= settings.flood_requests_per_minute)
-    rows = base.where(~F.col("_good_bot")).withColumn("minute", F.date_trunc("minute", "ts"))
+    hot = minute_counts(base).where(functions.col("n") >= settings.flood_requests_per_minute)
+    rows = base.where(~functions.col("_good_bot")).withColumn("minute", functions.date_trunc("minute", "ts"))
     # few (ip, minute) pairs flood: a broadcast join keeps the requests where they are
-    flooded = rows.join(F.broadcast(hot), ["client_ip", "minute"])
+    flooded = rows.join(functions.broadcast(hot), ["client_ip", "minute"])
     return to_signals(
-        flooded, metric=F.col("n"), user_id=F.col("_user"), request=F.col("_request"),
+        flooded, metric=functions.col("n"), user_id=functions.col("_user"), request=functions.col("_request"),
         **threshold_rule("flood", settings.flood_requests_per_minute, 1),
     )

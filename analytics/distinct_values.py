@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, functions
 
 
 def with_distinct(
@@ -37,9 +36,11 @@ def with_distinct(
     source = df if values_of is None else values_of
     values = source.select(*keys).distinct().withColumns(dict(columns)).withColumnsRenamed(renamed)
     if default is not None:
-        values = values.where(reduce(lambda a, b: a | b, [F.col(name) != default for name in columns]))
-    condition = reduce(lambda a, b: a & b, [F.col(key).eqNullSafe(F.col(renamed[key])) for key in keys])
-    joined = df.join(F.broadcast(values), condition, "left").drop(*renamed.values())
+        values = values.where(reduce(lambda a, b: a | b, [functions.col(name) != default for name in columns]))
+    condition = reduce(lambda a, b: a & b, [functions.col(key).eqNullSafe(functions.col(renamed[key])) for key in keys])
+    joined = df.join(functions.broadcast(values), condition, "left").drop(*renamed.values())
     if default is None:
         return joined
-    return joined.withColumns({name: F.coalesce(F.col(name), F.lit(default)) for name in columns})
+    return joined.withColumns(
+        {name: functions.coalesce(functions.col(name), functions.lit(default)) for name in columns}
+    )

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from pyspark.sql import Column, functions
 
 from analytics.contracts import MAX_PATH_TEMPLATE_CHARS, bounded_text
 
@@ -62,20 +61,20 @@ API_PREFIX = "/api/"
 
 def path_template(path: Column | str, rules: Sequence[PathRule] = PATH_RULES) -> Column:
     """The template of a path: rules applied in order, trailing slash removed (root stays `/`), bounded."""
-    col = F.col(path) if isinstance(path, str) else path
-    out = F.when(F.length(col) > 1, F.regexp_replace(col, "/+$", "")).otherwise(col)
-    out = F.when(out == "", F.lit("/")).otherwise(out)
+    col = functions.col(path) if isinstance(path, str) else path
+    out = functions.when(functions.length(col) > 1, functions.regexp_replace(col, "/+$", "")).otherwise(col)
+    out = functions.when(out == "", functions.lit("/")).otherwise(out)
     for rule in rules:
-        out = F.regexp_replace(out, rule.pattern, rule.placeholder.replace("$", r"\$"))
+        out = functions.regexp_replace(out, rule.pattern, rule.placeholder.replace("$", r"\$"))
     return bounded_text(out, MAX_PATH_TEMPLATE_CHARS)
 
 
 def asset_type(path: Column | str, extensions: Mapping[str, str] = ASSET_EXTENSIONS) -> Column:
     """css / js / image / font (per `extensions`) from the path's file extension; null for others."""
-    col = F.col(path) if isinstance(path, str) else path
-    ext = F.lower(F.regexp_extract(col, r"\.([A-Za-z0-9]+)$", 1))
-    mapping = F.create_map(*[F.lit(x) for pair in sorted(extensions.items()) for x in pair])
-    return F.try_element_at(mapping, ext)
+    col = functions.col(path) if isinstance(path, str) else path
+    ext = functions.lower(functions.regexp_extract(col, r"\.([A-Za-z0-9]+)$", 1))
+    mapping = functions.create_map(*[functions.lit(x) for pair in sorted(extensions.items()) for x in pair])
+    return functions.try_element_at(mapping, ext)
 
 
 def is_page_view(
@@ -85,13 +84,13 @@ def is_page_view(
     extensions: Mapping[str, str] = ASSET_EXTENSIONS,
 ) -> Column:
     """GET, status < 400, not a static asset and not under /api/ (null inputs give false)."""
-    method_column = F.col(method) if isinstance(method, str) else method
-    status_column = F.col(status) if isinstance(status, str) else status
-    path_column = F.col(path) if isinstance(path, str) else path
+    method_column = functions.col(method) if isinstance(method, str) else method
+    status_column = functions.col(status) if isinstance(status, str) else status
+    path_column = functions.col(path) if isinstance(path, str) else path
     cond = (
-        (F.upper(method_column) == "GET")
+        (functions.upper(method_column) == "GET")
         & (status_column < 400)
         & asset_type(path_column, extensions).isNull()
         & ~(path_column.startswith(API_PREFIX) | (path_column == API_PREFIX.rstrip("/")))
     )
-    return F.coalesce(cond, F.lit(False))
+    return functions.coalesce(cond, functions.lit(False))

@@ -19,8 +19,7 @@ with a non-HTTP protocol under its method and `(non-http)`. Those templates are 
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, functions
 
 from analytics.contracts import MAX_METHOD_CHARS, bounded_text
 from analytics.paths import path_template
@@ -34,22 +33,22 @@ RARE_404_HITS = 5  # module constant for now; a candidate for a setting (config/
 
 def _percentiles(col: str = "request_time_ms") -> list[Column]:
     """p50 / p95 / p99 of a column (exact, linear interpolation)."""
-    arr = F.percentile(F.col(col), list(QUANTILES))
+    arr = functions.percentile(functions.col(col), list(QUANTILES))
     return [arr.getItem(i).alias(f"p{round(q * 100)}_ms") for i, q in enumerate(QUANTILES)]
 
 
 def _status_count(low: int) -> Column:
-    return F.count(F.when(F.col("status").between(low, low + 99), 1))
+    return functions.count(functions.when(functions.col("status").between(low, low + 99), 1))
 
 
 def traffic_minute(requests: DataFrame) -> DataFrame:
     """Per UTC minute: requests, bytes, 2xx..5xx counts, latency percentiles, unique client IPs."""
-    return requests.groupBy(F.date_trunc("minute", "requested_at").alias("minute_at")).agg(
-        F.count(F.lit(1)).alias("requests"),
-        F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
+    return requests.groupBy(functions.date_trunc("minute", "requested_at").alias("minute_at")).agg(
+        functions.count(functions.lit(1)).alias("requests"),
+        functions.coalesce(functions.sum("bytes"), functions.lit(0)).alias("bytes"),
         *[_status_count(c).alias(f"status_{c // 100}xx") for c in (200, 300, 400, 500)],
         *_percentiles(),
-        F.countDistinct("client_ip").alias("unique_clients"),
+        functions.countDistinct("client_ip").alias("unique_clients"),
     )
 
 
@@ -60,32 +59,38 @@ def endpoint_daily(requests: DataFrame, rare_404_hits: int = RARE_404_HITS) -> D
     input has one (as computed by analytics.paths), else computed from `path`. Rare 404s are folded
     into `{unmatched-404}` (module docstring); `rare_404_hits=0` turns folding off.
     """
-    template = F.col("path_template") if "path_template" in requests.columns else path_template("path")
-    by_kind = F.create_map(*[F.lit(x) for pair in sorted(KIND_TEMPLATES.items()) for x in pair])
-    kind_template = F.try_element_at(by_kind, F.col("request_kind"))
+    template = functions.col("path_template") if "path_template" in requests.columns else path_template("path")
+    by_kind = functions.create_map(*[functions.lit(x) for pair in sorted(KIND_TEMPLATES.items()) for x in pair])
+    kind_template = functions.try_element_at(by_kind, functions.col("request_kind"))
     keyed = requests.select(
-        bounded_text(F.coalesce(F.upper("method"), F.lit("-")), MAX_METHOD_CHARS).alias("method"),
-        F.coalesce(kind_template, template, F.lit("-")).alias("path_template"),
-        "status", "request_time_ms", "bytes", kind_template.isNull().alias("_foldable"),
+        bounded_text(functions.coalesce(functions.upper("method"), functions.lit("-")), MAX_METHOD_CHARS).alias(
+            "method"
+        ),
+        functions.coalesce(kind_template, template, functions.lit("-")).alias("path_template"),
+        "status",
+        "request_time_ms",
+        "bytes",
+        kind_template.isNull().alias("_foldable"),
     )
-    seen = keyed.groupBy("method", "path_template").agg(F.count(F.lit(1)).alias("_seen"))
+    seen = keyed.groupBy("method", "path_template").agg(functions.count(functions.lit(1)).alias("_seen"))
     # one row per distinct endpoint of the day: small enough to broadcast, so the requests stay put
-    rare = (F.col("status") == 404) & (F.col("_seen") < rare_404_hits) & F.col("_foldable")
-    folded = keyed.join(F.broadcast(seen), ["method", "path_template"]).withColumn(
-        "path_template", F.when(rare, F.lit(UNMATCHED_404)).otherwise(F.col("path_template"))
+    rare = (functions.col("status") == 404) & (functions.col("_seen") < rare_404_hits) & functions.col("_foldable")
+    folded = keyed.join(functions.broadcast(seen), ["method", "path_template"]).withColumn(
+        "path_template", functions.when(rare, functions.lit(UNMATCHED_404)).otherwise(functions.col("path_template"))
     )
     out = folded.groupBy("method", "path_template").agg(
-        F.count(F.lit(1)).alias("hits"),
+        functions.count(functions.lit(1)).alias("hits"),
         _status_count(500).alias("errors"),
         *_percentiles(),
-        F.max("request_time_ms").alias("max_ms"),
-        F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
+        functions.max("request_time_ms").alias("max_ms"),
+        functions.coalesce(functions.sum("bytes"), functions.lit(0)).alias("bytes"),
     )
-    return out.withColumn("error_rate", F.col("errors") / F.col("hits"))
+    return out.withColumn("error_rate", functions.col("errors") / functions.col("hits"))
 
 
 def status_daily(requests: DataFrame) -> DataFrame:
     """Requests and bytes per HTTP status (a missing status is reported as 0)."""
-    return requests.groupBy(F.coalesce("status", F.lit(0)).alias("status")).agg(
-        F.count(F.lit(1)).alias("requests"), F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes")
+    return requests.groupBy(functions.coalesce("status", functions.lit(0)).alias("status")).agg(
+        functions.count(functions.lit(1)).alias("requests"),
+        functions.coalesce(functions.sum("bytes"), functions.lit(0)).alias("bytes"),
     )

@@ -27,9 +27,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+from pyspark.sql import Column, DataFrame, SparkSession, functions, types
 
 from analytics import anomalies, behavior, contracts, detectors, performance, security, sessions
 from config.layout import OUTPUT_TABLES, DayLayout
@@ -86,7 +84,7 @@ def _release(df: DataFrame) -> None:
         df.unpersist()
 
 
-def read_parquet(spark: SparkSession, path: Path, schema: T.StructType) -> DataFrame:
+def read_parquet(spark: SparkSession, path: Path, schema: types.StructType) -> DataFrame:
     """A staging dataset with the contract's columns; a missing file gives an empty frame."""
     if not path.exists():
         return contracts.empty(spark, schema)
@@ -95,11 +93,13 @@ def read_parquet(spark: SparkSession, path: Path, schema: T.StructType) -> DataF
 
 
 def _within(col: str, day_start: datetime) -> Column:
-    return (F.col(col) >= F.lit(day_start)) & (F.col(col) < F.lit(day_start + timedelta(days=1)))
+    return (functions.col(col) >= functions.lit(day_start)) & (
+        functions.col(col) < functions.lit(day_start + timedelta(days=1))
+    )
 
 
 def _bounded_user_id(df: DataFrame) -> DataFrame:
-    return df.withColumn("user_id", contracts.bounded_text(F.col("user_id"), contracts.MAX_USER_ID_CHARS))
+    return df.withColumn("user_id", contracts.bounded_text(functions.col("user_id"), contracts.MAX_USER_ID_CHARS))
 
 
 def build_tables(
@@ -137,7 +137,7 @@ def build_tables(
         # neither re-run nor re-analyse the regex pass
         base = _checkpoint(enriched)
         kept.append(base)
-        requests = base.where(F.col("_in_day"))
+        requests = base.where(functions.col("_in_day"))
         hosts = sessions.site_hosts_frame(requests) if site_hosts is None else list(site_hosts)
         # the sessions need the findings only for their final is_bot flag: both run at once
         findings, unflagged = _checkpoint_all(
@@ -155,7 +155,7 @@ def build_tables(
     except BaseException:
         DayTables({}, kept).release()
         raise
-    page_requests = sessions.assign(base.where(F.col("is_page_view")), session_rows)
+    page_requests = sessions.assign(base.where(functions.col("is_page_view")), session_rows)
     human_events = behavior.human_events(events, user_agents, auto_ips)
 
     tables = {

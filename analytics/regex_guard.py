@@ -47,13 +47,13 @@ def guard(patterns: Sequence[str]) -> str:
     return "(?=[" + "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):X}}}" for c in sorted(chars)) + "])"
 
 
-def _sequence(items: Iterable[tuple[Any, Any]], c: Any) -> First:
+def _sequence(items: Iterable[tuple[Any, Any]], constants: Any) -> First:
     """First characters of a sequence of parsed items, skipping zero-width ones (anchors, lookarounds)."""
     out: set[str] = set()
     for op, av in items:
-        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        if op in (constants.AT, constants.ASSERT, constants.ASSERT_NOT):
             continue
-        first, empty = _item(op, av, c)
+        first, empty = _item(op, av, constants)
         if first is None:
             return None, False
         out |= first
@@ -62,41 +62,41 @@ def _sequence(items: Iterable[tuple[Any, Any]], c: Any) -> First:
     return frozenset(out), True
 
 
-def _item(op: Any, av: Any, c: Any) -> First:
-    if op is c.LITERAL:
+def _item(op: Any, av: Any, constants: Any) -> First:
+    if op is constants.LITERAL:
         return frozenset({chr(av)}), False
-    if op is c.IN:
-        return _char_class(av, c), False
-    if op is c.SUBPATTERN:
-        return _sequence(av[-1], c)
-    if op is c.ATOMIC_GROUP:
-        return _sequence(av, c)
-    if op is c.BRANCH:
+    if op is constants.IN:
+        return _char_class(av, constants), False
+    if op is constants.SUBPATTERN:
+        return _sequence(av[-1], constants)
+    if op is constants.ATOMIC_GROUP:
+        return _sequence(av, constants)
+    if op is constants.BRANCH:
         chars: set[str] = set()
         empty = False
         for branch in av[1]:
-            first, branch_empty = _sequence(branch, c)
+            first, branch_empty = _sequence(branch, constants)
             if first is None:
                 return None, False
             chars |= first
             empty = empty or branch_empty
         return frozenset(chars), empty
-    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+    if op in (constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT):
         low, _high, sub = av
-        first, empty = _sequence(sub, c)
+        first, empty = _sequence(sub, constants)
         return first, empty or low == 0
     return None, False  # any character, negated literal, back reference...
 
 
-def _char_class(items: Iterable[tuple[Any, Any]], c: Any) -> frozenset[str] | None:
+def _char_class(items: Iterable[tuple[Any, Any]], constants: Any) -> frozenset[str] | None:
     chars: set[str] = set()
     for op, av in items:
-        if op is c.LITERAL:
+        if op is constants.LITERAL:
             chars.add(chr(av))
-        elif op is c.RANGE and av[1] - av[0] < _MAX_RANGE:
+        elif op is constants.RANGE and av[1] - av[0] < _MAX_RANGE:
             chars |= {chr(x) for x in range(av[0], av[1] + 1)}
-        elif op is c.CATEGORY and av in (c.CATEGORY_SPACE, c.CATEGORY_DIGIT):
-            chars |= _SPACE if av is c.CATEGORY_SPACE else _DIGIT
+        elif op is constants.CATEGORY and av in (constants.CATEGORY_SPACE, constants.CATEGORY_DIGIT):
+            chars |= _SPACE if av is constants.CATEGORY_SPACE else _DIGIT
         else:
             return None  # negated classes, \w, wide ranges
     return frozenset(chars)

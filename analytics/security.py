@@ -18,8 +18,7 @@ calendar minutes, `anomaly` and `error_ratio_anomaly` the whole day.
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, Window, functions
 
 from analytics import anomalies, count_rules, detectors, rules, window_rules
 from config.settings import SecuritySettings
@@ -39,37 +38,45 @@ def findings_from_signals(signals: DataFrame, settings: SecuritySettings) -> Dat
     Distinct paths are counted as the size of their set: signals are few, and unlike countDistinct this
     keeps the aggregation to one shuffle, shared with the samples' window.
     """
-    rank = F.array_position(F.array(*[F.lit(x) for x in rules.SEVERITIES]), F.col("severity"))
-    agg = signals.groupBy("client_ip", "category").agg(
-        F.max(F.struct(rank.alias("rank"), F.col("severity"), F.col("rule_id"))).alias("top"),
-        F.min("ts").alias("first_seen_at"), F.max("ts").alias("last_seen_at"),
-        F.count(F.lit(1)).alias("request_count"), F.size(F.collect_set("path")).alias("distinct_paths"),
-        F.array_sort(F.collect_set("user_id")).alias("user_ids"), F.max("metric").alias("score"),
-        F.max("threshold").alias("threshold"), F.max("window_minutes").alias("window_minutes"),
-        F.max("detail").alias("detail"),
-        F.slice(F.array_sort(F.collect_set("matched")), 1, SAMPLES).alias("matched"),
+    rank = functions.array_position(
+        functions.array(*[functions.lit(x) for x in rules.SEVERITIES]), functions.col("severity")
     )
-    enough = F.col("category").isin(list(rules.THRESHOLD_RULES)) | (
-        F.col("request_count") >= settings.injection_min_requests
+    agg = signals.groupBy("client_ip", "category").agg(
+        functions.max(functions.struct(rank.alias("rank"), functions.col("severity"), functions.col("rule_id"))).alias(
+            "top"
+        ),
+        functions.min("ts").alias("first_seen_at"),
+        functions.max("ts").alias("last_seen_at"),
+        functions.count(functions.lit(1)).alias("request_count"),
+        functions.size(functions.collect_set("path")).alias("distinct_paths"),
+        functions.array_sort(functions.collect_set("user_id")).alias("user_ids"),
+        functions.max("metric").alias("score"),
+        functions.max("threshold").alias("threshold"),
+        functions.max("window_minutes").alias("window_minutes"),
+        functions.max("detail").alias("detail"),
+        functions.slice(functions.array_sort(functions.collect_set("matched")), 1, SAMPLES).alias("matched"),
+    )
+    enough = functions.col("category").isin(list(rules.THRESHOLD_RULES)) | (
+        functions.col("request_count") >= settings.injection_min_requests
     )
     agg = agg.where(enough)
     ordered = Window.partitionBy("client_ip", "category").orderBy("ts", "request", "status")
-    sample = F.struct(F.col("ts").alias("at"), "request", "status", "matched", "user_id")
+    sample = functions.struct(functions.col("ts").alias("at"), "request", "status", "matched", "user_id")
     samples = (
-        signals.withColumn("_rn", F.row_number().over(ordered)).where(F.col("_rn") <= SAMPLES)
-        .groupBy("client_ip", "category").agg(F.array_sort(F.collect_list(sample)).alias("samples"))
+        signals.withColumn("_rn", functions.row_number().over(ordered)).where(functions.col("_rn") <= SAMPLES)
+        .groupBy("client_ip", "category").agg(functions.array_sort(functions.collect_list(sample)).alias("samples"))
     )
-    desc = F.create_map(*[F.lit(x) for kv in sorted(_descriptions().items()) for x in kv])
-    evidence = F.to_json(F.struct(
-        F.col("top.rule_id").alias("rule_id"), "category",
-        F.try_element_at(desc, F.col("category")).alias("description"),
+    desc = functions.create_map(*[functions.lit(x) for kv in sorted(_descriptions().items()) for x in kv])
+    evidence = functions.to_json(functions.struct(
+        functions.col("top.rule_id").alias("rule_id"), "category",
+        functions.try_element_at(desc, functions.col("category")).alias("description"),
         "threshold", "window_minutes", "detail", "matched", "samples",
     ))
     return agg.join(samples, ["client_ip", "category"]).select(
         "client_ip", "category",
-        F.col("top.rule_id").alias("rule_id"), F.col("top.severity").alias("severity"),
-        "first_seen_at", "last_seen_at", "request_count", F.col("distinct_paths").cast("int"), "user_ids",
-        F.col("score").cast("double"), evidence.alias("evidence"),
+        functions.col("top.rule_id").alias("rule_id"), functions.col("top.severity").alias("severity"),
+        "first_seen_at", "last_seen_at", "request_count", functions.col("distinct_paths").cast("int"), "user_ids",
+        functions.col("score").cast("double"), evidence.alias("evidence"),
     )
 
 
@@ -99,10 +106,10 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
     """
     detection = detectors.load_detection(settings)
     base = detectors.prepare(requests, detection)
-    allowed_ips = base.where(F.col("_ip_allowed")).select("client_ip").distinct()
-    base = base.where(~F.col("_allowed"))
+    allowed_ips = base.where(functions.col("_ip_allowed")).select("client_ip").distinct()
+    base = base.where(~functions.col("_allowed"))
     if settings.allow_ips or settings.allow_cidrs:
-        events = events.join(F.broadcast(allowed_ips), "client_ip", "left_anti")
+        events = events.join(functions.broadcast(allowed_ips), "client_ip", "left_anti")
     signals = None
     for family in RULE_FAMILIES.values():
         part = family(base, events, detection)
@@ -112,21 +119,23 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
 
 def automated_ips(findings: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Distinct client IPs with a finding in one of `settings.bot_categories` (one column: client_ip)."""
-    bot = F.col("category").isin(list(settings.bot_categories))
+    bot = functions.col("category").isin(list(settings.bot_categories))
     return findings.where(bot).select("client_ip").distinct()
 
 
 def ip_daily(requests: DataFrame, findings: DataFrame) -> DataFrame:
     """Per client IP: requests, bytes, 4xx, 5xx, distinct paths / user agents, first/last seen, is_flagged."""
-    status = F.col("status")
+    status = functions.col("status")
     per_ip = requests.groupBy("client_ip").agg(
-        F.count(F.lit(1)).alias("requests"), F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
-        F.count(F.when(status.between(400, 499), 1)).alias("status_4xx"),
-        F.count(F.when(status.between(500, 599), 1)).alias("status_5xx"),
-        F.countDistinct("path").alias("distinct_paths"),
-        F.countDistinct("user_agent").alias("distinct_user_agents"),
-        F.min("requested_at").alias("first_seen_at"), F.max("requested_at").alias("last_seen_at"),
+        functions.count(functions.lit(1)).alias("requests"),
+        functions.coalesce(functions.sum("bytes"), functions.lit(0)).alias("bytes"),
+        functions.count(functions.when(status.between(400, 499), 1)).alias("status_4xx"),
+        functions.count(functions.when(status.between(500, 599), 1)).alias("status_5xx"),
+        functions.countDistinct("path").alias("distinct_paths"),
+        functions.countDistinct("user_agent").alias("distinct_user_agents"),
+        functions.min("requested_at").alias("first_seen_at"),
+        functions.max("requested_at").alias("last_seen_at"),
     )
-    flagged = findings.select("client_ip").distinct().withColumn("is_flagged", F.lit(True))
+    flagged = findings.select("client_ip").distinct().withColumn("is_flagged", functions.lit(True))
     joined = per_ip.join(flagged, "client_ip", "left")
-    return joined.withColumn("is_flagged", F.coalesce("is_flagged", F.lit(False)))
+    return joined.withColumn("is_flagged", functions.coalesce("is_flagged", functions.lit(False)))

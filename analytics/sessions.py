@@ -37,8 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics.contracts import MAX_HOST_CHARS, bounded_text
 from analytics.distinct_values import with_distinct
@@ -56,25 +55,32 @@ SESSION_COLUMNS = catalog.dataset("sessions").names_without("day")  # `day` is s
 
 def normalize_host(host: Column) -> Column:
     """Lower case, port and trailing dot removed, leading `www.` stripped, bounded; '' becomes null."""
-    bare = F.regexp_replace(F.regexp_replace(F.lower(F.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", "")
-    return F.when(bare != "", bounded_text(bare, MAX_HOST_CHARS))
+    bare = functions.regexp_replace(
+        functions.regexp_replace(functions.lower(functions.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", ""
+    )
+    return functions.when(bare != "", bounded_text(bare, MAX_HOST_CHARS))
 
 
 def referer_host(referer: Column) -> Column:
     """Normalized host of an absolute http(s)-like referer URL; null for '-', relative or garbage."""
-    raw = F.regexp_extract(referer, r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)", 1)
+    raw = functions.regexp_extract(referer, r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)", 1)
     return normalize_host(raw)
 
 
 def device_hash(client_ip: Column, user_agent: Column) -> Column:
     """sha2-256 hex of ip || 0x1f || user agent (null parts as '')."""
-    return F.sha2(F.concat_ws(SEP, F.coalesce(client_ip, F.lit("")), F.coalesce(user_agent, F.lit(""))), 256)
+    return functions.sha2(
+        functions.concat_ws(
+            SEP, functions.coalesce(client_ip, functions.lit("")), functions.coalesce(user_agent, functions.lit(""))
+        ),
+        256,
+    )
 
 
 def is_sessionable() -> Column:
     """A request that may belong to a session: a well-formed HTTP request line (request_kind 'http';
     staging written before request_kind existed reads it as null: then a request with a method)."""
-    return F.coalesce(F.col("request_kind") == "http", F.col("method").isNotNull())
+    return functions.coalesce(functions.col("request_kind") == "http", functions.col("method").isNotNull())
 
 
 def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame:
@@ -82,34 +88,42 @@ def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame
     `is_sessionable`): the islands, cut at the carry-over."""
     # the non-sessionable rows sort after the device's others: lag and running max never see them,
     # and the partitioning (client_ip, _ua) stays the one the later per-session steps reuse
-    order = Window.partitionBy("client_ip", "_ua").orderBy(F.col("_junk"), *_ORDER)
+    order = Window.partitionBy("client_ip", "_ua").orderBy(functions.col("_junk"), *_ORDER)
     running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    at = F.col("_t")
-    previous = F.lag(at).over(order)
+    at = functions.col("_t")
+    previous = functions.lag(at).over(order)
     gap_us = settings.gap_minutes * 60_000_000
     carry_us = int(settings.carry_over.total_seconds()) * 1_000_000
     # rows come in time order: the island's start is the latest gap-opened row so far
-    island_start = F.max(F.when(F.col("_gap_new"), at)).over(running)
-    island_day = island_start - F.pmod(island_start, F.lit(DAY_US))
+    island_start = functions.max(functions.when(functions.col("_gap_new"), at)).over(running)
+    island_day = island_start - functions.pmod(island_start, functions.lit(DAY_US))
     # carry-over points (00:00 + carry_over of each day after the island's first) passed so far
-    part = F.greatest(F.lit(0), F.floor((at - F.lit(carry_us) - island_day) / F.lit(DAY_US)))
+    part = functions.greatest(
+        functions.lit(0), functions.floor((at - functions.lit(carry_us) - island_day) / functions.lit(DAY_US))
+    )
     return (
-        requests.withColumns({
-            "_ua": F.coalesce("user_agent", F.lit("")), "_t": F.unix_micros("requested_at"),
-            "_junk": ~is_sessionable(),
-        })
+        requests.withColumns(
+            {
+                "_ua": functions.coalesce("user_agent", functions.lit("")),
+                "_t": functions.unix_micros("requested_at"),
+                "_junk": ~is_sessionable(),
+            }
+        )
         .withColumn("_gap_new", previous.isNull() | ((at - previous) > gap_us))
         .withColumn("_part", part)
-        .withColumn("_new", (F.col("_gap_new") | (F.col("_part") != F.lag("_part").over(order))).cast("int"))
-        .withColumn("_seq", F.when(~F.col("_junk"), F.sum("_new").over(running)))
+        .withColumn(
+            "_new",
+            (functions.col("_gap_new") | (functions.col("_part") != functions.lag("_part").over(order))).cast("int"),
+        )
+        .withColumn("_seq", functions.when(~functions.col("_junk"), functions.sum("_new").over(running)))
         .drop("_t", "_gap_new", "_part", "_new", "_junk")
     )
 
 
 def _first(cond: Column, value: str, last: bool = False) -> Column:
     """Value of the first (or last) row in request order where cond holds."""
-    keyed = F.when(cond, F.struct(*[F.col(c) for c in _ORDER], F.col(value).alias("v")))
-    return (F.max(keyed) if last else F.min(keyed)).getField("v")
+    keyed = functions.when(cond, functions.struct(*[functions.col(c) for c in _ORDER], functions.col(value).alias("v")))
+    return (functions.max(keyed) if last else functions.min(keyed)).getField("v")
 
 
 def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFrame:
@@ -122,11 +136,14 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     # regex work per distinct value (analytics/distinct_values.py); broadcast joins keep the partitioning
     per_path = {"path_template": path_template("path"), "_page": is_page_view()}
     enriched = with_distinct(requests, ("method", "status", "path"), per_path)
-    hosts = {"_referer_host": referer_host(F.col("referer")), "_vhost_host": normalize_host(F.col("vhost"))}
+    hosts = {
+        "_referer_host": referer_host(functions.col("referer")),
+        "_vhost_host": normalize_host(functions.col("vhost")),
+    }
     enriched = with_distinct(enriched, ("referer", "vhost"), hosts, values_of=requests)
     return (
         assign_sessions(enriched, settings)
-        .withColumn("is_page_view", F.col("_page") & F.col("_seq").isNotNull())
+        .withColumn("is_page_view", functions.col("_page") & functions.col("_seq").isNotNull())
         .drop("_page")
     )
 
@@ -138,29 +155,33 @@ def site_hosts_frame(requests: DataFrame) -> DataFrame:
     the first by name) is the site itself: internal links.
     """
     top = (
-        requests.select(F.col("_referer_host").alias("host"))
-        .where(F.col("host").isNotNull())
+        requests.select(functions.col("_referer_host").alias("host"))
+        .where(functions.col("host").isNotNull())
         .groupBy("host")
         .count()
-        .orderBy(F.desc("count"), "host")
+        .orderBy(functions.desc("count"), "host")
         .limit(1)
         .select("host")
     )
-    vhosts = requests.select(F.col("_vhost_host").alias("host")).where(F.col("host").isNotNull())
+    vhosts = requests.select(functions.col("_vhost_host").alias("host")).where(functions.col("host").isNotNull())
     return vhosts.unionByName(top).distinct()
 
 
 def _external_referer(reqs: DataFrame, site_hosts: Sequence[str] | DataFrame) -> DataFrame:
     """reqs with `_ref_host`: the referer host when it is neither the request's vhost nor a site host."""
-    ref = F.col("_referer_host")
-    candidate = ref.isNotNull() & ~ref.eqNullSafe(F.col("_vhost_host"))
+    ref = functions.col("_referer_host")
+    candidate = ref.isNotNull() & ~ref.eqNullSafe(functions.col("_vhost_host"))
     if isinstance(site_hosts, DataFrame):
-        own = site_hosts.select(F.col("host").alias("_referer_host"), F.lit(True).alias("_own")).distinct()
+        own = site_hosts.select(
+            functions.col("host").alias("_referer_host"), functions.lit(True).alias("_own")
+        ).distinct()
         # a broadcast join keeps the (client_ip, _ua) partitioning of reqs
-        joined = reqs.join(F.broadcast(own), "_referer_host", "left")
-        return joined.withColumn("_ref_host", F.when(candidate & F.col("_own").isNull(), ref)).drop("_own")
+        joined = reqs.join(functions.broadcast(own), "_referer_host", "left")
+        return joined.withColumn("_ref_host", functions.when(candidate & functions.col("_own").isNull(), ref)).drop(
+            "_own"
+        )
     own_hosts = [h.lower().removeprefix("www.") for h in site_hosts]
-    return reqs.withColumn("_ref_host", F.when(candidate & ~ref.isin(own_hosts), ref))
+    return reqs.withColumn("_ref_host", functions.when(candidate & ~ref.isin(own_hosts), ref))
 
 
 def session_rows(
@@ -176,51 +197,62 @@ def session_rows(
     A referer is external when its host differs from the request's vhost and from `site_hosts`
     (hosts compared after `normalize_host`; a frame as from `site_hosts_frame`, or a list).
     """
-    pv = F.col("is_page_view")
-    sess = _external_referer(reqs.where(F.col("_seq").isNotNull()), site_hosts).groupBy(*SESSION_KEY).agg(
-        F.max("user_agent").alias("user_agent"),
-        F.min("requested_at").alias("started_at"),
-        F.max("requested_at").alias("ended_at"),
-        F.count(F.lit(1)).alias("requests"),
-        F.coalesce(F.sum("bytes"), F.lit(0)).alias("bytes"),
-        F.count(F.when(pv, 1)).alias("page_views"),
+    pv = functions.col("is_page_view")
+    sess = _external_referer(reqs.where(functions.col("_seq").isNotNull()), site_hosts).groupBy(*SESSION_KEY).agg(
+        functions.max("user_agent").alias("user_agent"),
+        functions.min("requested_at").alias("started_at"),
+        functions.max("requested_at").alias("ended_at"),
+        functions.count(functions.lit(1)).alias("requests"),
+        functions.coalesce(functions.sum("bytes"), functions.lit(0)).alias("bytes"),
+        functions.count(functions.when(pv, 1)).alias("page_views"),
         _first(pv, "path_template").alias("entry_path"),
         _first(pv, "path_template", last=True).alias("exit_path"),
-        _first(F.col("_ref_host").isNotNull(), "_ref_host").alias("referrer_domain"),
+        _first(functions.col("_ref_host").isNotNull(), "_ref_host").alias("referrer_domain"),
     )
-    logins = events.where((F.col("event_type") == "login_success") & F.col("user_id").isNotNull()).select(
-        F.col("client_ip").alias("_l_ip"), F.coalesce("user_agent", F.lit("")).alias("_l_ua"),
-        F.struct("occurred_at", "user_id").alias("_login"),
+    logins = events.where(
+        (functions.col("event_type") == "login_success") & functions.col("user_id").isNotNull()
+    ).select(
+        functions.col("client_ip").alias("_l_ip"),
+        functions.coalesce("user_agent", functions.lit("")).alias("_l_ua"),
+        functions.struct("occurred_at", "user_id").alias("_login"),
     )
     # Left join on the device, then back to one row per session: the sessions stay partitioned by
     # device (no shuffle of theirs), and only the logins move.
-    on_device = (F.col("client_ip") == F.col("_l_ip")) & (F.col("_ua") == F.col("_l_ua"))
-    joined = sess.join(logins, on_device & (F.col("_login.occurred_at") <= F.col("ended_at")), "left")
+    on_device = (functions.col("client_ip") == functions.col("_l_ip")) & (
+        functions.col("_ua") == functions.col("_l_ua")
+    )
+    joined = sess.join(logins, on_device & (functions.col("_login.occurred_at") <= functions.col("ended_at")), "left")
     kept = [c for c in sess.columns if c not in SESSION_KEY]
     attributed = joined.groupBy(*SESSION_KEY).agg(
-        *[F.first(c).alias(c) for c in kept], F.max("_login").getField("user_id").alias("user_id")
+        *[functions.first(c).alias(c) for c in kept], functions.max("_login").getField("user_id").alias("user_id")
     )
-    device = device_hash(F.col("client_ip"), F.col("_ua"))
+    device = device_hash(functions.col("client_ip"), functions.col("_ua"))
     ua_info = user_agents.select(
-        "user_agent", "browser_family", "os_family", "device_type", F.col("is_bot").alias("_ua_bot")
+        "user_agent", "browser_family", "os_family", "device_type", functions.col("is_bot").alias("_ua_bot")
     ).dropDuplicates(["user_agent"])
     user_info = users.select(
-        "user_id", F.col("plan").alias("user_plan"), F.col("country").alias("user_country")
+        "user_id", functions.col("plan").alias("user_plan"), functions.col("country").alias("user_country")
     ).dropDuplicates(["user_id"])
     columns = [c for c in SESSION_COLUMNS if c != "is_bot"]
     return (
-        attributed.withColumn("visitor_key", F.coalesce("user_id", device))
+        attributed.withColumn("visitor_key", functions.coalesce("user_id", device))
         .withColumn(
             "session_id",
-            F.substring(
-                F.sha2(F.concat_ws(SEP, "visitor_key", F.date_format("started_at", ISO_MICROS), device), 256),
+            functions.substring(
+                functions.sha2(
+                    functions.concat_ws(SEP, "visitor_key", functions.date_format("started_at", ISO_MICROS), device),
+                    256,
+                ),
                 1,
                 32,
             ),
         )
-        .withColumn("duration_ms", F.floor((F.unix_micros("ended_at") - F.unix_micros("started_at")) / 1000))
-        .withColumn("is_bounce", F.col("page_views") <= 1)
-        .join(F.broadcast(ua_info), "user_agent", "left")
+        .withColumn(
+            "duration_ms",
+            functions.floor((functions.unix_micros("ended_at") - functions.unix_micros("started_at")) / 1000),
+        )
+        .withColumn("is_bounce", functions.col("page_views") <= 1)
+        .join(functions.broadcast(ua_info), "user_agent", "left")
         .join(user_info, "user_id", "left")
         .select(*SESSION_KEY, *columns, "_ua_bot")
     )
@@ -228,9 +260,9 @@ def session_rows(
 
 def flag_bots(sessions: DataFrame, automated_ips: DataFrame) -> DataFrame:
     """`session_rows` output with is_bot: bot by user agent, or from an automated IP (client_ip column)."""
-    auto = automated_ips.select("client_ip").distinct().withColumn("_ip_bot", F.lit(True))
-    is_bot = F.coalesce("_ua_bot", F.lit(False)) | F.coalesce("_ip_bot", F.lit(False))
-    flagged = sessions.join(F.broadcast(auto), "client_ip", "left").withColumn("is_bot", is_bot)
+    auto = automated_ips.select("client_ip").distinct().withColumn("_ip_bot", functions.lit(True))
+    is_bot = functions.coalesce("_ua_bot", functions.lit(False)) | functions.coalesce("_ip_bot", functions.lit(False))
+    flagged = sessions.join(functions.broadcast(auto), "client_ip", "left").withColumn("is_bot", is_bot)
     return flagged.select(*SESSION_KEY, *SESSION_COLUMNS)
 
 
@@ -246,7 +278,7 @@ def assign(reqs: DataFrame, sessions: DataFrame) -> DataFrame:
             "visitor_key",
             "user_id",
             "is_bot",
-            F.col("started_at").alias("session_started_at"),
+            functions.col("started_at").alias("session_started_at"),
         ),
         list(SESSION_KEY),
     )

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+from pyspark.sql import Column, functions
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +74,10 @@ def _column(name: str) -> Column:
     if target is None:
         raise SigmaCompileError(f"field {name!r} is not a web server field webtrail maps ({', '.join(sorted(FIELDS))})")
     if target == "_uri":
-        return F.when(F.col("query").isNull(), F.col("path")).otherwise(F.concat_ws("?", "path", "query"))
-    return F.col(target)
+        return functions.when(functions.col("query").isNull(), functions.col("path")).otherwise(
+            functions.concat_ws("?", "path", "query")
+        )
+    return functions.col(target)
 
 
 def _string_match(col: Column, value: object) -> Column:
@@ -86,11 +87,11 @@ def _string_match(col: Column, value: object) -> Column:
     parts = value.s
     plain = [p for p in parts if isinstance(p, str)]
     wild = [p for p in parts if not isinstance(p, str)]
-    text = F.lower(col.cast("string"))
+    text = functions.lower(col.cast("string"))
     if not wild:
         return text == "".join(plain).lower()
     if all(w == SpecialChars.WILDCARD_MULTI for w in wild) and len(plain) == 1:
-        needle = F.lit(plain[0].lower())
+        needle = functions.lit(plain[0].lower())
         starts, ends = parts[0] == SpecialChars.WILDCARD_MULTI, parts[-1] == SpecialChars.WILDCARD_MULTI
         if starts and ends and len(parts) == 3:
             return text.contains(needle)
@@ -112,7 +113,7 @@ def _value_match(col: Column, value: object) -> Column:
     if isinstance(value, SigmaNumber):
         return col.cast("double") == float(value.number)
     if isinstance(value, SigmaBool):
-        return col.cast("boolean") == F.lit(value.boolean)
+        return col.cast("boolean") == functions.lit(value.boolean)
     if isinstance(value, SigmaRegularExpression):
         flags = "".join(sorted({f.name[0].lower() for f in value.flags} & {"i", "m", "s"}))
         regex = value.regexp.to_plain() if hasattr(value.regexp, "to_plain") else str(value.regexp)
@@ -135,7 +136,7 @@ def _keyword(value: object) -> Column:
             parts = [*parts, SpecialChars.WILDCARD_MULTI]
         value = SigmaString.from_str("")
         value.s = parts
-    texts = [F.coalesce(F.col(c), F.lit("")) for c in ("request", "referer", "user_agent")]
+    texts = [functions.coalesce(functions.col(c), functions.lit("")) for c in ("request", "referer", "user_agent")]
     hits = [_value_match(t, value) for t in texts]
     return hits[0] | hits[1] | hits[2]
 
@@ -157,9 +158,9 @@ def compile_condition(node: object) -> Column:
             out = (out & part) if isinstance(node, ConditionAND) else (out | part)
         return out
     if isinstance(node, ConditionNOT):
-        return ~F.coalesce(compile_condition(node.args[0]), F.lit(False))
+        return ~functions.coalesce(compile_condition(node.args[0]), functions.lit(False))
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        return F.coalesce(_value_match(_column(node.field), node.value), F.lit(False))
+        return functions.coalesce(_value_match(_column(node.field), node.value), functions.lit(False))
     if isinstance(node, ConditionValueExpression):
         return _keyword(node.value)
     raise SigmaCompileError(f"condition element {type(node).__name__} is not supported")

@@ -24,8 +24,7 @@ is (t - W, t] on epoch microseconds with W = `window_minutes` (a row exactly W b
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics import detectors, rules
 from config.settings import SecuritySettings
@@ -66,32 +65,43 @@ def malformed_reason(
     'method X', 'status 400'), or null when it is not. `kind` is request_kind; a null kind (rows
     staged before it existed) falls back to reading the columns."""
     has_request = request.isNotNull() & ~request.isin("", "-")
-    junk = F.coalesce(kind == "malformed", method.isNull() & path.isNull() & has_request)
+    junk = functions.coalesce(kind == "malformed", method.isNull() & path.isNull() & has_request)
     return (
-        F.when(F.coalesce(kind == "empty", F.lit(False)), F.lit("empty request"))
-        .when(junk & F.coalesce(request.rlike(_TLS_RE), F.lit(False)), F.lit("tls handshake"))
-        .when(junk, F.lit("no method"))
-        .when(protocol.isNotNull() & ~protocol.rlike(HTTP_PROTOCOL_RE), F.concat(F.lit("protocol "), protocol))
-        .when(method.isNotNull() & ~F.upper(method).isin(*CLIENT_METHODS), F.concat(F.lit("method "), method))
-        .when(status == 400, F.lit("status 400"))
+        functions.when(functions.coalesce(kind == "empty", functions.lit(False)), functions.lit("empty request"))
+        .when(junk & functions.coalesce(request.rlike(_TLS_RE), functions.lit(False)), functions.lit("tls handshake"))
+        .when(junk, functions.lit("no method"))
+        .when(
+            protocol.isNotNull() & ~protocol.rlike(HTTP_PROTOCOL_RE),
+            functions.concat(functions.lit("protocol "), protocol),
+        )
+        .when(
+            method.isNotNull() & ~functions.upper(method).isin(*CLIENT_METHODS),
+            functions.concat(functions.lit("method "), method),
+        )
+        .when(status == 400, functions.lit("status 400"))
     )
 
 
 def malformed_signals(requests: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of malformed_request: rows inside a window holding >= malformed_requests malformed ones."""
     reason = malformed_reason(
-        F.col("request_kind"), F.col("method"), F.col("path"), F.col("protocol"), F.col("request"), F.col("status")
+        functions.col("request_kind"),
+        functions.col("method"),
+        functions.col("path"),
+        functions.col("protocol"),
+        functions.col("request"),
+        functions.col("status"),
     )
-    rows = requests.withColumn("matched", reason).where(F.col("matched").isNotNull()).withColumn(
-        "_us", F.unix_micros("requested_at")
+    rows = requests.withColumn("matched", reason).where(functions.col("matched").isNotNull()).withColumn(
+        "_us", functions.unix_micros("requested_at")
     )
     back, fwd = _window_frames(settings.window_minutes)
-    rows = rows.withColumn("metric", F.count(F.lit(1)).over(back).cast("double"))
-    fired = F.max((F.col("metric") >= settings.malformed_requests).cast("int")).over(fwd)
+    rows = rows.withColumn("metric", functions.count(functions.lit(1)).over(back).cast("double"))
+    fired = functions.max((functions.col("metric") >= settings.malformed_requests).cast("int")).over(fwd)
     return detectors.to_signals(
-        rows.withColumn("_fired", fired).where(F.col("_fired") == 1), ts=F.col("requested_at"),
-        user_id=F.when(~F.col("remote_user").isin("-", ""), F.col("remote_user")),
-        request=F.coalesce(F.col("request"), F.concat_ws(" ", "method", "path")),
+        rows.withColumn("_fired", fired).where(functions.col("_fired") == 1), ts=functions.col("requested_at"),
+        user_id=functions.when(~functions.col("remote_user").isin("-", ""), functions.col("remote_user")),
+        request=functions.coalesce(functions.col("request"), functions.concat_ws(" ", "method", "path")),
         **_rule("malformed_request", settings.malformed_requests, settings),
     )
 
@@ -99,21 +109,27 @@ def malformed_signals(requests: DataFrame, settings: SecuritySettings) -> DataFr
 def account_takeover_signals(events: DataFrame, settings: SecuritySettings) -> DataFrame:
     """Signals of account_takeover: login successes after >= account_takeover_failures failures in the window."""
     logins = events.where(
-        F.col("event_type").isin("login_failure", "login_success") & F.col("client_ip").isNotNull()
-    ).withColumns({"_us": F.unix_micros("occurred_at"), "_failure": F.col("event_type") == "login_failure"})
-    back, _ = _window_frames(settings.window_minutes)
-    counted = logins.withColumns({
-        "metric": F.sum(F.col("_failure").cast("int")).over(back).cast("double"),
-        "_users": F.size(F.collect_set(F.when(F.col("_failure"), F.col("user_id"))).over(back)),
-    })
-    taken = counted.where(~F.col("_failure") & (F.col("metric") >= settings.account_takeover_failures))
-    request = F.concat(
-        F.lit("event login_success user="), F.coalesce("user_id", F.lit("-")),
-        F.lit(" path="), F.coalesce("path", F.lit("-")),
+        functions.col("event_type").isin("login_failure", "login_success") & functions.col("client_ip").isNotNull()
+    ).withColumns(
+        {"_us": functions.unix_micros("occurred_at"), "_failure": functions.col("event_type") == "login_failure"}
     )
-    detail = F.format_string("login_failure events in the window before the success: %d (distinct users: %d)",
-                             F.col("metric").cast("int"), "_users")
+    back, _ = _window_frames(settings.window_minutes)
+    counted = logins.withColumns(
+        {
+            "metric": functions.sum(functions.col("_failure").cast("int")).over(back).cast("double"),
+            "_users": functions.size(
+                functions.collect_set(functions.when(functions.col("_failure"), functions.col("user_id"))).over(back)
+            ),
+        }
+    )
+    taken = counted.where(~functions.col("_failure") & (functions.col("metric") >= settings.account_takeover_failures))
+    request = functions.concat(
+        functions.lit("event login_success user="), functions.coalesce("user_id", functions.lit("-")),
+        functions.lit(" path="), functions.coalesce("path", functions.lit("-")),
+    )
+    detail = functions.format_string("login_failure events in the window before the success: %d (distinct users: %d)",
+                             functions.col("metric").cast("int"), "_users")
     return detectors.to_signals(
-        taken, ts=F.col("occurred_at"), request=request, detail=detail,
+        taken, ts=functions.col("occurred_at"), request=request, detail=detail,
         **_rule("account_takeover", settings.account_takeover_failures, settings),
     )

@@ -201,10 +201,10 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         stage(src, data)
         prep["stage_seconds"] = time.perf_counter() - started
     runs: dict[str, list[dict[str, Any]]] = {w: [] for w in WHAT}
-    for i in range(args.repeat):  # interleaved, so that load from other processes hits all alike
+    for run_index in range(args.repeat):  # interleaved, so that load from other processes hits all alike
         for what in WHAT:
             runs[what].append(_run_measure(what, data, args.cores))
-            print(f"{args.lines} run {i + 1} {what}: {runs[what][-1]}", flush=True)
+            print(f"{args.lines} run {run_index + 1} {what}: {runs[what][-1]}", flush=True)
     _write_results(args, prep, runs)
     if args.work is None and not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -235,12 +235,21 @@ def _write_results(args: argparse.Namespace, prep: dict[str, float], runs: dict[
     ]
     floor = _median(runs["floor"], "seconds")
     for what in WHAT:
-        r = runs[what]
-        startup = f"{_median(r, 'spark_startup_seconds'):.1f}" if "spark_startup_seconds" in r[0] else "-"
-        rss = " / ".join(f"{max(x[k] for x in r):.0f}" for k in ("rss_driver_mib", "rss_jvm_mib", "rss_total_mib"))
-        walls = ", ".join(f"{x['seconds']:.1f}" for x in r)
-        lines.append(f"| {what} | {_median(r, 'seconds'):.1f} ({walls}) | {_median(r, 'cpu_seconds'):.0f} | {rss} "
-                     f"| {startup} | {_median(r, 'seconds') / floor:.1f} |")
+        measurements = runs[what]
+        startup = (
+            f"{_median(measurements, 'spark_startup_seconds'):.1f}"
+            if "spark_startup_seconds" in measurements[0]
+            else "-"
+        )
+        rss = " / ".join(
+            f"{max(x[k] for x in measurements):.0f}" for k in ("rss_driver_mib", "rss_jvm_mib", "rss_total_mib")
+        )
+        walls = ", ".join(f"{x['seconds']:.1f}" for x in measurements)
+        lines.append(
+            f"| {what} | {_median(measurements, 'seconds'):.1f} ({walls}) "
+            f"| {_median(measurements, 'cpu_seconds'):.0f} | {rss} "
+            f"| {startup} | {_median(measurements, 'seconds') / floor:.1f} |"
+        )
     jobs = runs["stage"][0]
     lines.append(f"\nStage: {jobs.get('jobs')} Spark jobs, {jobs.get('stages')} stages; build_tables "
                  f"{_median(runs['stage'], 'build_seconds'):.1f} s of the {stage_s:.1f} s. "
@@ -262,8 +271,8 @@ def _cmd_time(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         spark = spark_session(args.cores, dict(kv.split("=", 1) for kv in args.conf))
         print(f"spark start-up {time.perf_counter() - started:.1f} s")
-        for i in range(args.repeat):
-            print(f"run {i + 1}: {run_stage(spark, layout, work / 'out')}", flush=True)
+        for run_index in range(args.repeat):
+            print(f"run {run_index + 1}: {run_stage(spark, layout, work / 'out')}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -271,29 +280,29 @@ def _cmd_time(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/bench_analytics.py", description=(__doc__ or "").split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("stage", help="parse a generated day into staging Parquet")
-    p.add_argument("--src", type=Path, default=ROOT / "sample_logs")
-    p.add_argument("--data-dir", type=Path, required=True)
-    p.set_defaults(fn=_cmd_stage)
-    p = sub.add_parser("time", help="time build_tables + write_tables on a day, in one Spark session")
-    p.add_argument("--src", type=Path, default=ROOT / "sample_logs")
-    p.add_argument("--data-dir", type=Path, help="an already staged data directory")
-    p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--conf", action="append", default=[], help="extra Spark setting KEY=VALUE")
-    p.set_defaults(fn=_cmd_time)
-    p = sub.add_parser("bench", help="generate, stage and benchmark against the baselines (fresh processes)")
-    p.add_argument("--lines", type=int, default=1_000_000)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--cores", type=int, default=2)
-    p.add_argument("--work", type=Path, help="directory for generated and staged data (kept; reused if present)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary data directory")
-    p.set_defaults(fn=_cmd_bench)
-    p = sub.add_parser("measure", help="one measurement in this process (used by bench)")
-    p.add_argument("--what", choices=WHAT, required=True)
-    p.add_argument("--data-dir", type=Path, required=True)
-    p.add_argument("--cores", type=int, default=2)
-    p.set_defaults(fn=_cmd_measure)
+    command = sub.add_parser("stage", help="parse a generated day into staging Parquet")
+    command.add_argument("--src", type=Path, default=ROOT / "sample_logs")
+    command.add_argument("--data-dir", type=Path, required=True)
+    command.set_defaults(fn=_cmd_stage)
+    command = sub.add_parser("time", help="time build_tables + write_tables on a day, in one Spark session")
+    command.add_argument("--src", type=Path, default=ROOT / "sample_logs")
+    command.add_argument("--data-dir", type=Path, help="an already staged data directory")
+    command.add_argument("--repeat", type=int, default=2)
+    command.add_argument("--cores", type=int, default=2)
+    command.add_argument("--conf", action="append", default=[], help="extra Spark setting KEY=VALUE")
+    command.set_defaults(fn=_cmd_time)
+    command = sub.add_parser("bench", help="generate, stage and benchmark against the baselines (fresh processes)")
+    command.add_argument("--lines", type=int, default=1_000_000)
+    command.add_argument("--repeat", type=int, default=3)
+    command.add_argument("--cores", type=int, default=2)
+    command.add_argument("--work", type=Path, help="directory for generated and staged data (kept; reused if present)")
+    command.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    command.set_defaults(fn=_cmd_bench)
+    command = sub.add_parser("measure", help="one measurement in this process (used by bench)")
+    command.add_argument("--what", choices=WHAT, required=True)
+    command.add_argument("--data-dir", type=Path, required=True)
+    command.add_argument("--cores", type=int, default=2)
+    command.set_defaults(fn=_cmd_measure)
     args = parser.parse_args(argv)
     args.fn(args)
     return 0

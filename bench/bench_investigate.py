@@ -150,9 +150,9 @@ def main() -> int:
     def baseline(files: list[str]) -> int:
         con = duckdb.connect()
         query = "SELECT count(*), max(bytes) FROM read_parquet(?) WHERE client_ip = ?"
-        n = con.execute(query, [files, ip]).fetchone()
+        result = con.execute(query, [files, ip]).fetchone()
         con.close()
-        return int(n[0])
+        return int(result[0])
 
     def ours(days: list[date]) -> int:
         with SqlWorkspace(data_dir, days) as workspace:

@@ -165,9 +165,9 @@ def report(summary: dict) -> None:
           f"median of {summary['repeat']}; load average now {os.getloadavg()[0]:.1f}")
     print(f"{'':32s} {'wall s':>8s} {'CPU s':>8s} {'lines/s':>12s} {'peak RSS':>10s} {'webtrail x':>11s}")
     for name in [k for k in summary if isinstance(summary[k], dict)]:
-        r = summary[name]
-        print(f"{name:32s} {r['wall_s']:8.2f} {r['cpu_s']:8.2f} {r['lines_per_s']:12,.0f} "
-              f"{r['peak_rss_mib']:7.0f} MiB {r['wall_s'] / ours['wall_s']:10.2f}x")
+        result = summary[name]
+        print(f"{name:32s} {result['wall_s']:8.2f} {result['cpu_s']:8.2f} {result['lines_per_s']:12,.0f} "
+              f"{result['peak_rss_mib']:7.0f} MiB {result['wall_s'] / ours['wall_s']:10.2f}x")
     for label, key in [("wc -l", "wc_l_s"), ("python read (4 MiB chunks)", "python_read_s")]:
         print(f"{label:32s} {summary[key]:8.2f} {'':8s} {summary['lines'] / summary[key]:12,.0f} "
               f"{'':10s} {summary[key] / ours['wall_s']:10.2f}x")

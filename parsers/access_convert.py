@@ -37,8 +37,8 @@ def _field(fields: Sequence[str], name: str) -> pl.Expr:
     return pl.col(name) if name in fields else pl.lit(None, pl.String)
 
 
-def _dash_null(e: pl.Expr) -> pl.Expr:
-    return pl.when(e == "-").then(None).otherwise(e)
+def _dash_null(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr == "-").then(None).otherwise(expr)
 
 
 def pre_reason(max_line_bytes: int, junk: pl.Expr | None = None) -> pl.Expr:

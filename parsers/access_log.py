@@ -61,10 +61,10 @@ def day_window(day: date, overlap: timedelta = timedelta(0)) -> tuple[datetime, 
 def sample_lines(path: Path, max_line_bytes: int, limit: int = SAMPLE_LINES) -> list[str]:
     """Up to ``limit`` non-blank lines from the start of a file (reads at most 100 x limit lines)."""
     out: list[str] = []
-    for n, batch in enumerate(LineReader(path, 10 * limit, max_line_bytes)):
+    for batch_index, batch in enumerate(LineReader(path, 10 * limit, max_line_bytes)):
         lines = batch.lines.head(10 * limit).to_list()
         out += [ln.rstrip("\r") for ln in lines if ln.strip() and len(ln) <= max_line_bytes]
-        if len(out) >= limit or n >= 9:
+        if len(out) >= limit or batch_index >= 9:
             break
     return out[:limit]
 
@@ -86,10 +86,10 @@ def formats_for(path: Path, settings: ParserSettings) -> list[LogFormat]:
 
 
 def _lines_frame(batch: LineBatch, source: str) -> pl.DataFrame:
-    first, n = batch.first_line_number, len(batch.lines)
+    first, count = batch.first_line_number, len(batch.lines)
     df = pl.DataFrame({"line": batch.lines.alias("line")}).with_columns(
         pl.col("line").str.strip_suffix("\r"),
-        pl.int_range(first, first + n, dtype=pl.Int64).alias("line_number"),
+        pl.int_range(first, first + count, dtype=pl.Int64).alias("line_number"),
         pl.lit(source).alias("source_file"),
     )
     byte_len = df["line"].str.len_bytes().cast(pl.Int64)
@@ -201,14 +201,14 @@ def parse_access_logs(
     ):
         for path in paths:
             stats.append(parse_file(Path(path), window, req_sink, rej_sink, settings))
-            s = stats[-1]
+            file_stats = stats[-1]
             log.info(
                 "%s: %s, %d read, %d parsed, %d rejected, %d outside day",
                 path,
-                s.format_name,
-                s.lines_read,
-                s.lines_parsed,
-                s.lines_rejected,
-                s.lines_outside_day,
+                file_stats.format_name,
+                file_stats.lines_read,
+                file_stats.lines_parsed,
+                file_stats.lines_rejected,
+                file_stats.lines_outside_day,
             )
     return stats

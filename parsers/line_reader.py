@@ -93,49 +93,53 @@ class LineReader:
 
     # -- raw bytes -------------------------------------------------------------------------------
     def _file_chunks(self) -> Iterator[bytes]:
-        with open(self.path, "rb") as f:
-            while chunk := f.read(CHUNK_BYTES):
+        with open(self.path, "rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
                 self._hash.update(chunk)
                 yield chunk
 
     def _gzip(self, raw: Iterator[bytes]) -> Iterator[bytes]:
-        d, started = zlib.decompressobj(wbits=31), False
+        decompressor, started = zlib.decompressobj(wbits=31), False
         try:
             for data in raw:
                 while data:
                     started = True
-                    yield d.decompress(data, CHUNK_BYTES)  # bounded output: no zip bomb
-                    if d.eof:  # member ended: a multi-member gzip may continue
-                        data, d, started = d.unused_data.lstrip(b"\0"), zlib.decompressobj(wbits=31), False
+                    yield decompressor.decompress(data, CHUNK_BYTES)  # bounded output: no zip bomb
+                    if decompressor.eof:  # member ended: a multi-member gzip may continue
+                        data, decompressor, started = (
+                            decompressor.unused_data.lstrip(b"\0"),
+                            zlib.decompressobj(wbits=31),
+                            False,
+                        )
                     else:
-                        data = d.unconsumed_tail
-            yield d.flush()
+                        data = decompressor.unconsumed_tail
+            yield decompressor.flush()
         except zlib.error:
             started = True
-        self.truncated = started and not d.eof
+        self.truncated = started and not decompressor.eof
 
     def _bzip2(self, raw: Iterator[bytes]) -> Iterator[bytes]:
-        d, started = bz2.BZ2Decompressor(), False
+        decompressor, started = bz2.BZ2Decompressor(), False
         try:
             for data in raw:
                 while True:
                     started = started or bool(data)
-                    yield d.decompress(data, CHUNK_BYTES)
+                    yield decompressor.decompress(data, CHUNK_BYTES)
                     data = b""
-                    if d.eof:
-                        data, d, started = d.unused_data, bz2.BZ2Decompressor(), False
+                    if decompressor.eof:
+                        data, decompressor, started = decompressor.unused_data, bz2.BZ2Decompressor(), False
                         if not data:
                             break
-                    elif d.needs_input:
+                    elif decompressor.needs_input:
                         break
         except (OSError, EOFError):
             started = True
-        self.truncated = started and not d.eof
+        self.truncated = started and not decompressor.eof
 
     def chunks(self) -> Iterator[bytes]:
         """Decompressed bytes; the codec is chosen by magic bytes, not by file name."""
-        with open(self.path, "rb") as f:
-            magic = f.read(3)
+        with open(self.path, "rb") as handle:
+            magic = handle.read(3)
         raw = self._file_chunks()
         if magic[:2] == b"\x1f\x8b":
             return self._gzip(raw)
@@ -173,12 +177,12 @@ class LineReader:
                 return lines, {}, control
             block = block[:-1]
         lines_py, bad = [], {}
-        for i, raw in enumerate(block.split(b"\n")):
+        for index, raw in enumerate(block.split(b"\n")):
             try:
                 lines_py.append(raw.decode("utf-8"))
             except UnicodeDecodeError:
                 lines_py.append(raw.decode("utf-8", errors="replace"))
-                bad[first + i] = len(raw.rstrip(b"\r"))
+                bad[first + index] = len(raw.rstrip(b"\r"))
         return pl.Series("line", lines_py, dtype=pl.String), bad, control
 
     def __iter__(self) -> Iterator[LineBatch]:

@@ -192,8 +192,8 @@ class LogFormat:
         """Unique column names for the groups: repeated or unknown fields get a ``_<n>`` name."""
         seen: set[str] = set()
         names = []
-        for i, name in enumerate(self.fields):
-            names.append(name if name in KNOWN_FIELDS and name not in seen else f"_{i}")
+        for index, name in enumerate(self.fields):
+            names.append(name if name in KNOWN_FIELDS and name not in seen else f"_{index}")
             seen.add(name)
         return names
 
@@ -213,24 +213,24 @@ def _tokens(spec: str) -> list[tuple[str, str]]:
         raise LogFormatError(f"not a named format, nginx log_format or Apache LogFormat: {spec!r}")
     out: list[tuple[str, str]] = []
     pos = 0
-    for m in pattern.finditer(spec):
-        if m.start() > pos:
-            out.append(("lit", spec[pos : m.start()]))
-        field = lookup(m)
+    for match in pattern.finditer(spec):
+        if match.start() > pos:
+            out.append(("lit", spec[pos : match.start()]))
+        field = lookup(match)
         if field == "%":
             out.append(("lit", "%"))
         elif field == "time_clf" and pattern is _APACHE_RE:
             out += [("lit", "["), ("field", field), ("lit", "]")]  # Apache %t writes the brackets
         else:
             out.append(("field", field))
-        pos = m.end()
+        pos = match.end()
     if pos < len(spec):
         out.append(("lit", spec[pos:]))
     return out
 
 
-def _apache_field(m: re.Match[str]) -> str:
-    arg, code = m.group(1), m.group(2)
+def _apache_field(match: re.Match[str]) -> str:
+    arg, code = match.group(1), match.group(2)
     if code == "%":
         return "%"
     if code == "i" and arg is not None:
@@ -252,19 +252,19 @@ def compile_format(spec: str, name: str = "custom") -> LogFormat:
     toks = _tokens(spec)
     parts: list[str] = []
     fields: list[str] = []
-    for i, (kind, value) in enumerate(toks):
+    for index, (kind, value) in enumerate(toks):
         if kind == "lit":
             parts.append(_escape(value))
             continue
-        before = toks[i - 1][1] if i > 0 and toks[i - 1][0] == "lit" else ""
-        after = toks[i + 1][1] if i + 1 < len(toks) and toks[i + 1][0] == "lit" else ""
+        before = toks[index - 1][1] if index > 0 and toks[index - 1][0] == "lit" else ""
+        after = toks[index + 1][1] if index + 1 < len(toks) and toks[index + 1][0] == "lit" else ""
         if before.endswith('"') and after.startswith('"'):
             frag = _QUOTED  # any quoted field may hold spaces
         elif before.endswith("[") and after.startswith("]"):
             frag = r"[^\]]+"  # bracketed time: lenient here so a bad value is 'bad_timestamp'
         elif value in _BARE or value in KNOWN_FIELDS:
             frag = _BARE.get(value, _TOKEN)
-        elif i + 1 == len(toks):
+        elif index + 1 == len(toks):
             frag = _SPACED_LAST  # the last field of the line ends with it
         elif after.strip(" \t"):
             frag = _SPACED
@@ -286,7 +286,7 @@ def named_formats() -> list[LogFormat]:
 
 
 def _count_json(lines: Sequence[str]) -> int:
-    n = 0
+    count = 0
     for line in lines:
         try:
             obj = json.loads(line)
@@ -297,8 +297,8 @@ def _count_json(lines: Sequence[str]) -> int:
             and any(k in obj for k in JSON_KEYS["client"])
             and any(k in obj for k in JSON_KEYS["status"])
         ):
-            n += 1
-    return n
+            count += 1
+    return count
 
 
 def count_matches(fmt: LogFormat, lines: Sequence[str]) -> int:

@@ -38,36 +38,36 @@ class ServerFormats:
 def _nginx_tokens(text: str) -> list[str]:
     """nginx config tokens: words and quoted strings (unescaped), and ';', '{', '}' as their own tokens."""
     tokens: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c.isspace():
-            i += 1
-        elif c == "#":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-        elif c in ";{}":
-            tokens.append(c)
-            i += 1
-        elif c in "'\"":
-            out, i = [], i + 1
-            while i < n and text[i] != c:
-                if text[i] == "\\" and i + 1 < n:
-                    nxt = text[i + 1]
+    pos, length = 0, len(text)
+    while pos < length:
+        char = text[pos]
+        if char.isspace():
+            pos += 1
+        elif char == "#":
+            end = text.find("\n", pos)
+            pos = length if end < 0 else end
+        elif char in ";{}":
+            tokens.append(char)
+            pos += 1
+        elif char in "'\"":
+            out, pos = [], pos + 1
+            while pos < length and text[pos] != char:
+                if text[pos] == "\\" and pos + 1 < length:
+                    nxt = text[pos + 1]
                     out.append(_NGINX_ESCAPES.get(nxt, "\\" + nxt))
-                    i += 2
+                    pos += 2
                 else:
-                    out.append(text[i])
-                    i += 1
-            if i >= n:
-                raise LogFormatError(f"unterminated {c} string in the nginx configuration")
+                    out.append(text[pos])
+                    pos += 1
+            if pos >= length:
+                raise LogFormatError(f"unterminated {char} string in the nginx configuration")
             tokens.append("".join(out))
-            i += 1
+            pos += 1
         else:
-            start = i
-            while i < n and not text[i].isspace() and text[i] not in ";{}'\"":
-                i += 1
-            tokens.append(text[start:i])
+            start = pos
+            while pos < length and not text[pos].isspace() and text[pos] not in ";{}'\"":
+                pos += 1
+            tokens.append(text[start:pos])
     return tokens
 
 
@@ -77,10 +77,10 @@ def nginx_formats(text: str) -> ServerFormats:
     formats: dict[str, str] = {}
     used: list[str] = []
     start = True  # a directive name is the first token after ';', '{' or '}'
-    for i, tok in enumerate(tokens):
-        if start and tok == "log_format" and i + 1 < len(tokens):
+    for index, tok in enumerate(tokens):
+        if start and tok == "log_format" and index + 1 < len(tokens):
             args = []
-            for arg in tokens[i + 1 :]:
+            for arg in tokens[index + 1 :]:
                 if arg == ";":
                     break
                 args.append(arg)
@@ -88,8 +88,8 @@ def nginx_formats(text: str) -> ServerFormats:
                 raise LogFormatError(f"log_format {' '.join(args)!r} has no format string")
             name, parts = args[0], [a for a in args[1:] if not a.startswith("escape=")]
             formats[name] = "".join(parts)
-        elif start and tok == "access_log" and i + 1 < len(tokens):
-            args = [a for a in tokens[i + 1 : i + 4] if a not in ";{}"]
+        elif start and tok == "access_log" and index + 1 < len(tokens):
+            args = [a for a in tokens[index + 1 : index + 4] if a not in ";{}"]
             if len(args) >= 2 and "=" not in args[1]:
                 used.append(args[1])
             elif args and args[0] != "off":
@@ -106,27 +106,27 @@ def _apache_lines(text: str) -> list[str]:
 
 def _apache_args(rest: str) -> list[str]:
     """Arguments as Apache's ap_getword_conf reads them: quoted (with \\" inside) or bare words."""
-    args, i, n = [], 0, len(rest)
-    while i < n:
-        if rest[i].isspace():
-            i += 1
+    args, pos, length = [], 0, len(rest)
+    while pos < length:
+        if rest[pos].isspace():
+            pos += 1
             continue
-        if rest[i] in "'\"":
-            quote, out, i = rest[i], [], i + 1
-            while i < n and rest[i] != quote:
-                if rest[i] == "\\" and i + 1 < n and rest[i + 1] == quote:
+        if rest[pos] in "'\"":
+            quote, out, pos = rest[pos], [], pos + 1
+            while pos < length and rest[pos] != quote:
+                if rest[pos] == "\\" and pos + 1 < length and rest[pos + 1] == quote:
                     out.append(quote)
-                    i += 2
+                    pos += 2
                 else:
-                    out.append(rest[i])
-                    i += 1
+                    out.append(rest[pos])
+                    pos += 1
             args.append("".join(out))
-            i += 1
+            pos += 1
         else:
-            start = i
-            while i < n and not rest[i].isspace():
-                i += 1
-            args.append(rest[start:i])
+            start = pos
+            while pos < length and not rest[pos].isspace():
+                pos += 1
+            args.append(rest[start:pos])
     return args
 
 
@@ -135,10 +135,10 @@ def apache_formats(text: str) -> ServerFormats:
     formats: dict[str, str] = {}
     used: list[str] = []
     for line in _apache_lines(text):
-        m = _APACHE_DIRECTIVE.match(line)
-        if not m:
+        match = _APACHE_DIRECTIVE.match(line)
+        if not match:
             continue
-        directive, args = m.group(1).lower(), _apache_args(m.group(2))
+        directive, args = match.group(1).lower(), _apache_args(match.group(2))
         if directive == "logformat" and args:
             formats[args[1] if len(args) > 1 else APACHE_DEFAULT] = args[0]
         elif directive == "customlog" and len(args) >= 2:

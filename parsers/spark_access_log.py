@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import Column, DataFrame, SparkSession, functions
 
 from parsers.access_convert import HTTP_VERSION_RE, JUNK_RE, REQUEST_LINE_RE, STATUS_MAX, STATUS_MIN
 from parsers.log_format import JSON_KEYS, LogFormat, compile_format
@@ -46,63 +45,68 @@ def _read_lines(spark: SparkSession, paths: Sequence[Path | str]) -> DataFrame:
         spark.read.option("lineSep", "\n")
         .text(str(p))
         .select(
-            F.col("value").alias("raw"),
-            F.lit(str(p)).alias("source_file"),
-            F.col("_metadata.file_block_start").alias("_block"),
+            functions.col("value").alias("raw"),
+            functions.lit(str(p)).alias("source_file"),
+            functions.col("_metadata.file_block_start").alias("_block"),
         )
         for p in paths
     ]
     df = frames[0]
     for other in frames[1:]:
         df = df.unionByName(other)
-    mid = F.monotonically_increasing_id()
+    mid = functions.monotonically_increasing_id()
     df = df.withColumn("_mid", mid).withColumns(
-        {"_pid": F.shiftright("_mid", 33), "_row": F.col("_mid").bitwiseAND(F.lit((1 << 33) - 1))}
+        {
+            "_pid": functions.shiftright("_mid", 33),
+            "_row": functions.col("_mid").bitwiseAND(functions.lit((1 << 33) - 1)),
+        }
     )
     splits = (
         df.groupBy("source_file", "_block", "_pid")
-        .agg(F.min("_row").alias("first"), F.count(F.lit(1)).alias("n"))
+        .agg(functions.min("_row").alias("first"), functions.count(functions.lit(1)).alias("n"))
         .collect()
     )
     bases, seen = [], dict[str, int]()
-    for s in sorted(splits, key=lambda r: (r["source_file"], r["_block"])):
-        before = seen.get(s["source_file"], 0)
-        bases.append((s["source_file"], s["_block"], s["_pid"], before + 1 - s["first"]))
-        seen[s["source_file"]] = before + s["n"]
+    for split in sorted(splits, key=lambda r: (r["source_file"], r["_block"])):
+        before = seen.get(split["source_file"], 0)
+        bases.append((split["source_file"], split["_block"], split["_pid"], before + 1 - split["first"]))
+        seen[split["source_file"]] = before + split["n"]
     base = spark.createDataFrame(bases, "source_file string, _block long, _pid long, _base long")
     return (
-        df.join(F.broadcast(base), ["source_file", "_block", "_pid"])
-        .withColumn("line_number", F.col("_base") + F.col("_row"))
+        df.join(functions.broadcast(base), ["source_file", "_block", "_pid"])
+        .withColumn("line_number", functions.col("_base") + functions.col("_row"))
         .drop("_block", "_pid", "_mid", "_row", "_base")
     )
 
 
-def _dash_null(c: Column) -> Column:
-    return F.when(c == "-", F.lit(None)).otherwise(c)
+def _dash_null(column: Column) -> Column:
+    return functions.when(column == "-", functions.lit(None)).otherwise(column)
 
 
 def _field(cols: dict[str, Column], name: str) -> Column:
-    return cols.get(name, F.lit(None).cast("string"))
+    return cols.get(name, functions.lit(None).cast("string"))
 
 
 def _fields(line: Column, formats: Sequence[LogFormat]) -> tuple[Column, dict[str, Column]]:
     """(index of the first matching format or null, field name -> value of that format)."""
     matched = [_json_match(line) if f.is_json else line.rlike(f.regex) for f in formats]
-    which = F.coalesce(*[F.when(m, F.lit(i)) for i, m in enumerate(matched)], F.lit(None).cast("int"))
+    which = functions.coalesce(
+        *[functions.when(m, functions.lit(i)) for i, m in enumerate(matched)], functions.lit(None).cast("int")
+    )
     cols: dict[str, list[Column]] = {}
-    for i, fmt in enumerate(formats):
+    for index, fmt in enumerate(formats):
         if fmt.is_json:
             values = {n: _json_field(line, n) for n in JSON_KEYS}
         else:
-            values = {n: F.regexp_extract(line, fmt.regex, g + 1) for g, n in enumerate(fmt.group_names)}
+            values = {n: functions.regexp_extract(line, fmt.regex, g + 1) for g, n in enumerate(fmt.group_names)}
         for name, value in values.items():
             if not name.startswith("_"):
-                cols.setdefault(name, []).append(F.when(which == i, value))
-    return which, {n: F.coalesce(*v) for n, v in cols.items()}
+                cols.setdefault(name, []).append(functions.when(which == index, value))
+    return which, {n: functions.coalesce(*v) for n, v in cols.items()}
 
 
 def _json_field(line: Column, name: str) -> Column:
-    return F.coalesce(*[F.get_json_object(line, f"$['{k}']") for k in JSON_KEYS[name]])
+    return functions.coalesce(*[functions.get_json_object(line, f"$['{k}']") for k in JSON_KEYS[name]])
 
 
 def _json_match(line: Column) -> Column:
@@ -111,7 +115,7 @@ def _json_match(line: Column) -> Column:
     return (
         line.startswith("{")
         & _json_field(line, "client").isNotNull()
-        & F.coalesce(status.rlike(r"\A[0-9]{3}\z"), F.lit(False))
+        & functions.coalesce(status.rlike(r"\A[0-9]{3}\z"), functions.lit(False))
         & has_request
     )
 
@@ -119,33 +123,37 @@ def _json_match(line: Column) -> Column:
 def _timestamp(cols: dict[str, Column]) -> Column:
     parts = []
     if "time_clf" in cols:
-        parts.append(F.try_to_timestamp(cols["time_clf"], F.lit(CLF_TIME)))
+        parts.append(functions.try_to_timestamp(cols["time_clf"], functions.lit(CLF_TIME)))
     if "time_iso" in cols:
-        parts.append(F.try_to_timestamp(F.regexp_replace(cols["time_iso"], r"Z\z", "+00:00"), F.lit(ISO_TIME)))
+        parts.append(
+            functions.try_to_timestamp(
+                functions.regexp_replace(cols["time_iso"], r"Z\z", "+00:00"), functions.lit(ISO_TIME)
+            )
+        )
     if "time_epoch" in cols:
-        us = F.round(cols["time_epoch"].try_cast("double") * 1e6).cast("long")
-        parts.append(F.timestamp_micros(us))
-    return F.coalesce(*parts) if parts else F.lit(None).cast("timestamp")
+        us = functions.round(cols["time_epoch"].try_cast("double") * 1e6).cast("long")
+        parts.append(functions.timestamp_micros(us))
+    return functions.coalesce(*parts) if parts else functions.lit(None).cast("timestamp")
 
 
 def _request(cols: dict[str, Column]) -> Column:
     request = cols.get("request")
     if not {"method", "uri", "path"} & set(cols):
-        return request if request is not None else F.lit(None).cast("string")
+        return request if request is not None else functions.lit(None).cast("string")
     target = (
         cols["uri"]
         if "uri" in cols
-        else F.concat_ws("", _field(cols, "path"), F.concat(F.lit("?"), _field(cols, "query")))
+        else functions.concat_ws("", _field(cols, "path"), functions.concat(functions.lit("?"), _field(cols, "query")))
     )
-    rebuilt = F.concat_ws(" ", _field(cols, "method"), target, _field(cols, "protocol"))
-    return rebuilt if request is None else F.coalesce(request, rebuilt)
+    rebuilt = functions.concat_ws(" ", _field(cols, "method"), target, _field(cols, "protocol"))
+    return rebuilt if request is None else functions.coalesce(request, rebuilt)
 
 
 def _request_time_ms(cols: dict[str, Column]) -> Column:
     def num(name: str) -> Column:
         return _field(cols, name).try_cast("double")
 
-    return F.coalesce(num("request_time_ms"), num("request_time_s") * 1000.0, num("request_time_us") / 1000.0)
+    return functions.coalesce(num("request_time_ms"), num("request_time_s") * 1000.0, num("request_time_us") / 1000.0)
 
 
 def classify_lines(
@@ -158,27 +166,27 @@ def classify_lines(
     """Every line with its REQUESTS_SCHEMA columns plus ``reason`` (null when parsed) and ``line``."""
     formats = _formats(log_format)
     df = _read_lines(spark, paths)
-    raw = F.col("raw")
+    raw = functions.col("raw")
     # byte length and UTF-8 validity come from the raw bytes Spark keeps in the string value
     df = df.withColumns(
         {
-            "byte_len": F.octet_length(raw) - F.when(raw.endswith(F.lit("\r")), 1).otherwise(0),
-            "has_invalid_utf8": ~F.is_valid_utf8(raw),
-            "line": F.regexp_replace(F.make_valid_utf8(raw), "\r\\z", ""),
+            "byte_len": functions.octet_length(raw) - functions.when(raw.endswith(functions.lit("\r")), 1).otherwise(0),
+            "has_invalid_utf8": ~functions.is_valid_utf8(raw),
+            "line": functions.regexp_replace(functions.make_valid_utf8(raw), "\r\\z", ""),
         }
     )
-    line = F.col("line")
+    line = functions.col("line")
     pre = (
-        F.when(F.col("byte_len") > max_line_bytes, F.lit("line_too_long"))
-        .when(line.rlike(JUNK_RE), F.lit("binary_junk"))
-        .when(line.rlike(r"\A[ \t]*\z"), F.lit("empty_line"))
+        functions.when(functions.col("byte_len") > max_line_bytes, functions.lit("line_too_long"))
+        .when(line.rlike(JUNK_RE), functions.lit("binary_junk"))
+        .when(line.rlike(r"\A[ \t]*\z"), functions.lit("empty_line"))
     )
     which, cols = _fields(line, formats)
     df = df.withColumns({"pre_reason": pre, "fmt": which})
     client = _dash_null(_field(cols, "client"))
     if trust_x_forwarded_for and "xff" in cols:
-        first = F.trim(F.split(_dash_null(cols["xff"]), ",").getItem(0))
-        client = F.coalesce(F.when(first != "", first), client)
+        first = functions.trim(functions.split(_dash_null(cols["xff"]), ",").getItem(0))
+        client = functions.coalesce(functions.when(first != "", first), client)
     df = df.withColumns(
         {
             "requested_at": _timestamp(cols),
@@ -193,35 +201,35 @@ def classify_lines(
             "vhost": _dash_null(_field(cols, "vhost")),
         }
     )
-    req = F.col("request")
+    req = functions.col("request")
     # regexp_extract gives "" for a group that did not take part; those groups are never empty
-    method = F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 1), F.lit(""))
-    target = F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 2), F.lit(""))
-    protocol = F.nullif(F.regexp_extract(req, REQUEST_LINE_RE, 3), F.lit(""))
+    method = functions.nullif(functions.regexp_extract(req, REQUEST_LINE_RE, 1), functions.lit(""))
+    target = functions.nullif(functions.regexp_extract(req, REQUEST_LINE_RE, 2), functions.lit(""))
+    protocol = functions.nullif(functions.regexp_extract(req, REQUEST_LINE_RE, 3), functions.lit(""))
     kind = (
-        F.when(req.isNull() | req.isin("", "-"), F.lit("empty"))
-        .when(method.isNull() | target.isNull(), F.lit("malformed"))
-        .when(protocol.isNotNull() & ~protocol.rlike(HTTP_VERSION_RE), F.lit("non_http"))
-        .otherwise(F.lit("http"))
+        functions.when(req.isNull() | req.isin("", "-"), functions.lit("empty"))
+        .when(method.isNull() | target.isNull(), functions.lit("malformed"))
+        .when(protocol.isNotNull() & ~protocol.rlike(HTTP_VERSION_RE), functions.lit("non_http"))
+        .otherwise(functions.lit("http"))
     )
     df = df.withColumn("request_kind", kind)
-    parsed = F.col("request_kind").isin("http", "non_http")
-    target = F.when(parsed, target)
+    parsed = functions.col("request_kind").isin("http", "non_http")
+    target = functions.when(parsed, target)
     df = df.withColumns(
         {
-            "method": F.when(parsed, method),
-            "path": F.split(target, r"\?", 2).getItem(0),
-            "query": F.when(target.contains("?"), F.split(target, r"\?", 2).getItem(1)),
-            "protocol": F.when(parsed, protocol),
+            "method": functions.when(parsed, method),
+            "path": functions.split(target, r"\?", 2).getItem(0),
+            "query": functions.when(target.contains("?"), functions.split(target, r"\?", 2).getItem(1)),
+            "protocol": functions.when(parsed, protocol),
         }
     )
-    status = F.col("status")
+    status = functions.col("status")
     reason = (
-        F.when(F.col("pre_reason").isNotNull(), F.col("pre_reason"))
-        .when(F.col("fmt").isNull(), F.lit("no_format_match"))
-        .when(F.col("requested_at").isNull(), F.lit("bad_timestamp"))
-        .when(F.col("client_ip").isNull() | (F.col("client_ip") == ""), F.lit("missing_client"))
-        .when(status.isNull() | ~status.between(STATUS_MIN, STATUS_MAX), F.lit("bad_status"))
+        functions.when(functions.col("pre_reason").isNotNull(), functions.col("pre_reason"))
+        .when(functions.col("fmt").isNull(), functions.lit("no_format_match"))
+        .when(functions.col("requested_at").isNull(), functions.lit("bad_timestamp"))
+        .when(functions.col("client_ip").isNull() | (functions.col("client_ip") == ""), functions.lit("missing_client"))
+        .when(status.isNull() | ~status.between(STATUS_MIN, STATUS_MAX), functions.lit("bad_status"))
     )
     return df.withColumn("reason", reason)
 
@@ -236,20 +244,20 @@ def parse_access_log_spark(
     """Parsed requests with exactly the REQUESTS_SCHEMA columns (Spark types); formats are tried
     in order like the polars parser's fallbacks."""
     df = classify_lines(spark, paths, log_format, trust_x_forwarded_for, max_line_bytes)
-    return df.filter(F.col("reason").isNull()).select(
-        *[F.col(n).cast(spark_type(t)).alias(n) for n, t in REQUESTS_SCHEMA.items()]
+    return df.filter(functions.col("reason").isNull()).select(
+        *[functions.col(n).cast(spark_type(t)).alias(n) for n, t in REQUESTS_SCHEMA.items()]
     )
 
 
 def rejected_lines_spark(classified: DataFrame, raw_chars: int = 2_000) -> DataFrame:
     """REJECTED_SCHEMA rows from ``classify_lines`` output (NUL bytes removed, text truncated)."""
-    raw_text = F.substring(F.regexp_replace(F.col("line"), "\u0000", ""), 1, raw_chars)
+    raw_text = functions.substring(functions.regexp_replace(functions.col("line"), "\u0000", ""), 1, raw_chars)
     cols = {
-        "source_file": F.col("source_file"),
-        "line_number": F.col("line_number"),
-        "reason": F.col("reason"),
+        "source_file": functions.col("source_file"),
+        "line_number": functions.col("line_number"),
+        "reason": functions.col("reason"),
         "raw_text": raw_text,
     }
-    return classified.filter(F.col("reason").isNotNull()).select(
+    return classified.filter(functions.col("reason").isNotNull()).select(
         *[cols[n].cast(spark_type(t)).alias(n) for n, t in REJECTED_SCHEMA.items()]
     )

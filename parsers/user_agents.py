@@ -32,8 +32,8 @@ def automation_regex(path: Path = PATTERNS_FILE) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in load_patterns(path)), re.IGNORECASE)
 
 
-def _version(v: str) -> str | None:
-    return v or None
+def _version(version: str) -> str | None:
+    return version or None
 
 
 def classify_user_agent(ua: str | None) -> dict[str, Any]:
