@@ -68,8 +68,10 @@ def load(path: Path = CORPUS) -> list[Client]:
             ua = line[3:]
             continue
         if line.startswith("at "):
-            h, m, s = (int(x) for x in line[3:].split(":"))
-            now = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC) + timedelta(hours=h, minutes=m, seconds=s)
+            hour, minute, second = (int(x) for x in line[3:].split(":"))
+            now = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC) + timedelta(
+                hours=hour, minutes=minute, seconds=second
+            )
             continue
         found = _LINE.match(line)
         if not found:
@@ -77,13 +79,13 @@ def load(path: Path = CORPUS) -> list[Client]:
         op, step, request, status, extras, line_ua = found.groups()
         opts = dict(x.split("=", 1) for x in extras.split())
         count, gap = (1, float(step)) if op == "+" else (int(step.split("/")[0]), float(step.split("/")[1]))
-        for i in range(1, count + 1):
+        for repeat in range(1, count + 1):
             now += timedelta(seconds=gap)
-            this_ua = (line_ua or ua).replace("{i}", str(i))
-            ref = opts.get("ref", "-").replace("{i}", str(i))
+            this_ua = (line_ua or ua).replace("{i}", str(repeat))
+            ref = opts.get("ref", "-").replace("{i}", str(repeat))
             user = opts.get("user", "-")
             current.lines.append(
-                f'{current.ip} - {user} [{_fmt(now)}] "{request.replace("{i}", str(i))}" {status} 512 '
+                f'{current.ip} - {user} [{_fmt(now)}] "{request.replace("{i}", str(repeat))}" {status} 512 '
                 f'"{ref}" "{this_ua}"'
             )
     return clients

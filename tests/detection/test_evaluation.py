@@ -56,20 +56,21 @@ def evaluate(clients: list[corpus.Client], found: dict[str, list[dict[str, Any]]
     """Recall per family (IPs, pairs), flagged near misses and benign clients, CVE ids missed."""
     families: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     report: dict[str, Any] = {"flagged_nearmiss": [], "flagged_benign": [], "cve_unnamed": []}
-    for c in clients:
-        cats = {f["category"] for f in found.get(c.ip, [])}
-        if c.kind == "attack":
-            fam = families[c.family]
+    for client in clients:
+        cats = {f["category"] for f in found.get(client.ip, [])}
+        if client.kind == "attack":
+            fam = families[client.family]
             fam["ips"] += 1
             fam["ips_found"] += bool(cats)
-            fam["pairs"] += len(c.expect)
-            fam["pairs_found"] += len(c.expect & cats)
-            if c.cve:
-                texts = json.dumps(found.get(c.ip, []), default=str)
-                if c.cve not in texts:
-                    report["cve_unnamed"].append((c.ip, c.cve))
+            fam["pairs"] += len(client.expect)
+            fam["pairs_found"] += len(client.expect & cats)
+            if client.cve:
+                texts = json.dumps(found.get(client.ip, []), default=str)
+                if client.cve not in texts:
+                    report["cve_unnamed"].append((client.ip, client.cve))
         elif cats:
-            report["flagged_nearmiss" if c.kind == "nearmiss" else "flagged_benign"].append((c.ip, c.family, cats))
+            flagged = "flagged_nearmiss" if client.kind == "nearmiss" else "flagged_benign"
+            report[flagged].append((client.ip, client.family, cats))
     report["families"] = {k: dict(v) for k, v in sorted(families.items())}
     total = {key: sum(f[key] for f in families.values()) for key in ("ips", "ips_found", "pairs", "pairs_found")}
     report["ip_recall"] = total["ips_found"] / total["ips"]
@@ -82,11 +83,11 @@ def evaluate(clients: list[corpus.Client], found: dict[str, list[dict[str, Any]]
 
 def render(report: dict[str, Any]) -> str:
     lines = ["family | attacking IPs found | (IP, category) pairs found", "---|---|---"]
-    for name, f in report["families"].items():
-        lines.append(f"{name} | {f['ips_found']}/{f['ips']} | {f['pairs_found']}/{f['pairs']}")
-    t = report["totals"]
-    lines.append(f"**all** | {t['ips_found']}/{t['ips']} ({report['ip_recall']:.1%}) | "
-                 f"{t['pairs_found']}/{t['pairs']} ({report['pair_recall']:.1%})")
+    for name, counts in report["families"].items():
+        lines.append(f"{name} | {counts['ips_found']}/{counts['ips']} | {counts['pairs_found']}/{counts['pairs']}")
+    totals = report["totals"]
+    lines.append(f"**all** | {totals['ips_found']}/{totals['ips']} ({report['ip_recall']:.1%}) | "
+                 f"{totals['pairs_found']}/{totals['pairs']} ({report['pair_recall']:.1%})")
     lines.append(f"near misses flagged: {len(report['flagged_nearmiss'])}/{report['nearmiss']}; "
                  f"benign flagged: {len(report['flagged_benign'])}/{report['benign']}")
     return "\n".join(lines)

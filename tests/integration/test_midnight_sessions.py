@@ -19,51 +19,51 @@ from config.settings import WebtrailSettings
 
 pytestmark = pytest.mark.integration
 
-D = datetime(2026, 11, 20, tzinfo=UTC)
+DAY = datetime(2026, 11, 20, tzinfo=UTC)
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 
 
 def every(ip: str, start: datetime, end: datetime, minutes: int) -> list[tuple[str, datetime]]:
-    out, t = [], start
-    while t <= end:
-        out.append((ip, t))
-        t += timedelta(minutes=minutes)
+    out, moment = [], start
+    while moment <= end:
+        out.append((ip, moment))
+        moment += timedelta(minutes=minutes)
     return out
 
 
 HITS = sorted(
     [
-        # evening visitor: 23:50 of D, 00:10 and 00:35 of D+1
-        *every("10.0.0.1", D + timedelta(hours=23, minutes=50), D + timedelta(days=1, minutes=10), 20),
-        ("10.0.0.1", D + timedelta(days=1, minutes=35)),
-        # pinger 23:00 of D to 02:40 of D+1, every 20 min: cut at 02:00 of D+1
-        *every("10.0.0.2", D + timedelta(hours=23), D + timedelta(days=1, hours=2, minutes=40), 20),
-        # a visit begun at 00:30 of D+1
-        *every("10.0.0.3", D + timedelta(days=1, minutes=30), D + timedelta(days=1, hours=3, minutes=10), 20),
-        # every 30 min from 22:00 of D-1 to 03:00 of D+1: cut at 02:00 of D and of D+1
-        *every("10.0.0.4", D - timedelta(hours=2), D + timedelta(days=1, hours=3), 30),
+        # evening visitor: 23:50 of DAY, 00:10 and 00:35 of DAY+1
+        *every("10.0.0.1", DAY + timedelta(hours=23, minutes=50), DAY + timedelta(days=1, minutes=10), 20),
+        ("10.0.0.1", DAY + timedelta(days=1, minutes=35)),
+        # pinger 23:00 of DAY to 02:40 of DAY+1, every 20 min: cut at 02:00 of DAY+1
+        *every("10.0.0.2", DAY + timedelta(hours=23), DAY + timedelta(days=1, hours=2, minutes=40), 20),
+        # a visit begun at 00:30 of DAY+1
+        *every("10.0.0.3", DAY + timedelta(days=1, minutes=30), DAY + timedelta(days=1, hours=3, minutes=10), 20),
+        # every 30 min from 22:00 of DAY-1 to 03:00 of DAY+1: cut at 02:00 of DAY and of DAY+1
+        *every("10.0.0.4", DAY - timedelta(hours=2), DAY + timedelta(days=1, hours=3), 30),
     ],
     key=lambda hit: hit[1],
 )
 EXPECTED = {  # (day, client_ip, started_at, requests)
-    (D.date(), "10.0.0.1", D + timedelta(hours=23, minutes=50), 3),
-    (D.date(), "10.0.0.2", D + timedelta(hours=23), 9),
-    (D.date(), "10.0.0.4", D + timedelta(hours=2), 48),
-    (D.date() + timedelta(days=1), "10.0.0.2", D + timedelta(days=1, hours=2), 3),
-    (D.date() + timedelta(days=1), "10.0.0.3", D + timedelta(days=1, minutes=30), 9),
-    (D.date() + timedelta(days=1), "10.0.0.4", D + timedelta(days=1, hours=2), 3),
+    (DAY.date(), "10.0.0.1", DAY + timedelta(hours=23, minutes=50), 3),
+    (DAY.date(), "10.0.0.2", DAY + timedelta(hours=23), 9),
+    (DAY.date(), "10.0.0.4", DAY + timedelta(hours=2), 48),
+    (DAY.date() + timedelta(days=1), "10.0.0.2", DAY + timedelta(days=1, hours=2), 3),
+    (DAY.date() + timedelta(days=1), "10.0.0.3", DAY + timedelta(days=1, minutes=30), 9),
+    (DAY.date() + timedelta(days=1), "10.0.0.4", DAY + timedelta(days=1, hours=2), 3),
 }
 SESSION_OF_D_MINUS_1 = 8  # 10.0.0.4 from 22:00 to 01:30: neither run's
 
 
-def log_line(ip: str, t: datetime) -> str:
-    stamp = t.strftime("%d/%b/%Y:%H:%M:%S +0000")
+def log_line(ip: str, moment: datetime) -> str:
+    stamp = moment.strftime("%d/%b/%Y:%H:%M:%S +0000")
     return f'{ip} - - [{stamp}] "GET /p HTTP/1.1" 200 512 "-" "{UA}"'
 
 
 @pytest.fixture(scope="module")
 def two_days(service_tmp_dir: Path, prefect_harness: None, spark) -> Iterator[Path]:
-    """Run the daily flow for D and D+1 on the log; yields the data directory."""
+    """Run the daily flow for DAY and DAY+1 on the log; yields the data directory."""
     from flows.daily import daily
     from warehouse.embedded import stop_embedded
 
@@ -74,7 +74,7 @@ def two_days(service_tmp_dir: Path, prefect_harness: None, spark) -> Iterator[Pa
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("WEBTRAIL_DATA_DIR", str(data_dir))
         mp.delenv("WEBTRAIL_DATABASE_URL", raising=False)
-        for day in (D.date(), D.date() + timedelta(days=1)):
+        for day in (DAY.date(), DAY.date() + timedelta(days=1)):
             daily(day=day, access_log=[str(log)])
         yield data_dir
     stop_embedded(data_dir / "postgres")
@@ -98,7 +98,7 @@ def test_each_session_once_and_whole(two_days: Path) -> None:
 
 def test_day_tables_count_the_day_and_page_views_follow_the_sessions(two_days: Path) -> None:
     traffic = dict(_rows(two_days, "SELECT day, sum(requests) FROM webtrail.traffic_minute GROUP BY day"))
-    in_day = {d: sum(1 for _, t in HITS if t.date() == d) for d in (D.date(), D.date() + timedelta(days=1))}
+    in_day = {d: sum(1 for _, t in HITS if t.date() == d) for d in (DAY.date(), DAY.date() + timedelta(days=1))}
     assert traffic == in_day
     views = dict(_rows(two_days, "SELECT day, sum(views) FROM webtrail.page_daily GROUP BY day"))
-    assert views == {D.date(): 3 + 9 + 48, D.date() + timedelta(days=1): 3 + 9 + 3}
+    assert views == {DAY.date(): 3 + 9 + 48, DAY.date() + timedelta(days=1): 3 + 9 + 3}

@@ -44,16 +44,17 @@ def write_day(path: Path) -> None:
     clients = ([f"198.51.{i // 250}.{i % 250 + 1}" for i in range(60)] + [f"2001:db8::{i:x}" for i in range(1, 15)]
                + [f"host-{i}.dsl.example.net" for i in range(10)])
     lines = []
-    for n in range(LINES - 2):
-        s = n * 86_399 // LINES
-        stamp = f"[{DAY.day:02d}/Oct/{DAY.year}:{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d} +0000]"
-        r = rnd.random()
+    for line_index in range(LINES - 2):
+        second_of_day = line_index * 86_399 // LINES
+        stamp = (f"[{DAY.day:02d}/Oct/{DAY.year}:{second_of_day // 3600:02d}:{second_of_day // 60 % 60:02d}:"
+                 f"{second_of_day % 60:02d} +0000]")
+        draw = rnd.random()
         client = rnd.choice(clients)
-        if r < EMPTY_SHARE:
+        if draw < EMPTY_SHARE:
             request, status, size, agent = "-", 400, "0", "-"
-        elif r < EMPTY_SHARE + 0.004:
+        elif draw < EMPTY_SHARE + 0.004:
             request, status, size, agent, client = TLS, 400, "157", "-", "45.95.147.3"
-        elif r < EMPTY_SHARE + 0.012:
+        elif draw < EMPTY_SHARE + 0.012:
             request, status, size, agent, client = rnd.choice(ODD), rnd.choice((400, 405)), "157", "-", "45.95.147.9"
         else:
             request = f"GET {rnd.choice(PAGES)} HTTP/1.1"
@@ -71,13 +72,13 @@ def independent_count(path: Path) -> dict[str, Any]:
     size: Counter[int] = Counter()
     empty = junk = rejected = 0
     for raw in path.read_bytes().decode().split("\r\n")[:-1]:
-        m = LINE_RE.match(raw)
-        if m is None or m.group(1) == "-":
+        match = LINE_RE.match(raw)
+        if match is None or match.group(1) == "-":
             rejected += 1
             continue
-        status[int(m.group(5))] += 1
-        size[int(m.group(5))] += 0 if m.group(6) == "-" else int(m.group(6))
-        request = m.group(4)
+        status[int(match.group(5))] += 1
+        size[int(match.group(5))] += 0 if match.group(6) == "-" else int(match.group(6))
+        request = match.group(4)
         empty += request == "-"
         junk += request == TLS or request == "HELP" or request.endswith("RTSP/1.0")
     return {"status": dict(status), "bytes": dict(size), "empty": empty, "junk": junk, "rejected": rejected}

@@ -91,9 +91,9 @@ def with_templates(requests: pl.DataFrame) -> pl.DataFrame:
 
 def host(text: pl.Expr) -> pl.Expr:
     """A host name as compared: lower case, no port, no trailing dot, no leading 'www.'; '' is null."""
-    h = text.str.strip_chars().str.to_lowercase().str.replace(r":[0-9]+$", "").str.strip_suffix(".")
-    h = h.str.strip_prefix("www.")
-    return pl.when(h != "").then(h)
+    cleaned = text.str.strip_chars().str.to_lowercase().str.replace(r":[0-9]+$", "").str.strip_suffix(".")
+    cleaned = cleaned.str.strip_prefix("www.")
+    return pl.when(cleaned != "").then(cleaned)
 
 
 def with_external_referers(requests: pl.DataFrame, day_requests: pl.DataFrame) -> pl.DataFrame:
@@ -112,12 +112,12 @@ def with_external_referers(requests: pl.DataFrame, day_requests: pl.DataFrame) -
     )
 
 
-def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def sessionized(day: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(requests with their session key, sessions started that day) with user, visitor, is_bot, client
     and external referrer."""
-    well_formed = d.requests.filter(pl.col("request_kind") == "http")
+    well_formed = day.requests.filter(pl.col("request_kind") == "http")
     reqs = (
-        with_external_referers(with_templates(well_formed), day_requests(d))
+        with_external_referers(with_templates(well_formed), day_requests(day))
         .with_columns(pl.col("user_agent").fill_null("").alias("ua"), pl.col("requested_at").dt.epoch("us").alias("us"))
         .sort(DEVICE + ORDER)
     )
@@ -139,7 +139,7 @@ def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataF
         pl.col("template").filter(pl.col("pv")).last().alias("exit_path"),
         pl.col("ext_ref").drop_nulls().first().alias("referrer_domain"),
     )
-    logins = d.events.filter((pl.col("event_type") == "login_success") & pl.col("user_id").is_not_null()).select(
+    logins = day.events.filter((pl.col("event_type") == "login_success") & pl.col("user_id").is_not_null()).select(
         "client_ip", pl.col("user_agent").fill_null("").alias("ua"), "occurred_at", "user_id"
     )
     attributed = (
@@ -150,7 +150,7 @@ def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataF
         .group_by(SESSION)
         .agg(pl.col("user_id").last())
     )
-    ua_bots = d.user_agents.select(
+    ua_bots = day.user_agents.select(
         "user_agent", pl.col("is_bot").alias("ua_bot"), "browser_family", "os_family", "device_type"
     )
     device = pl.lit("device ") + pl.col("client_ip") + pl.lit("\x1f") + pl.col("ua")
@@ -162,14 +162,14 @@ def sessionized(d: Day, automated_ips: set[str]) -> tuple[pl.DataFrame, pl.DataF
             (pl.col("ua_bot").fill_null(False) | pl.col("client_ip").is_in(list(automated_ips))).alias("is_bot"),
         )
     )
-    start, end = d.bounds()
+    start, end = day.bounds()
     sessions = sessions.filter((pl.col("started_at") >= start) & (pl.col("started_at") < end))
     return reqs, sessions
 
 
-def day_requests(d: Day) -> pl.DataFrame:
-    start, end = d.bounds()
-    return d.requests.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
+def day_requests(day: Day) -> pl.DataFrame:
+    start, end = day.bounds()
+    return day.requests.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
 
 
 def _latency() -> list[pl.Expr]:
@@ -177,10 +177,10 @@ def _latency() -> list[pl.Expr]:
     return [ms.quantile(q, interpolation="linear").alias(f"p{round(q * 100)}_ms") for q in (0.5, 0.95, 0.99)]
 
 
-def traffic_minute(d: Day) -> pl.DataFrame:
+def traffic_minute(day: Day) -> pl.DataFrame:
     status = pl.col("status")
     return (
-        day_requests(d)
+        day_requests(day)
         .group_by(pl.col("requested_at").dt.truncate("1m").alias("minute_at"))
         .agg(
             pl.len().alias("requests"),
@@ -192,9 +192,9 @@ def traffic_minute(d: Day) -> pl.DataFrame:
     )
 
 
-def endpoint_daily(d: Day) -> pl.DataFrame:
+def endpoint_daily(day: Day) -> pl.DataFrame:
     junk = pl.col("request_kind").replace_strict(JUNK_TEMPLATES, default=None)
-    keyed = with_templates(day_requests(d)).with_columns(
+    keyed = with_templates(day_requests(day)).with_columns(
         pl.col("method").str.to_uppercase().fill_null("-"),
         pl.coalesce(junk, pl.col("template"), pl.lit("-")).alias("path_template"),
         junk.is_null().alias("foldable"),
@@ -216,9 +216,9 @@ def endpoint_daily(d: Day) -> pl.DataFrame:
     return out.with_columns((pl.col("errors") / pl.col("hits")).alias("error_rate"))
 
 
-def status_daily(d: Day) -> pl.DataFrame:
+def status_daily(day: Day) -> pl.DataFrame:
     return (
-        day_requests(d)
+        day_requests(day)
         .group_by(pl.col("status").fill_null(0))
         .agg(pl.len().alias("requests"), pl.col("bytes").sum())
     )
@@ -247,7 +247,7 @@ def page_daily(reqs: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     return out.with_columns(rate.alias("bounce_rate"))
 
 
-def user_daily(d: Day, sessions: pl.DataFrame) -> pl.DataFrame:
+def user_daily(day: Day, sessions: pl.DataFrame) -> pl.DataFrame:
     """Known users with a human session that day, with their events and purchases of the day."""
     per_user = (
         sessions.filter(~pl.col("is_bot") & pl.col("user_id").is_not_null())
@@ -261,9 +261,9 @@ def user_daily(d: Day, sessions: pl.DataFrame) -> pl.DataFrame:
             pl.col("ended_at").max().alias("last_seen_at"),
         )
     )
-    start, end = d.bounds()
+    start, end = day.bounds()
     events = (
-        d.events.filter(pl.col("user_id").is_not_null() & pl.col("occurred_at").is_between(start, end, closed="left"))
+        day.events.filter(pl.col("user_id").is_not_null() & pl.col("occurred_at").is_between(start, end, closed="left"))
         .group_by("user_id")
         .agg(pl.len().alias("events"), (pl.col("event_type") == "purchase").sum().alias("purchases"))
     )
@@ -287,16 +287,16 @@ def referrer_daily(sessions: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def funnel_daily(d: Day, automated_ips: set[str], steps: list[str]) -> pl.DataFrame:
+def funnel_daily(day: Day, automated_ips: set[str], steps: list[str]) -> pl.DataFrame:
     """Visitors (user id, else anonymous id) of human events of the day who did steps 1..k in that order.
 
     A step is an event type, `page_view:PREFIX` a page view of a path starting with PREFIX. Each
     visitor's events are walked in time order (at equal times, lower steps first), advancing one step
     whenever an event is the next step.
     """
-    start, end = d.bounds()
-    bot_agents = list(d.user_agents.filter(pl.col("is_bot"))["user_agent"])
-    events = d.events.filter(
+    start, end = day.bounds()
+    bot_agents = list(day.user_agents.filter(pl.col("is_bot"))["user_agent"])
+    events = day.events.filter(
         pl.col("occurred_at").is_between(start, end, closed="left")
         & ~pl.col("user_agent").is_in(bot_agents).fill_null(False)
         & ~pl.col("client_ip").is_in(list(automated_ips)).fill_null(False)
@@ -319,12 +319,12 @@ def funnel_daily(d: Day, automated_ips: set[str], steps: list[str]) -> pl.DataFr
             reached[who] = step
     counts = [sum(1 for r in reached.values() if r >= k) for k in range(1, len(steps) + 1)]
     rows = []
-    for k, name in enumerate(steps, start=1):
-        previous, first = (counts[k - 2] if k > 1 else None), counts[0]
+    for step_number, name in enumerate(steps, start=1):
+        previous, first = (counts[step_number - 2] if step_number > 1 else None), counts[0]
         rows.append({
-            "step_number": k, "step_name": name, "visitors": counts[k - 1],
-            "conversion_from_previous": counts[k - 1] / previous if previous else None,
-            "conversion_from_start": counts[k - 1] / first if first else None,
+            "step_number": step_number, "step_name": name, "visitors": counts[step_number - 1],
+            "conversion_from_previous": counts[step_number - 1] / previous if previous else None,
+            "conversion_from_start": counts[step_number - 1] / first if first else None,
         })
     return pl.DataFrame(rows, schema={"step_number": pl.Int32, "step_name": pl.String, "visitors": pl.Int64,
                                       "conversion_from_previous": pl.Float64, "conversion_from_start": pl.Float64})

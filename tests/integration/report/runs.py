@@ -64,9 +64,10 @@ def hostile_log(path: Path) -> Path:
     """A day of plain traffic plus requests whose every attacker-controlled field is a script payload."""
     at = datetime(HOSTILE_DAY.year, HOSTILE_DAY.month, HOSTILE_DAY.day, 12, 0, 0)
     lines = benign_lines(HOSTILE_DAY, 300)
-    for i, hostile in enumerate([SCRIPT_PATH, ATTRIBUTE_PATH, JAVASCRIPT_PATH] * 3):
-        lines.append(_line("203.0.113.66", at + timedelta(seconds=5 * i), hostile, 404, HOSTILE_AGENT, HOSTILE_REFERER))
-        lines.append(_line("203.0.113.67", at + timedelta(seconds=5 * i + 1), hostile, 200, HOSTILE_AGENT,
+    for attack_number, hostile in enumerate([SCRIPT_PATH, ATTRIBUTE_PATH, JAVASCRIPT_PATH] * 3):
+        lines.append(_line("203.0.113.66", at + timedelta(seconds=5 * attack_number), hostile, 404, HOSTILE_AGENT,
+                           HOSTILE_REFERER))
+        lines.append(_line("203.0.113.67", at + timedelta(seconds=5 * attack_number + 1), hostile, 200, HOSTILE_AGENT,
                            HOSTILE_REFERER))
     path.write_text("".join(sorted(lines, key=lambda line: line.split("[", 1)[1])), encoding="utf-8")
     return path

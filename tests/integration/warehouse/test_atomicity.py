@@ -50,12 +50,12 @@ CHILD = textwrap.dedent(
 )
 
 
-def status_table(n: int, offset: int = 0) -> pa.Table:
+def status_table(row_count: int, offset: int = 0) -> pa.Table:
     return pa.table(
         {
-            "status": pa.array(range(offset, offset + n), pa.int32()),
-            "requests": pa.array([7] * n, pa.int64()),
-            "bytes": pa.array([offset] * n, pa.int64()),
+            "status": pa.array(range(offset, offset + row_count), pa.int32()),
+            "requests": pa.array([7] * row_count, pa.int64()),
+            "bytes": pa.array([offset] * row_count, pa.int64()),
         }
     )
 
@@ -102,9 +102,9 @@ def _advisory_waiters(conn: psycopg2.extensions.connection) -> int:
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s",
             (DAY_LOCK_NAMESPACE,),
         )
-        (n,) = cur.fetchone()
+        (waiters,) = cur.fetchone()
     conn.rollback()
-    return int(n)
+    return int(waiters)
 
 
 def test_concurrent_loads_of_one_day_serialize(db_url: str, tmp_path: Path) -> None:
@@ -118,25 +118,25 @@ def test_concurrent_loads_of_one_day_serialize(db_url: str, tmp_path: Path) -> N
     errors: list[BaseException] = []
 
     def load() -> None:
-        c = connect(db_url)
+        loader_conn = connect(db_url)
         try:
-            replace_day(c, day, {"status_daily": path}, batch_rows=256)
+            replace_day(loader_conn, day, {"status_daily": path}, batch_rows=256)
         except BaseException as exc:  # noqa: BLE001 - asserted below
             errors.append(exc)
         finally:
-            c.close()
+            loader_conn.close()
 
     threads = [threading.Thread(target=load) for _ in range(2)]
-    for t in threads:
-        t.start()
+    for thread in threads:
+        thread.start()
     deadline = time.monotonic() + 30
     while _advisory_waiters(observer) < 2:
         assert time.monotonic() < deadline, "loaders did not wait for the day lock"
         time.sleep(0.05)
     assert count_rows(observer, "status_daily", day) == 0  # nothing loaded while the lock is held
     holder.rollback()  # release
-    for t in threads:
-        t.join(60)
+    for thread in threads:
+        thread.join(60)
     assert not errors, errors
     assert count_rows(observer, "status_daily", day) == 2_000  # no duplicates, no PK errors
     holder.close()

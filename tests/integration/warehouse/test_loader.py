@@ -38,8 +38,8 @@ HOSTILE = [
 ]
 
 
-def session_rows(day: date = DAY, n: int | None = None, tag: str = "") -> pa.Table:
-    values = HOSTILE if n is None else [f"v{i}{tag}" for i in range(n)]
+def session_rows(day: date = DAY, value_count: int | None = None, tag: str = "") -> pa.Table:
+    values = HOSTILE if value_count is None else [f"v{i}{tag}" for i in range(value_count)]
     count = len(values)
     return pa.table(
         {

@@ -52,17 +52,17 @@ def test_concurrent_migrators_serialize(pg_server: str) -> None:
 
     def run() -> None:
         try:
-            c = connect(url)
-            results.append(migrate(c))
-            c.close()
+            conn = connect(url)
+            results.append(migrate(conn))
+            conn.close()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
     with admin.cursor() as cur:
         cur.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
     admin.close()

@@ -40,10 +40,10 @@ class Frames:
 
     def requests(self, rows: list[dict[str, Any]]) -> DataFrame:
         filled = []
-        for i, r in enumerate(rows):
-            path, query, method = r.get("path", "/"), r.get("query"), r.get("method", "GET")
+        for index, row in enumerate(rows):
+            path, query, method = row.get("path", "/"), row.get("query"), row.get("method", "GET")
             target = path + (f"?{query}" if query is not None else "")
-            filled.append({"line_number": i + 1, "request": f"{method} {target} HTTP/1.1", **r})
+            filled.append({"line_number": index + 1, "request": f"{method} {target} HTTP/1.1", **row})
         defaults = {
             "source_file": "access.log",
             "method": "GET",

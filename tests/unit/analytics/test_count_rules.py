@@ -15,18 +15,20 @@ from analytics.security import security_findings
 from config.settings import Bucket, Retry, SecuritySettings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
-C, L = 4, 10.0  # probing bucket of the test: 5 distinct 404 paths within 40 s overflow it
-SETTINGS = SecuritySettings(probing=Bucket(capacity=C, leak_seconds=L), noscript=Retry(maxretry=3, findtime_seconds=60))
+CAPACITY, LEAK_SECONDS = 4, 10.0  # probing bucket of the test: 5 distinct 404 paths within 40 s overflow it
+SETTINGS = SecuritySettings(
+    probing=Bucket(capacity=CAPACITY, leak_seconds=LEAK_SECONDS), noscript=Retry(maxretry=3, findtime_seconds=60)
+)
 
 
 def bucket_overflows(times: list[float], capacity: int, leak: float) -> bool:
     """Reference leaky bucket: level drains 1 per `leak` seconds; an event poured at level > capacity - 1
     (the bucket already holds `capacity`) overflows it."""
     level, last = 0.0, None
-    for t in times:
+    for moment in times:
         if last is not None:
-            level = max(0.0, level - (t - last) / leak)
-        last = t
+            level = max(0.0, level - (moment - last) / leak)
+        last = moment
         if level > capacity - 1 + 1e-9:
             return True
         level += 1
@@ -36,9 +38,9 @@ def bucket_overflows(times: list[float], capacity: int, leak: float) -> bool:
 SEQUENCES: dict[str, list[float]] = {
     "burst_c_plus_1": [0, 1, 2, 3, 4],  # C + 1 at once: overflows
     "burst_c": [0, 1, 2, 3],  # C: held
-    "rate_above_leak": [i * 0.9 * L for i in range(60)],  # one every 9 s (leak 10 s): fills, overflows
-    "rate_below_leak": [i * 1.1 * L for i in range(60)],  # one every 11 s: drains faster than it fills
-    "rate_at_leak": [i * L for i in range(60)],  # exactly the leak: never more than C in the bucket
+    "rate_above_leak": [i * 0.9 * LEAK_SECONDS for i in range(60)],  # one every 9 s (leak 10 s): fills, overflows
+    "rate_below_leak": [i * 1.1 * LEAK_SECONDS for i in range(60)],  # one every 11 s: drains faster than it fills
+    "rate_at_leak": [i * LEAK_SECONDS for i in range(60)],  # exactly the leak: never more than C in the bucket
 }
 
 
@@ -69,7 +71,7 @@ def fired(frames: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", sorted(SEQUENCES))
 def test_window_fires_exactly_when_the_bucket_overflows(fired: dict[str, Any], name: str) -> None:
-    expected = bucket_overflows(SEQUENCES[name], C, L)
+    expected = bucket_overflows(SEQUENCES[name], CAPACITY, LEAK_SECONDS)
     assert expected == (name in {"burst_c_plus_1", "rate_above_leak"})  # the reference itself
     assert ((ip_of(name), "WT-SEC-001") in fired) == expected
 
@@ -94,8 +96,8 @@ def test_bucket_evidence_names_the_public_rule(fired: dict[str, Any]) -> None:
 
 
 def test_every_count_rule_has_a_public_counterpart_and_a_setting() -> None:
-    s = SecuritySettings()
+    settings = SecuritySettings()
     for rule in count_rules.COUNT_RULES:
         assert rule.public.startswith(("CrowdSec ", "fail2ban "))
-        assert count_rules.limit(rule, s).threshold >= 1
+        assert count_rules.limit(rule, settings).threshold >= 1
     assert len({r.rule_id for r in count_rules.COUNT_RULES}) == len(count_rules.COUNT_RULES)

@@ -42,8 +42,8 @@ def test_fake_crawlers_and_allowlists(frames: Any, tmp_path: Path) -> None:
         "engine": "google", "user_agent": "googlebot", "creationTime": "2026-12-01",
         "prefixes": [{"ipv4Prefix": "66.249.64.0/19"}, {"ipv6Prefix": "2001:4860:4801::/48"}]}))
 
-    def at(s: float) -> datetime:
-        return T0 + timedelta(seconds=s)
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
 
     rows = [
         {"client_ip": "66.249.66.1", "requested_at": at(1), "user_agent": GOOGLEBOT},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyspark.sql import functions as F
+from pyspark.sql import functions
 
 from analytics.distinct_values import with_distinct
 
@@ -12,7 +12,11 @@ from analytics.distinct_values import with_distinct
 def test_every_row_gets_the_value_of_its_key_null_keys_included(spark: Any) -> None:
     rows = [(1, "/a", None), (2, "/a", "x=1"), (3, None, None), (4, "/a", None), (5, None, "y")]
     df = spark.createDataFrame(rows, "id int, path string, query string")
-    text = F.concat(F.coalesce("path", F.lit("-")), F.lit("?"), F.coalesce("query", F.lit("")))
+    text = functions.concat(
+        functions.coalesce("path", functions.lit("-")),
+        functions.lit("?"),
+        functions.coalesce("query", functions.lit("")),
+    )
     out = with_distinct(df, ("path", "query"), {"_text": text})
     assert out.columns == ["id", "path", "query", "_text"]
     # (/a, null) twice, (null, null) and (null, y): each row its own key's value, no row lost or doubled

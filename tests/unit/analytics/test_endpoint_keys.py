@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession, functions
 
 from analytics import contracts, performance
 from analytics.paths import path_template
@@ -38,7 +37,7 @@ def test_rare_404s_fold_per_method(frames: Any) -> None:
         ("GET", "/product/{id}"): (6, 10.0),
     }
     unfolded = performance.endpoint_daily(requests, rare_404_hits=0)
-    assert unfolded.count() == 7 and unfolded.agg(F.sum("hits")).first()[0] == len(rows)
+    assert unfolded.count() == 7 and unfolded.agg(functions.sum("hits")).first()[0] == len(rows)
 
 
 def test_keys_are_bounded(spark: SparkSession) -> None:
@@ -50,8 +49,8 @@ def test_keys_are_bounded(spark: SparkSession) -> None:
     )
     out = df.select(
         path_template("path").alias("t"),
-        contracts.bounded_text(F.col("user_id"), contracts.MAX_USER_ID_CHARS).alias("u"),
-        normalize_host(F.col("host")).alias("h"),
+        contracts.bounded_text(functions.col("user_id"), contracts.MAX_USER_ID_CHARS).alias("u"),
+        normalize_host(functions.col("host")).alias("h"),
     ).collect()
     assert out[0].t == long_path[: contracts.MAX_PATH_TEMPLATE_CHARS]
     assert len(out[0].u) == contracts.MAX_USER_ID_CHARS and len(out[0].h) == contracts.MAX_HOST_CHARS

@@ -17,8 +17,10 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def ev(s: float, event_type: str, user: str | None, anon: str | None = None, path: str | None = None) -> dict[str, Any]:
-    return {"occurred_at": at(s), "event_type": event_type, "user_id": user, "anonymous_id": anon, "path": path}
+def ev(
+    seconds: float, event_type: str, user: str | None, anon: str | None = None, path: str | None = None
+) -> dict[str, Any]:
+    return {"occurred_at": at(seconds), "event_type": event_type, "user_id": user, "anonymous_id": anon, "path": path}
 
 
 def test_funnel(frames: Any) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession, functions
 
 from analytics.paths import PATH_RULES, PathRule, asset_type, is_page_view, path_template
 
@@ -58,11 +57,11 @@ def test_templates_assets_and_page_views(spark: SparkSession) -> None:
         path_template("path").alias("t"),
         asset_type("path").alias("a"),
         is_page_view().alias("v"),
-        path_template(F.lit("/sku/ABC-12/x"), custom).alias("c"),
+        path_template(functions.lit("/sku/ABC-12/x"), custom).alias("c"),
     ).collect()
-    for r in out:
-        if r.pv is None:
-            assert (r.t, r.a) == (r.tpl, r.asset), r.path
+    for row in out:
+        if row.pv is None:
+            assert (row.t, row.a) == (row.tpl, row.asset), row.path
         else:
-            assert r.v == r.pv, (r.path, r.v)
+            assert row.v == row.pv, (row.path, row.v)
     assert out[0].c == "/sku/{sku}/x"

@@ -27,27 +27,27 @@ def write_staging(layout: DayLayout) -> None:
     ]
     ips = ["1.1.1.1", "1.1.1.1", "2.2.2.2", "3.3.3.3"]
     paths = ["/", "/product/1", "/product/2", "/.env"]
-    n = len(times)
+    row_count = len(times)
     requests = pl.DataFrame(
         {
-            "source_file": ["a.log"] * n,
-            "line_number": list(range(1, n + 1)),
+            "source_file": ["a.log"] * row_count,
+            "line_number": list(range(1, row_count + 1)),
             "client_ip": ips,
-            "remote_user": [None] * n,
+            "remote_user": [None] * row_count,
             "requested_at": times,
-            "method": ["GET"] * n,
+            "method": ["GET"] * row_count,
             "path": paths,
-            "query": [None] * n,
-            "protocol": ["HTTP/1.1"] * n,
+            "query": [None] * row_count,
+            "protocol": ["HTTP/1.1"] * row_count,
             "request": [f"GET {p} HTTP/1.1" for p in paths],
             "request_kind": ["http"] * len(paths),
             "status": [200, 200, 200, 404],
             "bytes": [10, 20, 30, 40],
-            "referer": [None] * n,
-            "user_agent": [UA] * n,
+            "referer": [None] * row_count,
+            "user_agent": [UA] * row_count,
             "request_time_ms": [1.0, 2.0, 3.0, None],
-            "vhost": [None] * n,
-            "has_invalid_utf8": [False] * n,
+            "vhost": [None] * row_count,
+            "has_invalid_utf8": [False] * row_count,
         },
         schema=REQUESTS_SCHEMA,
     )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession, functions
 
 from analytics import rules
 from analytics.regex_guard import first_chars, guard
@@ -47,7 +46,10 @@ def test_guarded_regexes_match_exactly_as_unguarded(spark: SparkSession) -> None
         guarded = rules.combined_regex(sources)
         plain = "(?i)(?:" + "|".join(f"(?:{p})" for p in sources) + ")"
         assert guarded != plain or first_chars(sources) is None, name
-        cols += [F.regexp_extract("t", guarded, 0).alias(f"{name}_g"), F.regexp_extract("t", plain, 0).alias(name)]
+        cols += [
+            functions.regexp_extract("t", guarded, 0).alias(f"{name}_g"),
+            functions.regexp_extract("t", plain, 0).alias(name),
+        ]
     row_matches = 0
     for row in df.select(*cols).collect():
         for name in patterns:

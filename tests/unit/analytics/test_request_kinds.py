@@ -102,10 +102,10 @@ def test_malformed_request_sees_tls_probes_and_empty_bursts(day: DataFrame, fram
     settings = SecuritySettings(malformed_requests=10)
     findings = {(r.client_ip, r.category): r for r in
                 security_findings(day, frames.events([]), settings).collect()}
-    f = findings[("10.9.0.1", "malformed_request")]
+    finding = findings[("10.9.0.1", "malformed_request")]
     # TLS, HELP, PRI (method), SSTP (method), RTSP (protocol), 6 empties = 11 in 15 s; PROPFIND is WebDAV
-    assert f.request_count == 11 and f.score == 11.0
-    evidence = json.loads(f.evidence)
+    assert finding.request_count == 11 and finding.score == 11.0
+    evidence = json.loads(finding.evidence)
     assert evidence["matched"] == ["empty request", "method PRI", "method SSTP_DUPLEX_POST", "no method",
                                    "protocol RTSP/1.0"]
     assert evidence["samples"][0]["request"] == TLS.replace("\\x", "\\x")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pyspark.sql import functions as F
+from pyspark.sql import functions
 
 from analytics.security import automated_ips, ip_daily, security_findings
 from config.settings import Bucket, Retry, SecuritySettings
@@ -32,27 +32,27 @@ SETTINGS = SecuritySettings(
 
 
 def traffic() -> list[dict[str, Any]]:
-    r: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     # path_scan: 5 distinct 404s within 599 s fire; 4 distinct (one repeated) do not; 5 spread over exactly
     # 600 s do not either (the window ending at t is (t - 10 min, t]).
-    r += [
+    rows += [
         {"client_ip": "10.0.0.1", "requested_at": at(s), "path": f"/p{i}", "status": 404}
         for i, s in enumerate((0, 100, 200, 300, 599))
     ]
-    r += [
+    rows += [
         {"client_ip": "10.0.0.2", "requested_at": at(i * 10), "path": f"/q{min(i, 3)}", "status": 404} for i in range(6)
     ]
-    r += [
+    rows += [
         {"client_ip": "10.0.0.3", "requested_at": at(s), "path": f"/r{i}", "status": 403}
         for i, s in enumerate((0, 150, 300, 450, 600))
     ]
     # sensitive files; a 200 on /.git/config escalates to critical
-    r += [
+    rows += [
         {"client_ip": "10.0.0.4", "requested_at": at(5), "path": "/.env", "status": 404},
         {"client_ip": "10.0.0.4", "requested_at": at(6), "path": "/.git/config", "status": 200},
     ]
     # traversal variants, one IP each
-    for i, (path, query) in enumerate(
+    for host_number, (path, query) in enumerate(
         [
             ("/static/../../etc/passwd", None),
             ("/download", "file=%2e%2e%2f%2e%2e%2fetc%2fpasswd"),
@@ -62,8 +62,10 @@ def traffic() -> list[dict[str, Any]]:
         ],
         start=1,
     ):
-        r.append({"client_ip": f"10.0.1.{i}", "requested_at": at(10), "path": path, "query": query, "status": 400})
-    r += [
+        rows.append(
+            {"client_ip": f"10.0.1.{host_number}", "requested_at": at(10), "path": path, "query": query, "status": 400}
+        )
+    rows += [
         {
             "client_ip": "10.0.2.1",
             "requested_at": at(20),
@@ -88,11 +90,11 @@ def traffic() -> list[dict[str, Any]]:
         {"client_ip": "10.0.5.1", "requested_at": at(26), "path": "/product/1", "user_agent": "sqlmap/1.7.2#stable"},
     ]
     # brute force: 4 failed login POSTs fire, 3 (a user mistyping) do not
-    r += [
+    rows += [
         {"client_ip": "10.0.6.1", "requested_at": at(30 * i), "method": "POST", "path": "/wp-login.php", "status": 401}
         for i in range(4)
     ]
-    r += [
+    rows += [
         {
             "client_ip": "10.0.6.2",
             "requested_at": at(30 * i),
@@ -103,15 +105,15 @@ def traffic() -> list[dict[str, Any]]:
         for i in range(4)
     ]
     # flood: 15 requests in one calendar minute fire, 14 do not
-    r += [{"client_ip": "10.0.8.1", "requested_at": at(300 + i), "path": "/"} for i in range(15)]
-    r += [{"client_ip": "10.0.8.2", "requested_at": at(300 + i), "path": "/"} for i in range(14)]
+    rows += [{"client_ip": "10.0.8.1", "requested_at": at(300 + i), "path": "/"} for i in range(15)]
+    rows += [{"client_ip": "10.0.8.2", "requested_at": at(300 + i), "path": "/"} for i in range(14)]
     # benign: a crawler with many 404s and a burst, a broken page 404 for many clients, odd but harmless URLs
-    r += [
+    rows += [
         {"client_ip": "66.249.66.1", "requested_at": at(i), "path": f"/old/{i}", "status": 404, "user_agent": BOT_UA}
         for i in range(20)
     ]
-    r += [{"client_ip": f"10.1.0.{i}", "requested_at": at(i), "path": "/broken", "status": 404} for i in range(8)]
-    for i, (path, query) in enumerate(
+    rows += [{"client_ip": f"10.1.0.{i}", "requested_at": at(i), "path": "/broken", "status": 404} for i in range(8)]
+    for offset, (path, query) in enumerate(
         [
             ("/files/report..final.pdf", None),
             ("/search", "q=select+a+product+from+catalog"),
@@ -122,16 +124,16 @@ def traffic() -> list[dict[str, Any]]:
             ("/blog/2026/05/post", "utm_source=news"),
         ]
     ):
-        r.append(
+        rows.append(
             {
                 "client_ip": "10.2.0.1",
-                "requested_at": at(40 + i),
+                "requested_at": at(40 + offset),
                 "path": path,
                 "query": query,
                 "referer": "https://www.google.com/",
             }
         )
-    return r
+    return rows
 
 
 def failures(ip: str, users: list[str]) -> list[dict[str, Any]]:
@@ -192,7 +194,8 @@ def test_ip_daily_and_automated_ips(findings) -> None:
     auto = {r.client_ip for r in automated_ips(found, SETTINGS).collect()}
     assert auto == {ip for ip, _ in EXPECTED}
     daily = {
-        r.client_ip: r for r in ip_daily(requests, found).where(F.col("client_ip").startswith("10.0.0.")).collect()
+        r.client_ip: r
+        for r in ip_daily(requests, found).where(functions.col("client_ip").startswith("10.0.0.")).collect()
     }
     assert daily["10.0.0.1"].is_flagged and not daily["10.0.0.2"].is_flagged
     assert (daily["10.0.0.4"].requests, daily["10.0.0.4"].status_4xx, daily["10.0.0.4"].distinct_paths) == (2, 1, 2)
@@ -203,8 +206,8 @@ def test_anomaly_robust_z_score(frames: Any) -> None:
     # 4 min), 12 (12 in one minute, below min requests); the declared crawler is left out. median 2, MAD 1:
     # z(10.9.0.9) = 0.6745 * (10 - 2) / 1 = 5.396.
     rows: list[dict[str, Any]] = []
-    for i, n in enumerate((1, 1, 2, 2, 3, 3)):
-        rows += [{"client_ip": f"10.9.0.{i}", "requested_at": at(k)} for k in range(n)]
+    for host_number, request_count in enumerate((1, 1, 2, 2, 3, 3)):
+        rows += [{"client_ip": f"10.9.0.{host_number}", "requested_at": at(k)} for k in range(request_count)]
     rows += [{"client_ip": "10.9.0.7", "requested_at": at(30 * k)} for k in range(40)]
     rows += [{"client_ip": "10.9.0.9", "requested_at": at(6 * k)} for k in range(40)]
     rows += [{"client_ip": "10.9.0.8", "requested_at": at(k)} for k in range(12)]

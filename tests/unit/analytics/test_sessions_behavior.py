@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pyspark.sql import functions as F
+from pyspark.sql import functions
 
 from analytics import behavior
 from analytics.sessions import SESSION_COLUMNS, assign, flag_bots, prepare_requests, session_rows
@@ -23,10 +23,10 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def req(ip: str, s: float, path: str, line: int, ua: str = HUMAN, referer: str | None = None) -> dict[str, Any]:
+def req(ip: str, seconds: float, path: str, line: int, ua: str = HUMAN, referer: str | None = None) -> dict[str, Any]:
     return {
         "client_ip": ip,
-        "requested_at": at(s),
+        "requested_at": at(seconds),
         "path": path,
         "line_number": line,
         "user_agent": ua,
@@ -97,9 +97,9 @@ def sessionized(frames: Any, spark: Any):
 
 
 def test_sessions(sessionized) -> None:
-    _, _, s, _ = sessionized
-    assert len(s) == 7
-    a1, a2 = s[("1.1.1.1", HUMAN, at(0))], s[("1.1.1.1", HUMAN, at(3601))]
+    _, _, session_by_key, _ = sessionized
+    assert len(session_by_key) == 7
+    a1, a2 = session_by_key[("1.1.1.1", HUMAN, at(0))], session_by_key[("1.1.1.1", HUMAN, at(3601))]
     assert (a1.requests, a1.page_views, a1.duration_ms, a1.is_bounce, a1.ended_at.astimezone(UTC)) == (
         3,
         2,
@@ -117,20 +117,26 @@ def test_sessions(sessionized) -> None:
     vk = device("1.1.1.1", HUMAN)
     assert a1.visitor_key == vk and a1.user_id is None and not a1.is_bot and a1.browser_family == "Firefox"
     assert a1.session_id == hashlib.sha256(f"{vk}\x1f2026-05-01T10:00:00.000000Z\x1f{vk}".encode()).hexdigest()[:32]
-    b = s[("2.2.2.2", HUMAN, at(100))]
-    assert (b.requests, b.entry_path, b.exit_path, b.user_id, b.visitor_key) == (3, "/a", "/c", "u1", "u1")
-    assert (b.user_plan, b.user_country) == ("pro", "DE")
-    assert s[("3.3.3.3", BOT, at(10))].is_bot and s[("4.4.4.4", HUMAN, at(10))].is_bot
-    f = s[("1.1.1.1", OTHER, at(60))]
-    assert (f.browser_family, f.is_bot, f.visitor_key) == (None, False, device("1.1.1.1", OTHER))
-    assert s[("5.5.5.5", HUMAN, at(-36600))].requests == 2
+    signed_in = session_by_key[("2.2.2.2", HUMAN, at(100))]
+    assert (
+        signed_in.requests, signed_in.entry_path, signed_in.exit_path, signed_in.user_id, signed_in.visitor_key
+    ) == (3, "/a", "/c", "u1", "u1")
+    assert (signed_in.user_plan, signed_in.user_country) == ("pro", "DE")
+    assert session_by_key[("3.3.3.3", BOT, at(10))].is_bot and session_by_key[("4.4.4.4", HUMAN, at(10))].is_bot
+    unknown_browser = session_by_key[("1.1.1.1", OTHER, at(60))]
+    assert (unknown_browser.browser_family, unknown_browser.is_bot, unknown_browser.visitor_key) == (
+        None,
+        False,
+        device("1.1.1.1", OTHER),
+    )
+    assert session_by_key[("5.5.5.5", HUMAN, at(-36600))].requests == 2
 
 
 def test_request_assignment_and_midnight_split(sessionized) -> None:
     requests, sessions, _, on = sessionized
     per_session = requests.groupBy("session_id").count().join(sessions.select("session_id", "requests"), "session_id")
-    assert per_session.where(F.col("count") != F.col("requests")).count() == 0
-    split = [(r.client_ip, r.requests) for r in on.where(F.col("client_ip") == "5.5.5.5").collect()]
+    assert per_session.where(functions.col("count") != functions.col("requests")).count() == 0
+    split = [(r.client_ip, r.requests) for r in on.where(functions.col("client_ip") == "5.5.5.5").collect()]
     assert sorted(split) == [("5.5.5.5", 1), ("5.5.5.5", 1)]
 
 

@@ -122,8 +122,8 @@ def test_load_compiles_web_rules_and_reports_the_rest(spark: Any, rules_dir: Pat
 
 @pytest.fixture(scope="module")
 def found(frames: Any, rules_dir: Path) -> dict[str, Any]:
-    def at(s: float) -> datetime:
-        return T0 + timedelta(seconds=s)
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
 
     rows = [
         {"client_ip": "10.8.0.1", "requested_at": at(1), "path": "/item", "query": "id=1 UNION ALL SELECT 1"},

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, functions
 
 from analytics import anomalies, detectors
 from analytics.security import automated_ips, security_findings
@@ -35,52 +34,52 @@ def at(seconds: float) -> datetime:
 
 
 def malformed_rows() -> list[dict[str, Any]]:
-    r: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     # 10.3.0.1: junk (fixed below), a non-HTTP protocol and a 400 within 599 s: 3 malformed, fires
-    r += [
+    rows += [
         {"client_ip": "10.3.0.1", "requested_at": at(0), "path": "/junk"},
         {"client_ip": "10.3.0.1", "requested_at": at(300), "path": "/", "protocol": "FOO/1.0",
          "request": "GET / FOO/1.0"},
         {"client_ip": "10.3.0.1", "requested_at": at(599), "path": "/api", "status": 400},
     ]
     # 10.3.0.2: two 400s and a good request: 2 malformed, one under the threshold
-    r += [{"client_ip": "10.3.0.2", "requested_at": at(i), "status": 400 if i < 2 else 200} for i in range(3)]
+    rows += [{"client_ip": "10.3.0.2", "requested_at": at(i), "status": 400 if i < 2 else 200} for i in range(3)]
     # 10.3.0.3: three 400s over exactly 600 s: the window ending at the last one, (0, 600], holds 2
-    r += [{"client_ip": "10.3.0.3", "requested_at": at(s), "status": 400} for s in (0, 300, 600)]
+    rows += [{"client_ip": "10.3.0.3", "requested_at": at(s), "status": 400} for s in (0, 300, 600)]
     # 10.3.0.4: HTTP/0.9-style lines without protocol, answered 200: not malformed
-    r += [{"client_ip": "10.3.0.4", "requested_at": at(i), "protocol": None, "request": "GET /"} for i in range(4)]
-    return r
+    rows += [{"client_ip": "10.3.0.4", "requested_at": at(i), "protocol": None, "request": "GET /"} for i in range(4)]
+    return rows
 
 
 def ratio_rows() -> list[dict[str, Any]]:
-    r: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     # baseline: 8 IPs with 10 requests, 0,0,1,1,1,1,2,2 of them a 404 on a broken image (shared by many)
-    for i, errors in enumerate((0, 0, 1, 1, 1, 1, 2, 2)):
-        r += [
-            {"client_ip": f"10.5.0.{i}", "requested_at": at(k), "path": "/broken.webp" if k < errors else "/",
+    for host_number, errors in enumerate((0, 0, 1, 1, 1, 1, 2, 2)):
+        rows += [
+            {"client_ip": f"10.5.0.{host_number}", "requested_at": at(k), "path": "/broken.webp" if k < errors else "/",
              "status": 404 if k < errors else 200}
             for k in range(10)
         ]
     # a heavy legit user: 100 requests, 5 errors (0.05)
-    r += [{"client_ip": "10.5.1.1", "requested_at": at(k), "status": 404 if k < 5 else 200} for k in range(100)]
+    rows += [{"client_ip": "10.5.1.1", "requested_at": at(k), "status": 404 if k < 5 else 200} for k in range(100)]
     # the anomaly: 8 of 10 answered 4xx/5xx (0.8); a 0.4 IP; 5 requests all failing (under min requests)
-    r += [{"client_ip": "10.5.0.9", "requested_at": at(k), "path": f"/x{k}", "status": 404 if k < 7 else (
+    rows += [{"client_ip": "10.5.0.9", "requested_at": at(k), "path": f"/x{k}", "status": 404 if k < 7 else (
         500 if k == 7 else 200)} for k in range(10)]
-    r += [{"client_ip": "10.5.0.10", "requested_at": at(k), "status": 403 if k < 4 else 200} for k in range(10)]
-    r += [{"client_ip": "10.5.0.11", "requested_at": at(k), "status": 404} for k in range(5)]
+    rows += [{"client_ip": "10.5.0.10", "requested_at": at(k), "status": 403 if k < 4 else 200} for k in range(10)]
+    rows += [{"client_ip": "10.5.0.11", "requested_at": at(k), "status": 404} for k in range(5)]
     # a declared crawler with 20 404s: left out of the baseline and never scored
-    r += [{"client_ip": "66.249.66.1", "requested_at": at(k), "path": f"/old/{k}", "status": 404,
+    rows += [{"client_ip": "66.249.66.1", "requested_at": at(k), "path": f"/old/{k}", "status": 404,
            "user_agent": BOT_UA} for k in range(20)]
-    return r
+    return rows
 
 
 def logins(ip: str, pattern: str, start: float = 0, step: float = 10) -> list[dict[str, Any]]:
     """Login events of one IP: F = failure (user f<i>), S = success (user s-<ip>), `step` seconds apart."""
     out = []
-    for i, c in enumerate(pattern):
-        user = f"f{i}" if c == "F" else f"s-{ip}"
-        out.append({"client_ip": ip, "occurred_at": at(start + i * step), "user_id": user, "path": "/login",
-                    "event_type": "login_failure" if c == "F" else "login_success"})
+    for attempt, outcome in enumerate(pattern):
+        user = f"f{attempt}" if outcome == "F" else f"s-{ip}"
+        out.append({"client_ip": ip, "occurred_at": at(start + attempt * step), "user_id": user, "path": "/login",
+                    "event_type": "login_failure" if outcome == "F" else "login_success"})
     return out
 
 
@@ -101,12 +100,12 @@ def login_events() -> list[dict[str, Any]]:
 def requests(frames: Any) -> DataFrame:
     df = frames.requests(malformed_rows() + ratio_rows())
     # binary junk as the parser keeps it: no method, path or protocol, the raw request line only
-    junk = F.col("path") == "/junk"
+    junk = functions.col("path") == "/junk"
     return df.withColumns({
-        "method": F.when(junk, F.lit(None)).otherwise(F.col("method")),
-        "protocol": F.when(junk, F.lit(None)).otherwise(F.col("protocol")),
-        "request": F.when(junk, F.lit(TLS_JUNK)).otherwise(F.col("request")),
-        "path": F.when(junk, F.lit(None)).otherwise(F.col("path")),
+        "method": functions.when(junk, functions.lit(None)).otherwise(functions.col("method")),
+        "protocol": functions.when(junk, functions.lit(None)).otherwise(functions.col("protocol")),
+        "request": functions.when(junk, functions.lit(TLS_JUNK)).otherwise(functions.col("request")),
+        "path": functions.when(junk, functions.lit(None)).otherwise(functions.col("path")),
     })
 
 
@@ -127,9 +126,9 @@ def test_new_rules_fire_and_near_misses_do_not(found) -> None:
 
 def test_malformed_request_finding(found) -> None:
     _, rows = found
-    f = rows[("10.3.0.1", "malformed_request")]
-    assert (f.rule_id, f.severity, f.request_count, f.score) == ("WT-SEC-014", "medium", 3, 3.0)
-    evidence = json.loads(f.evidence)
+    finding = rows[("10.3.0.1", "malformed_request")]
+    assert (finding.rule_id, finding.severity, finding.request_count, finding.score) == ("WT-SEC-014", "medium", 3, 3.0)
+    evidence = json.loads(finding.evidence)
     assert evidence["threshold"] == 3 and evidence["window_minutes"] == 10
     assert evidence["matched"] == ["protocol FOO/1.0", "status 400", "tls handshake"]
     assert [s["request"] for s in evidence["samples"]] == [TLS_JUNK, "GET / FOO/1.0", "GET /api HTTP/1.1"]
@@ -137,12 +136,12 @@ def test_malformed_request_finding(found) -> None:
 
 def test_account_takeover_finding(found) -> None:
     _, rows = found
-    f = rows[("10.4.0.1", "account_takeover")]
-    assert (f.rule_id, f.severity, f.request_count, f.score, f.user_ids) == (
+    finding = rows[("10.4.0.1", "account_takeover")]
+    assert (finding.rule_id, finding.severity, finding.request_count, finding.score, finding.user_ids) == (
         "WT-SEC-015", "high", 1, 5.0, ["s-10.4.0.1"]
     )
-    assert f.first_seen_at.astimezone(UTC) == at(50)
-    evidence = json.loads(f.evidence)
+    assert finding.first_seen_at.astimezone(UTC) == at(50)
+    evidence = json.loads(finding.evidence)
     assert evidence["detail"] == "login_failure events in the window before the success: 5 (distinct users: 5)"
     assert evidence["samples"][0]["request"] == "event login_success user=s-10.4.0.1 path=/login"
 
@@ -151,18 +150,19 @@ def test_error_ratio_finding(found) -> None:
     # eligible ratios (>= 10 requests, crawler left out): 0,0,.05,.1,.1,.1,.1,.2,.2,.4,.8 -> median .1;
     # absolute deviations 0,0,0,0,.05,.1,.1,.1,.1,.3,.7 -> MAD .1; z(.8) = 0.6745 * .7 / .1 = 4.7215
     _, rows = found
-    f = rows[("10.5.0.9", "error_ratio_anomaly")]
-    assert (f.rule_id, f.severity, f.request_count) == ("WT-SEC-016", "low", 8)
-    assert f.score == pytest.approx(0.6745 * 7)
-    assert json.loads(f.evidence)["detail"] == "requests=10 errors=8 ratio=0.800 median=0.100 mad=0.100"
+    finding = rows[("10.5.0.9", "error_ratio_anomaly")]
+    assert (finding.rule_id, finding.severity, finding.request_count) == ("WT-SEC-016", "low", 8)
+    assert finding.score == pytest.approx(0.6745 * 7)
+    assert json.loads(finding.evidence)["detail"] == "requests=10 errors=8 ratio=0.800 median=0.100 mad=0.100"
 
 
 def test_error_ratio_near_misses(requests: DataFrame) -> None:
     base = detectors.prepare(requests, detectors.load_detection(SETTINGS))
 
     def flagged(**overrides: Any) -> set[str]:
-        s = SETTINGS.model_copy(update=overrides)
-        return {r.client_ip for r in anomalies.error_ratio_signals(base, s).select("client_ip").distinct().collect()}
+        settings = SETTINGS.model_copy(update=overrides)
+        signals = anomalies.error_ratio_signals(base, settings)
+        return {r.client_ip for r in signals.select("client_ip").distinct().collect()}
 
     assert flagged() == {"10.5.0.9"}
     assert flagged(error_ratio_score=4.73) == set()  # z 4.7215 just under

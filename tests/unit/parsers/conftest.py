@@ -24,12 +24,13 @@ def parse_lines(tmp_path: Path) -> ParseFn:
     def run(
         content: list[str] | bytes, name: str = "access.log", overlap: timedelta = timedelta(0), **settings: object
     ) -> tuple[pl.DataFrame, pl.DataFrame, FileParseStats]:
-        n = next(counter)
-        path = tmp_path / f"in{n}" / name
+        run_number = next(counter)
+        path = tmp_path / f"in{run_number}" / name
         path.parent.mkdir()
         data = content if isinstance(content, bytes) else ("\n".join(content) + "\n").encode()
         path.write_bytes(data)
-        req, rej = tmp_path / f"out{n}" / "requests.parquet", tmp_path / f"out{n}" / "rejected.parquet"
+        out_dir = tmp_path / f"out{run_number}"
+        req, rej = out_dir / "requests.parquet", out_dir / "rejected.parquet"
         [stats] = parse_access_logs([path], DAY, req, rej, ParserSettings(**settings), overlap)
         return pl.read_parquet(req), pl.read_parquet(rej), stats
 

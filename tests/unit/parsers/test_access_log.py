@@ -8,13 +8,13 @@ import polars as pl
 
 from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
 
-T = "[24/Nov/2026:13:55:36 +0000]"
+TIMESTAMP = "[24/Nov/2026:13:55:36 +0000]"
 
 
 def line(
     client: str = "203.0.113.9",
     req: str = "GET / HTTP/1.1",
-    ts: str = T,
+    ts: str = TIMESTAMP,
     tail: str = " 0.042",
     status: str = "200",
     size: str = "5123",
@@ -22,27 +22,27 @@ def line(
     return f'{client} - - {ts} "{req}" {status} {size} "https://ref.example/" "Mozilla/5.0 (X11)"{tail}'
 
 
-def row(df: pl.DataFrame, n: int = 1) -> dict:
-    return df.filter(pl.col("line_number") == n).to_dicts()[0]
+def row(df: pl.DataFrame, line_number: int = 1) -> dict:
+    return df.filter(pl.col("line_number") == line_number).to_dicts()[0]
 
 
 def test_sample_generator_line(parse_lines) -> None:
     req, rej, st = parse_lines([line(req="GET /product/123?ref=home HTTP/1.1")])
     assert dict(req.schema) == REQUESTS_SCHEMA and dict(rej.schema) == REJECTED_SCHEMA
-    r = row(req)
+    parsed = row(req)
     assert st.format_name == "combined_timed"
-    assert r["client_ip"] == "203.0.113.9" and r["remote_user"] is None
-    assert r["requested_at"] == datetime(2026, 11, 24, 13, 55, 36, tzinfo=UTC)
-    assert (r["method"], r["path"], r["query"], r["protocol"]) == (
+    assert parsed["client_ip"] == "203.0.113.9" and parsed["remote_user"] is None
+    assert parsed["requested_at"] == datetime(2026, 11, 24, 13, 55, 36, tzinfo=UTC)
+    assert (parsed["method"], parsed["path"], parsed["query"], parsed["protocol"]) == (
         "GET",
         "/product/123",
         "ref=home",
         "HTTP/1.1",
     )
-    assert r["request"] == "GET /product/123?ref=home HTTP/1.1"
-    assert (r["status"], r["bytes"], r["request_time_ms"]) == (200, 5123, 42.0)
-    assert r["referer"] == "https://ref.example/" and r["user_agent"] == "Mozilla/5.0 (X11)"
-    assert r["vhost"] is None and r["has_invalid_utf8"] is False
+    assert parsed["request"] == "GET /product/123?ref=home HTTP/1.1"
+    assert (parsed["status"], parsed["bytes"], parsed["request_time_ms"]) == (200, 5123, 42.0)
+    assert parsed["referer"] == "https://ref.example/" and parsed["user_agent"] == "Mozilla/5.0 (X11)"
+    assert parsed["vhost"] is None and parsed["has_invalid_utf8"] is False
 
 
 def test_ipv6_hostname_offset_dash_bytes(parse_lines) -> None:
@@ -211,8 +211,10 @@ def test_json_lines_access_log(parse_lines) -> None:
     ]
     req, rej, st = parse_lines(lines)
     assert st.format_name == "json"
-    r = row(req)
-    assert (r["status"], r["bytes"], r["path"], r["query"], r["request_time_ms"], r["vhost"]) == (
+    parsed = row(req)
+    assert (
+        parsed["status"], parsed["bytes"], parsed["path"], parsed["query"], parsed["request_time_ms"], parsed["vhost"]
+    ) == (
         404,
         12,
         "/a",
@@ -220,7 +222,7 @@ def test_json_lines_access_log(parse_lines) -> None:
         500.0,
         "h",
     )
-    assert r["requested_at"] == datetime(2026, 11, 24, 13, tzinfo=UTC)
+    assert parsed["requested_at"] == datetime(2026, 11, 24, 13, tzinfo=UTC)
     assert row(req, 2)["requested_at"] == datetime(2026, 11, 24, 13, tzinfo=UTC)
     assert rej["reason"].to_list() == ["no_format_match"]
 

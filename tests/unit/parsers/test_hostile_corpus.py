@@ -57,8 +57,8 @@ def corpus() -> tuple[bytes, dict[str, int], int]:
         "missing_client": [TIMED.format(1, 1).replace("198.51.100.1 ", "- ").encode()],
     }
     # interleave the bad lines between good ones so every batch size sees a mix
-    for i, bad in enumerate(line for lines in rejects.values() for line in lines):
-        parts.insert(7 * i + 3, bad)
+    for position, bad in enumerate(line for lines in rejects.values() for line in lines):
+        parts.insert(7 * position + 3, bad)
     return b"\n".join(parts) + b"\n", {k: len(v) for k, v in rejects.items()}, parsed
 
 

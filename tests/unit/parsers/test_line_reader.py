@@ -16,9 +16,9 @@ DATA = ("\n".join(LINES) + "\n").encode()
 def read(path: Path, batch: int = 300, max_bytes: int = 1_000) -> tuple[list[str], LineReader]:
     reader = LineReader(path, batch, max_bytes)
     out: list[str] = []
-    for b in reader:
-        assert b.first_line_number == len(out) + 1 and len(b.lines) <= batch
-        out += b.lines.to_list()
+    for batch_of_lines in reader:
+        assert batch_of_lines.first_line_number == len(out) + 1 and len(batch_of_lines.lines) <= batch
+        out += batch_of_lines.lines.to_list()
     return out, reader
 
 

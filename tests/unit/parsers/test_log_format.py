@@ -35,8 +35,8 @@ def test_nginx_string_fields() -> None:
         "request_time_s",
         "upstream_response_time",
     )
-    m = re.match(fmt.regex.replace(r"\A", "^").replace(r"\z", "$"), TIMED + " 0.040, 0.002")
-    assert m and m.group(9) == "0.042" and m.group(10) == "0.040, 0.002"
+    match = re.match(fmt.regex.replace(r"\A", "^").replace(r"\z", "$"), TIMED + " 0.040, 0.002")
+    assert match and match.group(9) == "0.042" and match.group(10) == "0.040, 0.002"
 
 
 def test_apache_string_fields() -> None:

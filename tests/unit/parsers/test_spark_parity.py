@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from pyspark.sql import functions as F
+from pyspark.sql import functions
 
 from config.settings import ParserSettings
 from parsers.access_log import formats_for, parse_access_logs
@@ -56,7 +56,7 @@ def test_spark_matches_polars(spark, tmp_path: Path) -> None:
 
     sdf = parse_access_log_spark(spark, [path], formats, max_line_bytes=300)
     assert [(f.name, f.dataType) for f in sdf.schema.fields] == [(n, spark_type(t)) for n, t in REQUESTS_SCHEMA.items()]
-    spark_rows = sdf.withColumn("requested_at", F.unix_micros("requested_at")).orderBy("line_number").collect()
+    spark_rows = sdf.withColumn("requested_at", functions.unix_micros("requested_at")).orderBy("line_number").collect()
     got = [r.asDict() for r in spark_rows]
     expected = (
         pl.read_parquet(req_out).with_columns(pl.col("requested_at").dt.epoch("us")).sort("line_number").to_dicts()
@@ -75,21 +75,21 @@ def test_spark_matches_polars(spark, tmp_path: Path) -> None:
 
 def test_line_numbers_across_splits_and_files(spark, tmp_path: Path) -> None:
     line = '10.0.0.{} - - [24/Nov/2026:13:55:36 +0000] "GET /n/{} HTTP/1.1" 200 1 "-" "ua{}" 0.001'
-    a, b = tmp_path / "a.log", tmp_path / "b.log.gz"
-    a.write_text("".join(line.format(i % 250, i, "x" * (i % 97)) + "\n" for i in range(1, 30_001)))
+    plain_log, gzipped_log = tmp_path / "a.log", tmp_path / "b.log.gz"
+    plain_log.write_text("".join(line.format(i % 250, i, "x" * (i % 97)) + "\n" for i in range(1, 30_001)))
     import gzip
 
-    b.write_bytes(gzip.compress("".join(line.format(1, i, "") + "\n" for i in range(1, 101)).encode()))
+    gzipped_log.write_bytes(gzip.compress("".join(line.format(1, i, "") + "\n" for i in range(1, 101)).encode()))
     old = spark.conf.get("spark.sql.files.maxPartitionBytes")
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(256 << 10))  # ~10 splits for a.log
     try:
-        df = parse_access_log_spark(spark, [a, b], "combined_timed")
+        df = parse_access_log_spark(spark, [plain_log, gzipped_log], "combined_timed")
         rows = df.select("source_file", "line_number", "path").collect()
     finally:
         spark.conf.set("spark.sql.files.maxPartitionBytes", old)
     assert len(rows) == 30_100
     assert all(r["path"] == f"/n/{r['line_number']}" for r in rows)
-    assert {r["source_file"] for r in rows} == {str(a), str(b)}
+    assert {r["source_file"] for r in rows} == {str(plain_log), str(gzipped_log)}
 
 
 @pytest.mark.parametrize(
@@ -125,7 +125,7 @@ def test_spark_matches_polars_json_and_apache(spark, tmp_path: Path, fmt: str, l
     sdf = parse_access_log_spark(spark, [path], fmt, trust_x_forwarded_for=True)
     got = [
         r.asDict()
-        for r in sdf.withColumn("requested_at", F.unix_micros("requested_at")).orderBy("line_number").collect()
+        for r in sdf.withColumn("requested_at", functions.unix_micros("requested_at")).orderBy("line_number").collect()
     ]
     expected = pl.read_parquet(req_out).with_columns(pl.col("requested_at").dt.epoch("us")).sort("line_number")
     assert expected.height >= 2

@@ -20,9 +20,15 @@ IPHONE = (
 
 
 def test_browser_desktop_mobile() -> None:
-    c = classify_user_agent(CHROME)
-    assert set(c) == set(USER_AGENTS_SCHEMA)
-    assert (c["browser_family"], c["os_family"], c["os_version"], c["device_type"], c["is_bot"]) == (
+    classified = classify_user_agent(CHROME)
+    assert set(classified) == set(USER_AGENTS_SCHEMA)
+    assert (
+        classified["browser_family"],
+        classified["os_family"],
+        classified["os_version"],
+        classified["device_type"],
+        classified["is_bot"],
+    ) == (
         "Chrome",
         "Windows",
         "10",
@@ -49,8 +55,8 @@ def test_browser_desktop_mobile() -> None:
     ],
 )
 def test_automation_is_bot(ua: str) -> None:
-    c = classify_user_agent(ua)
-    assert c["is_bot"] and c["device_type"] == "bot"
+    classified = classify_user_agent(ua)
+    assert classified["is_bot"] and classified["device_type"] == "bot"
 
 
 def test_patterns_file_is_clean() -> None:
@@ -61,11 +67,11 @@ def test_patterns_file_is_clean() -> None:
 
 
 def test_enrich_distinct_over_sources(tmp_path: Path) -> None:
-    a, b = tmp_path / "req.parquet", tmp_path / "ev.parquet"
-    pl.DataFrame({"user_agent": [CHROME, CHROME, None, "curl/8"], "x": [1, 2, 3, 4]}).write_parquet(a)
-    pl.DataFrame({"user_agent": [IPHONE, "curl/8"]}).write_parquet(b)
+    requests_path, events_path = tmp_path / "req.parquet", tmp_path / "ev.parquet"
+    pl.DataFrame({"user_agent": [CHROME, CHROME, None, "curl/8"], "x": [1, 2, 3, 4]}).write_parquet(requests_path)
+    pl.DataFrame({"user_agent": [IPHONE, "curl/8"]}).write_parquet(events_path)
     out = tmp_path / "ua.parquet"
-    assert enrich_user_agents([a, b], out) == 3
+    assert enrich_user_agents([requests_path, events_path], out) == 3
     df = pl.read_parquet(out)
     assert dict(df.schema) == USER_AGENTS_SCHEMA
     assert df.sort("user_agent")["device_type"].to_list() == ["desktop", "mobile", "bot"]
