@@ -4,8 +4,8 @@ A comprehension or a lambda is one expression, where ``x`` in ``[x.ip for x in h
 everywhere else a name says what it holds (``settings``, not ``s``; ``detectors``, not ``D``). ``_``
 (a value deliberately unused) is allowed.
 
-NOT_YET_CLEAN lists the modules that still use such names (their owners rename them; shrink the list,
-never grow it). Every other module, and every new one, is held to the rule.
+Every module of the repository, tests and benchmarks included, is held to the rule; so is PySpark's
+customary ``functions as F``: the modules import ``functions`` and ``types`` by their own names.
 """
 
 from __future__ import annotations
@@ -15,40 +15,6 @@ import ast
 import pytest
 
 from tests.unit.code_files import ROOT, python_files
-
-NOT_YET_CLEAN = frozenset(
-    {
-        "analytics/anomalies.py", "analytics/behavior.py", "analytics/contracts.py", "analytics/count_rules.py",
-        "analytics/crawlers.py", "analytics/detectors.py", "analytics/paths.py", "analytics/performance.py",
-        "analytics/pipeline.py", "analytics/regex_guard.py", "analytics/rules.py", "analytics/security.py",
-        "analytics/sessions.py", "analytics/sigma.py", "analytics/window_rules.py",
-        "bench/bench_analytics.py", "bench/bench_investigate.py", "bench/bench_parse.py",
-        "flows/daily.py",
-        "parsers/access_convert.py", "parsers/access_log.py", "parsers/line_reader.py", "parsers/log_format.py",
-        "parsers/schema.py", "parsers/server_config.py", "parsers/spark_access_log.py", "parsers/user_agents.py",
-        "report/html.py",
-        "tasks/ingest.py",
-        "warehouse/audit.py",
-        "tests/detection/corpus.py", "tests/detection/test_evaluation.py",
-        "tests/integration/analytics/oracle.py", "tests/integration/prefect/test_deployments.py",
-        "tests/integration/report/runs.py",
-        "tests/integration/test_midnight_sessions.py", "tests/integration/test_real_traffic_flow.py",
-        "tests/integration/warehouse/test_atomicity.py", "tests/integration/warehouse/test_loader.py",
-        "tests/integration/warehouse/test_migrate.py",
-        "tests/unit/analytics/conftest.py", "tests/unit/analytics/test_contracts.py",
-        "tests/unit/analytics/test_count_rules.py", "tests/unit/analytics/test_crawlers.py",
-        "tests/unit/analytics/test_endpoint_keys.py", "tests/unit/analytics/test_funnel_performance.py",
-        "tests/unit/analytics/test_paths.py", "tests/unit/analytics/test_pipeline.py",
-        "tests/unit/analytics/test_regex_guard.py", "tests/unit/analytics/test_request_kinds.py",
-        "tests/unit/analytics/test_security.py", "tests/unit/analytics/test_security_extra.py",
-        "tests/unit/analytics/test_sessions_behavior.py", "tests/unit/analytics/test_sessions_midnight.py",
-        "tests/unit/analytics/test_sigma.py",
-        "tests/unit/parsers/conftest.py", "tests/unit/parsers/test_access_log.py",
-        "tests/unit/parsers/test_hostile_corpus.py", "tests/unit/parsers/test_line_reader.py",
-        "tests/unit/parsers/test_log_format.py", "tests/unit/parsers/test_real_server_lines.py",
-        "tests/unit/parsers/test_spark_parity.py", "tests/unit/parsers/test_user_agents.py",
-    }
-)
 
 
 def one_letter_names(source: str, relative_file: str) -> list[str]:
@@ -80,7 +46,6 @@ def test_no_one_letter_names_outside_comprehensions() -> None:
     violations = [
         message
         for path in python_files()
-        if path.relative_to(ROOT).as_posix() not in NOT_YET_CLEAN
         for message in one_letter_names(path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix())
     ]
     assert violations == [], "one-letter names:\n" + "\n".join(violations)
@@ -117,7 +82,3 @@ def test_the_message_names_file_line_and_name() -> None:
         "config/example.py:2 variable 's': name what it holds"
     ]
 
-
-def test_the_not_yet_clean_modules_exist() -> None:
-    missing = sorted(name for name in NOT_YET_CLEAN if not (ROOT / name).is_file())
-    assert missing == [], f"remove from NOT_YET_CLEAN (moved or deleted): {missing}"
