@@ -22,11 +22,31 @@ def spark():
     from analytics.spark import build_spark_session
     from config.settings import SparkSettings
 
+    # 3g, not the production 2g: this one driver hosts every test module's days in turn, and
+    # broadcasts of distinct values (analytics/distinct_values.py) need headroom beside them
     session = build_spark_session(
-        SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=2), app_name="webtrail-tests"
+        SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=2), app_name="webtrail-tests"
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_spark_blocks_after_each_module() -> Iterator[None]:
+    """Drop what a test module left cached or checkpointed in the shared Spark (when one runs).
+
+    Tests collect tables without `DayTables.release()`; their local checkpoints would otherwise
+    fill the one test driver's memory module after module. Autouse, so torn down after the
+    module's own fixtures.
+    """
+    yield
+    from pyspark import SparkContext
+
+    context = SparkContext._active_spark_context
+    if context is None:
+        return
+    for rdd in list(context._jsc.getPersistentRDDs().values()):
+        rdd.unpersist(False)
 
 
 @pytest.fixture(scope="session")
