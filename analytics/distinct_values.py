@@ -34,9 +34,15 @@ def with_distinct(
     """
     renamed = {key: f"_distinct_{key}" for key in keys}
     source = df if values_of is None else values_of
-    values = source.select(*keys).distinct().withColumns(dict(columns)).withColumnsRenamed(renamed)
+    rows = "_distinct_rows"
+    values = source.groupBy(*keys).agg(functions.count(functions.lit(1)).alias(rows)).withColumns(dict(columns))
     if default is not None:
-        values = values.where(reduce(lambda a, b: a | b, [functions.col(name) != default for name in columns]))
+        changed = reduce(lambda a, b: a | b, [functions.col(name) != default for name in columns])
+        # A filter on the keys alone would be pushed below the aggregation by the optimizer, which then
+        # evaluates every regex once per request instead of once per value (measured: 50 CPU-s of 190 at
+        # 1M). Reading the group's row count, an output of the aggregation, keeps it above.
+        values = values.where(functions.when(functions.col(rows) > 0, changed))
+    values = values.drop(rows).withColumnsRenamed(renamed)
     condition = reduce(lambda a, b: a & b, [functions.col(key).eqNullSafe(functions.col(renamed[key])) for key in keys])
     joined = df.join(functions.broadcast(values), condition, "left").drop(*renamed.values())
     if default is None:

@@ -28,3 +28,17 @@ def test_every_row_gets_the_value_of_its_key_null_keys_included(spark: Any) -> N
     assert sorted((r.id, r._text) for r in sparse.collect()) == [
         (1, "/a?"), (2, "/a?x=1"), (3, "-?"), (4, "/a?"), (5, "-?y"),
     ]
+
+
+def test_the_sparse_filter_runs_after_the_distinct_so_the_expression_is_evaluated_per_value(spark: Any) -> None:
+    # A filter on the keys alone is pushed below the aggregation by the optimizer: the regex would
+    # then run once per row. In the optimized plan the Filter must sit above (be printed before) the
+    # Aggregate it reads.
+    df = spark.createDataFrame([(1, "/a"), (2, "/b"), (3, "/a")], "id int, path string")
+    out = with_distinct(df, ("path",), {"_hit": functions.regexp_extract("path", "b", 0)}, default="")
+    plan = out._jdf.queryExecution().optimizedPlan().toString().splitlines()
+    filters = [index for index, line in enumerate(plan) if "Filter" in line and "regexp_extract" in line]
+    aggregates = [index for index, line in enumerate(plan) if "Aggregate" in line]
+    assert filters and aggregates
+    assert max(filters) < min(aggregates)
+    assert sorted((r.id, r._hit) for r in out.collect()) == [(1, ""), (2, "b"), (3, "")]
