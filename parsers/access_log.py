@@ -24,6 +24,7 @@ from parsers.access_convert import (
     select_requests,
     to_requests,
 )
+from parsers.fast_path import program_for, split_fast
 from parsers.line_reader import LineBatch, LineReader
 from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
 from parsers.parquet_sink import ParquetSink
@@ -125,6 +126,11 @@ def parse_batch(
     requests = []
     todo = todo.drop("reason", "_pre_rejected")
     base_cols = todo.columns
+    program = program_for(formats[0]) if formats else None
+    fast = split_fast(todo, program) if program is not None else None
+    if fast is not None:  # the compiled path takes the lines it reads exactly; the rest go on below
+        taken, todo = fast
+        requests.append(taken)
     for fmt in formats:
         if todo.height == 0:
             break

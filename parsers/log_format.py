@@ -188,6 +188,11 @@ class LogFormat:
     is_json: bool = False
 
     @property
+    def tokens(self) -> list[tuple[str, str]]:
+        """The ('lit', text) and ('field', name) tokens the regex was compiled from."""
+        return [] if self.is_json else _tokens(self.source)
+
+    @property
     def group_names(self) -> list[str]:
         """Unique column names for the groups: repeated or unknown fields get a ``_<n>`` name."""
         seen: set[str] = set()
@@ -242,6 +247,28 @@ def _apache_field(match: re.Match[str]) -> str:
     return _APACHE.get(code, f"apache_{code}")
 
 
+def field_delimiter(toks: Sequence[tuple[str, str]], index: int) -> tuple[str, str]:
+    """How the field ``toks[index]`` ends: (kind, regex fragment), kind one of 'quoted', 'bracketed',
+    'bare' (a fixed pattern), 'token' (no space or tab) or 'spaced'. The regex and the compiled fast
+    path (parsers/fast_path.py) both read this, so they delimit every field alike."""
+    value = toks[index][1]
+    before = toks[index - 1][1] if index > 0 and toks[index - 1][0] == "lit" else ""
+    after = toks[index + 1][1] if index + 1 < len(toks) and toks[index + 1][0] == "lit" else ""
+    if before.endswith('"') and after.startswith('"'):
+        return "quoted", _QUOTED  # any quoted field may hold spaces
+    if before.endswith("[") and after.startswith("]"):
+        return "bracketed", r"[^\]]+"  # bracketed time: lenient here so a bad value is 'bad_timestamp'
+    if value in _BARE:
+        return "bare", _BARE[value]
+    if value in KNOWN_FIELDS:
+        return "token", _TOKEN
+    if index + 1 == len(toks):
+        return "spaced", _SPACED_LAST  # the last field of the line ends with it
+    if after.strip(" \t"):
+        return "spaced", _SPACED
+    return "token", _TOKEN
+
+
 def compile_format(spec: str, name: str = "custom") -> LogFormat:
     """Compile a named format, an nginx ``log_format`` or an Apache ``LogFormat`` string."""
     key = ALIASES.get(spec.strip(), spec.strip())
@@ -256,20 +283,7 @@ def compile_format(spec: str, name: str = "custom") -> LogFormat:
         if kind == "lit":
             parts.append(_escape(value))
             continue
-        before = toks[index - 1][1] if index > 0 and toks[index - 1][0] == "lit" else ""
-        after = toks[index + 1][1] if index + 1 < len(toks) and toks[index + 1][0] == "lit" else ""
-        if before.endswith('"') and after.startswith('"'):
-            frag = _QUOTED  # any quoted field may hold spaces
-        elif before.endswith("[") and after.startswith("]"):
-            frag = r"[^\]]+"  # bracketed time: lenient here so a bad value is 'bad_timestamp'
-        elif value in _BARE or value in KNOWN_FIELDS:
-            frag = _BARE.get(value, _TOKEN)
-        elif index + 1 == len(toks):
-            frag = _SPACED_LAST  # the last field of the line ends with it
-        elif after.strip(" \t"):
-            frag = _SPACED
-        else:
-            frag = _TOKEN
+        frag = field_delimiter(toks, index)[1]
         parts.append(f"({frag})")
         fields.append(value)
     if not any(f in fields for f in TIME_FIELDS):
