@@ -143,11 +143,18 @@ def parse_batch(
             requests.append(select_requests(good))
             rejected.append(select_rejected(bad, settings.rejected_raw_chars))
     rejected.append(select_rejected(todo.with_columns(reason=pl.lit("no_format_match")), settings.rejected_raw_chars))
-    if not requests:
-        req = pl.DataFrame(schema=REQUESTS_SCHEMA)
-    else:  # one format's requests keep the order of the lines; several interleave
-        req = requests[0] if len(requests) == 1 else pl.concat(requests).sort("line_number")
-    return req, pl.concat(rejected).sort("line_number")
+    return _in_line_order(requests), pl.concat(rejected).sort("line_number")
+
+
+def _in_line_order(requests: list[pl.DataFrame]) -> pl.DataFrame:
+    """The requests of every path in line order (each part is; several interleave). A sort measured
+    cheaper than merge_sorted of the fast part with the rest (0.09 against 0.2 CPU-s per 1M rows)."""
+    parts = [part for part in requests if part.height]
+    if not parts:
+        return pl.DataFrame(schema=REQUESTS_SCHEMA)
+    if len(parts) == 1:
+        return parts[0]
+    return pl.concat(parts).sort("line_number")
 
 
 def parse_file(
