@@ -370,7 +370,42 @@ done:
     return result;
 }
 
+/* Whether a block holds a C0 control byte other than TAB, LF and CR-before-LF, or DEL (the reader's
+ * junk pre-test, parsers/line_reader.py). Each 256-byte stretch is first tested without branches,
+ * which the compiler vectorises; only a stretch with a candidate (a CRLF file: every line) is
+ * scanned byte by byte. */
+static int block_has_control(const unsigned char *bytes, Py_ssize_t len) {
+    for (Py_ssize_t start = 0; start < len; start += 256) {
+        Py_ssize_t end = len - start > 256 ? start + 256 : len;
+        unsigned char candidate = 0;
+        for (Py_ssize_t pos = start; pos < end; pos++) {
+            unsigned char byte = bytes[pos];
+            candidate |= (unsigned char)(((byte < 0x20) & (byte != '\t') & (byte != '\n')) | (byte == 0x7f));
+        }
+        if (!candidate) continue;
+        for (Py_ssize_t pos = start; pos < end; pos++) {
+            unsigned char byte = bytes[pos];
+            if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') || byte == 0x7f) return 1;
+            if (byte == '\r' && (pos + 1 >= len || bytes[pos + 1] != '\n')) return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *has_control_bytes(PyObject *self, PyObject *args) {
+    Py_buffer block;
+    int found;
+    if (!PyArg_ParseTuple(args, "y*", &block)) return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    found = block_has_control(block.buf, block.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&block);
+    return PyBool_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
+    {"has_control_bytes", has_control_bytes, METH_VARARGS,
+     "has_control_bytes(block) -> whether it holds a control byte, DEL or a CR not before LF"},
     {"split_lines", split_lines, METH_VARARGS,
      "split_lines(program, count, views, validity, data_buffers) -> dict of output buffers and 'rows'"},
     {NULL, NULL, 0, NULL}};

@@ -174,7 +174,11 @@ def parse_file(
 
     def parse_one(batch: LineBatch) -> tuple[int, int, pl.DataFrame, pl.DataFrame]:
         req, rej = parse_batch(batch, str(path), formats, settings)
-        in_day = req.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
+        times = req.get_column("requested_at")
+        if req.height and times.min() >= start and times.max() < end:  # type: ignore[operator]
+            in_day = req  # the usual batch lies inside the window: no filter (a copy of every column)
+        else:
+            in_day = req.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
         return len(batch.lines), req.height, in_day, rej
 
     # the next batch is read and the previous one written while this one parses (parsers/pipeline.py)

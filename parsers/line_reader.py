@@ -28,8 +28,21 @@ _CONTROL_TABLE = np.zeros(256, dtype=bool)
 _CONTROL_TABLE[list(_CONTROL)] = True
 
 
+try:  # the compiled test (parsers/_fastsplit.c) is 5x cheaper than translate; same answer
+    from parsers._fastsplit import has_control_bytes as _compiled_has_control
+except ImportError:
+    _compiled_has_control = None
+
+
 def has_control_bytes(block: bytes) -> bool:
     """Whether a block may hold a line with raw control bytes (a CR is fine only before LF)."""
+    if _compiled_has_control is not None:
+        return _compiled_has_control(block)
+    return python_has_control_bytes(block)
+
+
+def python_has_control_bytes(block: bytes) -> bool:
+    """has_control_bytes without the compiled extension."""
     if len(block.translate(None, _CONTROL)) != len(block):
         return True
     if b"\r" not in block:  # memchr: the usual LF-only file skips the counting

@@ -203,3 +203,14 @@ _GENERATED = st.builds(
 @given(st.lists(_GENERATED, min_size=1, max_size=8))
 def test_generated_lines_agree(monkeypatch: pytest.MonkeyPatch, lines: list[str]) -> None:
     both_paths(lines, monkeypatch)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=700), st.integers(0, 600))
+def test_compiled_control_byte_test_agrees(block: bytes, cut: int) -> None:
+    from parsers.line_reader import _compiled_has_control, python_has_control_bytes
+
+    assert _compiled_has_control is not None
+    plain = b"x" * cut + block.replace(b"\r", b"\r\n")  # past the first 256-byte stretch too
+    for sample in (block, plain, b"a" * cut + b"\r"):
+        assert _compiled_has_control(sample) == python_has_control_bytes(sample)
