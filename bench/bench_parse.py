@@ -1,7 +1,7 @@
 """Access-log parse throughput and peak memory, against baselines measured in the same run.
 
     python bench/bench_parse.py [--lines 1000000 10000000] [--repeat 3] [--data /tmp/webtrail-bench]
-                                [--baseline-ref 6865ecd] [--format combined]
+                                [--baseline-ref 19314b6] [--format combined]
 
 For each size, the project generator (sample_logs.generate, seed 7: shoppers, crawlers, attackers,
 empty and TLS requests, invalid UTF-8, odd methods) writes a day once under ``--data`` and the file is
@@ -9,13 +9,16 @@ reused by later runs. The generator logs nginx ``combined_timed``; the ``combine
 request time and gives 1 line in 50 an Apache ``\\"`` escape in its user agent (Apache writes a quote
 inside a header that way), so the escaped-quote path is part of the measurement.
 
-Each run is a fresh process (its peak RSS is its own), timed from the first byte read to the staging
+The compiled fast path (parsers/_fastsplit.c) must be built in this checkout (``pip install -e .``
+or ``python setup.py build_ext --inplace``); each run reports whether it was used. Each run is a
+fresh process (its peak RSS is its own), timed from the first byte read to the staging
 Parquet (requests + rejected) closed, as the daily flow's parse step does. Median of ``--repeat``.
 Runs of every contender are interleaved, so machine load hits them alike:
 - ``webtrail``: this checkout's parser (parsers/access_log.py, default settings);
 - ``webtrail, 1 thread``: the same with ``parse_threads=1`` (no overlap of read, parse and write);
 - ``baseline parser``: the parser of ``--baseline-ref`` (a git ref of this repository, exported with
-  ``git archive``; default: the commit before the #13 parser work) on the same file;
+  ``git archive``; default 19314b6: the regex-only parser before the compiled fast path) on the same
+  file;
 - ``wc -l`` and a plain Python read of the file in 4 MiB chunks counting newlines: the floor.
 """
 
@@ -48,11 +51,17 @@ from config.settings import ParserSettings
 from parsers.access_log import parse_access_logs
 path, out, fmt, options = sys.argv[1], Path(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 settings = ParserSettings(log_format=fmt, **options)
+try:
+    from parsers.fast_path import available
+    fast = available()
+except ImportError:  # a baseline from before the fast path
+    fast = False
 started, cpu = time.perf_counter(), time.process_time()
 day = date.fromisoformat(sys.argv[5])
 [stats] = parse_access_logs([Path(path)], day, out / "r.parquet", out / "j.parquet", settings)
 print(json.dumps({"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu,
-                  "read": stats.lines_read, "parsed": stats.lines_parsed, "rejected": stats.lines_rejected}))
+                  "read": stats.lines_read, "parsed": stats.lines_parsed, "rejected": stats.lines_rejected,
+                  "fast_path": fast}))
 """
 
 FLOOR = r"""
@@ -155,7 +164,9 @@ def bench_size(path: Path, fmt: str, repeat: int, contenders: dict[str, tuple[Pa
         wall = median([r["wall"] for r in results])
         summary[name] = {"wall_s": wall, "cpu_s": median([r["cpu"] for r in results]),
                          "lines_per_s": lines / wall, "peak_rss_mib": max(r["rss_mib"] for r in results),
-                         "walls": [r["wall"] for r in results]}
+                         "cpu_s_per_1m_lines": median([r["cpu"] for r in results]) * 1e6 / lines,
+                         "fast_path": all(r.get("fast_path") for r in results),
+                         "walls": [r["wall"] for r in results], "cpus": [r["cpu"] for r in results]}
     return summary
 
 
@@ -163,14 +174,16 @@ def report(summary: dict) -> None:
     ours = summary["webtrail"]
     print(f"\n{summary['lines']:,} lines ({summary['bytes'] / 1e6:,.0f} MB, {summary['format']}), "
           f"median of {summary['repeat']}; load average now {os.getloadavg()[0]:.1f}")
-    print(f"{'':32s} {'wall s':>8s} {'CPU s':>8s} {'lines/s':>12s} {'peak RSS':>10s} {'webtrail x':>11s}")
+    print(f"{'':32s} {'wall s':>8s} {'CPU s':>8s} {'CPU s/1M':>9s} {'lines/s':>12s} {'peak RSS':>10s} "
+          f"{'wall vs webtrail':>17s} {'CPU vs webtrail':>16s} fast path")
     for name in [k for k in summary if isinstance(summary[k], dict)]:
         result = summary[name]
-        print(f"{name:32s} {result['wall_s']:8.2f} {result['cpu_s']:8.2f} {result['lines_per_s']:12,.0f} "
-              f"{result['peak_rss_mib']:7.0f} MiB {result['wall_s'] / ours['wall_s']:10.2f}x")
+        print(f"{name:32s} {result['wall_s']:8.2f} {result['cpu_s']:8.2f} {result['cpu_s_per_1m_lines']:9.2f} "
+              f"{result['lines_per_s']:12,.0f} {result['peak_rss_mib']:7.0f} MiB "
+              f"{result['wall_s'] / ours['wall_s']:16.2f}x {result['cpu_s'] / ours['cpu_s']:15.2f}x {result['fast_path']}")
     for label, key in [("wc -l", "wc_l_s"), ("python read (4 MiB chunks)", "python_read_s")]:
-        print(f"{label:32s} {summary[key]:8.2f} {'':8s} {summary['lines'] / summary[key]:12,.0f} "
-              f"{'':10s} {summary[key] / ours['wall_s']:10.2f}x")
+        print(f"{label:32s} {summary[key]:8.2f} {'':8s} {'':9s} {summary['lines'] / summary[key]:12,.0f} "
+              f"{'':10s} {summary[key] / ours['wall_s']:16.2f}x")
 
 
 def main() -> None:
@@ -179,7 +192,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data", type=Path, default=Path("/tmp/webtrail-bench"))
     ap.add_argument("--format", default="combined", choices=["combined", "combined_timed"])
-    ap.add_argument("--baseline-ref", default="6865ecd", help="git ref whose parser is the baseline ('' for none)")
+    ap.add_argument("--baseline-ref", default="19314b6", help="git ref whose parser is the baseline ('' for none)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--no-single-thread", action="store_true", help="skip the parse_threads=1 contender")
     args = ap.parse_args()
