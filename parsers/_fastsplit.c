@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { OP_LITERAL = 0, OP_TOKEN = 1, OP_QUOTED = 2, OP_TIME = 3, OP_STATUS = 4, OP_BYTES = 5 };
+enum { OP_LITERAL = 0, OP_TOKEN = 1, OP_QUOTED = 2, OP_TIME = 3, OP_STATUS = 4, OP_BYTES = 5, OP_DURATION = 6 };
+/* The unit of an OP_DURATION step (its column): request_time_s, _ms or _us. */
+enum { UNIT_SECONDS = 0, UNIT_MILLISECONDS = 1, UNIT_MICROSECONDS = 2 };
 /* String output columns; the first five come from format fields, the last four from the request. */
 enum {
     COL_CLIENT, COL_REMOTE_USER, COL_REQUEST, COL_REFERER, COL_USER_AGENT,
@@ -24,6 +26,7 @@ enum {
 #define VIEW_BYTES 16
 #define INLINE_BYTES 12
 #define MAX_DIGITS 18 /* more may not fit an int64: the regex path decides those lines */
+#define MAX_EXACT_DIGITS 15 /* a mantissa below 2^53 over 10^k (k <= 22) is correctly rounded */
 
 typedef struct {
     int op;
@@ -51,6 +54,8 @@ typedef struct {
     int32_t *status;
     int64_t *bytes;
     unsigned char *bytes_valid;
+    double *duration;
+    unsigned char *duration_valid;
     unsigned char *taken;
 } Outputs;
 
@@ -155,6 +160,38 @@ static int split_request(const unsigned char *text, Py_ssize_t start, Py_ssize_t
     return 1;
 }
 
+/* A request time, [0-9]+(.[0-9]+)? or '-', in milliseconds as access_convert._request_time_ms
+ * computes it (the parsed double times 1000.0, as is, or over 1000.0). The parse is exact: at most
+ * 15 digits make a mantissa that a double holds exactly, and one division by an exact power of ten
+ * is correctly rounded, as polars' parse is. 0 for anything else (the regex path decides). */
+static int parse_duration(const unsigned char *text, Py_ssize_t len, Py_ssize_t *pos, int unit, double *millis,
+                          int *present) {
+    static const double powers[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    Py_ssize_t start = *pos, at = *pos;
+    int64_t mantissa = 0;
+    int digits = 0, fraction = 0;
+    *present = 0;
+    if (at < len && text[at] == '-') {
+        *pos = at + 1;
+        return 1;
+    }
+    for (; at < len && is_digit(text[at]); at++, digits++)
+        if (digits < MAX_EXACT_DIGITS) mantissa = mantissa * 10 + (text[at] - '0');
+    if (at == start) return 0;
+    if (at < len && text[at] == '.') {
+        Py_ssize_t dot = at++;
+        for (; at < len && is_digit(text[at]); at++, digits++, fraction++)
+            if (digits < MAX_EXACT_DIGITS) mantissa = mantissa * 10 + (text[at] - '0');
+        if (at == dot + 1) return 0;
+    }
+    if (digits > MAX_EXACT_DIGITS) return 0;
+    double value = (double)mantissa / powers[fraction];
+    *millis = unit == UNIT_SECONDS ? value * 1000.0 : unit == UNIT_MILLISECONDS ? value : value / 1000.0;
+    *present = 1;
+    *pos = at;
+    return 1;
+}
+
 static int is_dash(const unsigned char *text, Span span) { return span.len == 1 && text[span.start] == '-'; }
 
 /* Walk one line; on success fill output row ``row`` and return 1. */
@@ -163,7 +200,8 @@ static int parse_line(const Step *steps, int step_count, const Line *line, Outpu
     Py_ssize_t pos = 0, len = line->len;
     Span spans[STRING_COLUMNS] = {{0, 0, 0}};
     int64_t micros = 0, byte_count = 0;
-    int status = 0, have_time = 0, have_status = 0, have_bytes = 0;
+    int status = 0, have_time = 0, have_status = 0, have_bytes = 0, have_duration = 0;
+    double duration = 0;
     for (int index = 0; index < step_count; index++) {
         const Step *step = &steps[index];
         Py_ssize_t start = pos;
@@ -220,6 +258,9 @@ static int parse_line(const Step *steps, int step_count, const Line *line, Outpu
             if (pos == start || pos - start > MAX_DIGITS) return 0;
             have_bytes = 1;
             continue;
+        case OP_DURATION:
+            if (!parse_duration(text, len, &pos, step->column, &duration, &have_duration)) return 0;
+            continue;
         default:
             return 0;
         }
@@ -242,6 +283,8 @@ static int parse_line(const Step *steps, int step_count, const Line *line, Outpu
     out->status[row] = status;
     out->bytes[row] = have_bytes ? byte_count : 0;
     set_bit(out->bytes_valid, row, have_bytes);
+    out->duration[row] = have_duration ? duration : 0;
+    set_bit(out->duration_valid, row, have_duration);
     return 1;
 }
 
@@ -275,8 +318,9 @@ static int compile_steps(PyObject *program, Step *steps, int *step_count) {
         const char *literal;
         Py_ssize_t literal_len;
         if (!PyArg_ParseTuple(item, "iiy#", &steps[index].op, &steps[index].column, &literal, &literal_len)) return 0;
-        if (steps[index].op < OP_LITERAL || steps[index].op > OP_BYTES || steps[index].column < -1 ||
-            steps[index].column > COL_USER_AGENT) {
+        int op = steps[index].op, column = steps[index].column;
+        if (op < OP_LITERAL || op > OP_DURATION || column < -1 || column > COL_USER_AGENT ||
+            (op == OP_DURATION && (column < UNIT_SECONDS || column > UNIT_MICROSECONDS))) {
             PyErr_SetString(PyExc_ValueError, "bad format program step");
             return 0;
         }
@@ -349,6 +393,8 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
         !new_output(result, "status", count * 4, (unsigned char **)&out.status) ||
         !new_output(result, "bytes", count * 8, (unsigned char **)&out.bytes) ||
         !new_output(result, "bytes_valid", bitmap, &out.bytes_valid) ||
+        !new_output(result, "request_time_ms", count * 8, (unsigned char **)&out.duration) ||
+        !new_output(result, "request_time_ms_valid", bitmap, &out.duration_valid) ||
         !new_output(result, "taken", count, &out.taken))
         goto fail;
     const unsigned char *validity_bits = validity_object != Py_None ? validity.buf : NULL;

@@ -32,12 +32,14 @@ except ImportError:  # not built: the regex path parses everything (tests/unit/p
     _fastsplit = None
 
 # Step codes and output columns of parsers/_fastsplit.c (enum OP_*, enum COL_*).
-OP_LITERAL, OP_TOKEN, OP_QUOTED, OP_TIME, OP_STATUS, OP_BYTES = range(6)
+OP_LITERAL, OP_TOKEN, OP_QUOTED, OP_TIME, OP_STATUS, OP_BYTES, OP_DURATION = range(7)
 STRING_COLUMNS = ("client_ip", "remote_user", "request", "referer", "user_agent", "method", "path", "query", "protocol")
 _FIELD_COLUMN = {"client": 0, "remote_user": 1, "request": 2, "referer": 3, "user_agent": 4}
 # Fields the rows do not use (captured and ignored by the regex path too).
 _IGNORED = {"ident"}
 _NUMBERS = {"status": OP_STATUS, "bytes": OP_BYTES}
+# request times: the unit (enum UNIT_*) is the step's column
+_DURATIONS = {"request_time_s": 0, "request_time_ms": 1, "request_time_us": 2}
 _REQUIRED = {"client", "time_clf", "request", "status"}
 
 
@@ -68,6 +70,8 @@ def _step(tokens: list[tuple[str, str]], index: int) -> tuple[int, int, bytes] |
         return None  # two fields back to back: the regex may split them where no separator is
     following = tokens[index + 1][1] if index + 1 < len(tokens) else ""
     column = _FIELD_COLUMN.get(name, -1)
+    if kind == "bare" and name in _DURATIONS and following[:1] not in tuple("0123456789."):
+        return (OP_DURATION, _DURATIONS[name], b"")  # a digit or dot after it would make the regex backtrack
     if name not in _FIELD_COLUMN and name not in _IGNORED and name not in _NUMBERS and name != "time_clf":
         return None  # a field the rows use but the program does not convert (request time, vhost, ...)
     if kind == "quoted" and name not in _NUMBERS and name != "time_clf":
@@ -87,8 +91,8 @@ def compile_program(fmt: LogFormat) -> FastProgram | None:
         return None
     tokens = fmt.tokens
     names = [value for kind, value in tokens if kind == "field"]
-    if len(names) != len(set(names)) or not _REQUIRED <= set(names):
-        return None  # a repeated field is renamed by the regex path (group_names); keep it there
+    if len(names) != len(set(names)) or not _REQUIRED <= set(names) or len(_DURATIONS.keys() & set(names)) > 1:
+        return None  # a repeated field is renamed by the regex path (group_names), several times coalesce
     steps = []
     for index, (kind, value) in enumerate(tokens):
         step = (OP_LITERAL, -1, value.encode()) if kind == "lit" else _step(tokens, index)
@@ -139,11 +143,12 @@ def split_fast(lines: pl.DataFrame, program: FastProgram) -> tuple[pl.DataFrame,
     columns["requested_at"] = _numbers(out, "requested_at", pa.timestamp("us", "UTC"), rows)
     columns["status"] = _numbers(out, "status", pa.int32(), rows)
     columns["bytes"] = _numbers(out, "bytes", pa.int64(), rows, "bytes_valid")
+    columns["request_time_ms"] = _numbers(out, "request_time_ms", pa.float64(), rows, "request_time_ms_valid")
     parsed = pl.from_arrow(pa.table(columns))
     assert isinstance(parsed, pl.DataFrame)
     kept = lines.filter(taken).select("source_file", "line_number", "has_invalid_utf8")
     requests = pl.concat([kept, parsed], how="horizontal").with_columns(
-        request_kind=pl.lit("http"), request_time_ms=pl.lit(None, pl.Float64), vhost=pl.lit(None, pl.String)
+        request_kind=pl.lit("http"), vhost=pl.lit(None, pl.String)
     )
     requests = requests.select(pl.col(name).cast(dtype) for name, dtype in REQUESTS_SCHEMA.items())
     return requests, lines.filter(~taken)

@@ -69,7 +69,8 @@ def test_programs_follow_the_format_tokens() -> None:
     assert fast_path.program_for(compile_format("combined")) is not None
     assert fast_path.program_for(compile_format("common")) is not None
     # fields the program does not convert keep those formats on the regex path
-    for name in ("combined_timed", "main", "vhost_combined", "json"):
+    assert fast_path.program_for(compile_format("combined_timed")) is not None
+    for name in ("main", "vhost_combined", "combined_upstream", "json"):
         assert fast_path.program_for(compile_format(name)) is None
     custom = compile_format('$remote_addr [$time_local] "$request" $status "$http_user_agent"')
     assert fast_path.program_for(custom) is not None
@@ -151,6 +152,22 @@ def test_other_formats_and_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     both_paths([line(), line() + " 0.123", line(request="-")], monkeypatch, formats)
 
 
+TIMES = ["0.123", "-", "12", "0.000", "007.50", "1.", "1e3", ".5", "123456789012.345678", "99999.999999999", "0.1 "]
+
+
+def test_request_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    timed = compile_format("combined_timed")
+    requests, rejected = both_paths([f"{line()} {value}" for value in TIMES], monkeypatch, (timed,))
+    assert requests["request_time_ms"].to_list()[:5] == [123.0, None, 12000.0, 0.0, 7500.0]
+    # '1.', '1e3', '.5' and a trailing space fit no format; 18 digits are handed on and parsed there
+    assert requests.height == 7 and rejected["reason"].to_list() == ["no_format_match"] * 4
+    # apache %D (microseconds) and %{ms}T divide and keep as the regex path does
+    for spec in ('%h %l %u %t "%r" %>s %b %D', '%h %l %u %t "%r" %>s %b %{ms}T'):
+        fmt = compile_format(spec)
+        assert fast_path.program_for(fmt) is not None
+        both_paths([f'{HEAD}"GET / HTTP/1.1" 200 5 {value}' for value in TIMES], monkeypatch, (fmt,))
+
+
 def test_non_utf8_bytes_and_crlf(parse_lines, monkeypatch: pytest.MonkeyPatch) -> None:
     raw = (line() + "\r\n").encode() + line(tail='200 1 "-" "bad \xff"').encode("latin-1") + b"\n"
     fast = parse_lines(raw, log_format="combined")
@@ -214,3 +231,15 @@ def test_compiled_control_byte_test_agrees(block: bytes, cut: int) -> None:
     plain = b"x" * cut + block.replace(b"\r", b"\r\n")  # past the first 256-byte stretch too
     for sample in (block, plain, b"a" * cut + b"\r"):
         assert _compiled_has_control(sample) == python_has_control_bytes(sample)
+
+
+_DURATION = st.one_of(
+    st.from_regex(r"\A[0-9]{1,17}(\.[0-9]{1,17})?\Z"), st.sampled_from(["-", "1.", ".5", "1e3", "0.1 ", ""])
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_DURATION, min_size=1, max_size=8))
+def test_generated_request_times_agree(monkeypatch: pytest.MonkeyPatch, values: list[str]) -> None:
+    timed = compile_format("combined_timed")
+    both_paths([f"{line()} {value}" for value in values], monkeypatch, (timed,))
