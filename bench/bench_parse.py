@@ -180,7 +180,8 @@ def report(summary: dict) -> None:
         result = summary[name]
         print(f"{name:32s} {result['wall_s']:8.2f} {result['cpu_s']:8.2f} {result['cpu_s_per_1m_lines']:9.2f} "
               f"{result['lines_per_s']:12,.0f} {result['peak_rss_mib']:7.0f} MiB "
-              f"{result['wall_s'] / ours['wall_s']:16.2f}x {result['cpu_s'] / ours['cpu_s']:15.2f}x {result['fast_path']}")
+              f"{result['wall_s'] / ours['wall_s']:16.2f}x {result['cpu_s'] / ours['cpu_s']:15.2f}x "
+              f"{result['fast_path']}")
     for label, key in [("wc -l", "wc_l_s"), ("python read (4 MiB chunks)", "python_read_s")]:
         print(f"{label:32s} {summary[key]:8.2f} {'':8s} {'':9s} {summary['lines'] / summary[key]:12,.0f} "
               f"{'':10s} {summary[key] / ours['wall_s']:16.2f}x")
