@@ -11,6 +11,11 @@ exit codes: 0 loaded (or already loaded), 3 refused by a blocking quality gate, 
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m flows.daily`: Prefect's API starts now, overlapping the imports below
+    from flows.early_api import start_api_early
+
+    EARLY_API = start_api_early()
+
 import argparse
 import contextlib
 import logging
@@ -34,6 +39,7 @@ from checks.runner import QualityGateError
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
 from config.settings import WebtrailSettings
+from flows.early_api import adopt
 from report.progress import observer, observing
 from report.summary import RunSummary, input_rows
 from report.terminal import (
@@ -259,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
             # The JVM starts now, in the background, while Prefect starts and the parsers run (analytics.spark);
             # inside the capture, so that its stderr goes to the run's log as before.
             spark_starter = start_spark_early(settings.spark) if settings.spark.early_start else None
+            timeline.api_waiting()
+            timeline.early_api = adopt(globals().get("EARLY_API"))
             timeline.calling_flow()
             result = daily.with_options(on_running=[timeline.on_running])(
                 day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,

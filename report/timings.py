@@ -2,7 +2,8 @@
 
 The stages are the flow's own (pipeline_runs.stage_timings, plus the HTML report); around them this adds
 what no stage shows: Python start-up and imports, Prefect's ephemeral API start (from the flow call to
-the flow entering Running), the rest of the flow body (warehouse start, input discovery, artifacts),
+the flow entering Running; when flows.early_api launched the server before the imports, `prefect_api`
+says when it was ready and how long main() still waited for it), the rest of the flow body (warehouse start, input discovery, artifacts),
 and the JVM start, which runs in the background (analytics.spark.SparkStarter) and overlaps the rest.
 """
 
@@ -17,6 +18,11 @@ class _Starter(Protocol):
     started_at: float | None
     ready_at: float | None
     waited_seconds: float
+
+
+class _EarlyApi(Protocol):
+    launched_at: float
+    ready_at: float | None
 
 
 def _process_started() -> float | None:
@@ -38,9 +44,15 @@ class RunTimeline:
         process_started = _process_started()
         if process_started is not None:
             self.imports_seconds = max(0.0, time.time() - process_started)
+        self.api_wait_started: float | None = None
+        self.early_api: _EarlyApi | None = None  # flows.early_api.EarlyApi, when Prefect adopted it
         self.flow_called: float | None = None
         self.flow_running: float | None = None
         self.flow_returned: float | None = None
+
+    def api_waiting(self) -> None:
+        """main() starts waiting for the early API server (flows.early_api.adopt)."""
+        self.api_wait_started = time.perf_counter()
 
     def calling_flow(self) -> None:
         self.flow_called = time.perf_counter()
@@ -69,9 +81,18 @@ class RunTimeline:
                 "ready_after_main_seconds": span(self.main_started, starter.ready_at),
                 "analytics_waited_seconds": round(starter.waited_seconds, 3),
             })
+        api: dict[str, Any] = {"early_start": self.early_api is not None}
+        if self.early_api is not None:
+            # launched before the imports: its start counts from the process start, not from main()
+            api.update({
+                "start_seconds": span(self.early_api.launched_at, self.early_api.ready_at),
+                "ready_after_main_seconds": span(self.main_started, self.early_api.ready_at),
+                "main_waited_seconds": span(self.api_wait_started, self.flow_called),
+            })
         return {
             "python_imports": round(self.imports_seconds, 3) if self.imports_seconds is not None else None,
             "prefect_api_start": span(self.flow_called, self.flow_running),
+            "prefect_api": api,
             "flow_body": flow_body,
             "stages": {name: round(seconds, 3) for name, seconds in stage_seconds.items()},
             "flow_body_outside_stages": round(flow_body - in_stages, 3) if flow_body is not None else None,
