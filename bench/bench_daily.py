@@ -79,6 +79,20 @@ def generated_day(lines: int) -> Path:
     return target
 
 
+def process_role(cmdline: list[str]) -> str:
+    """Which part of a run a process is, from its command line (for the peak RSS breakdown)."""
+    text = " ".join(cmdline)
+    if "java" in (cmdline[0] if cmdline else "") or "org.apache.spark" in text:
+        return "jvm"
+    if "prefect.server.api.server:create_app" in text:
+        return "prefect_api"
+    if "flows.daily" in text:  # before postgres: its --database-url may name it
+        return "python_flow"
+    if "postgres" in text:
+        return "postgresql"
+    return "other"
+
+
 class TreeSampler:
     """Peak of the RSS summed over a process, its descendants and the processes whose command line
     names `marker` (the embedded PostgreSQL daemonizes: it is no child of the run) with their children."""
@@ -86,6 +100,8 @@ class TreeSampler:
     def __init__(self, pid: int, marker: str | None) -> None:
         self.pid, self.marker = pid, marker
         self.peak = 0
+        self.at_peak: dict[str, int] = {}  # RSS per kind of process when the sum peaked
+        self.role_peaks: dict[str, int] = {}  # each kind's own peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -109,12 +125,19 @@ class TreeSampler:
 
     def sample(self) -> None:
         total = 0
+        roles: dict[str, int] = {}
         for proc in self._members():
             try:
-                total += proc.memory_info().rss
+                rss = proc.memory_info().rss
+                role = process_role(proc.cmdline())
             except psutil.Error:
-                pass
-        self.peak = max(self.peak, total)
+                continue
+            total += rss
+            roles[role] = roles.get(role, 0) + rss
+        for role, rss in roles.items():
+            self.role_peaks[role] = max(self.role_peaks.get(role, 0), rss)
+        if total > self.peak:
+            self.peak, self.at_peak = total, roles
 
     def _loop(self) -> None:
         while not self._stop.wait(SAMPLE_SECONDS):
@@ -156,7 +179,8 @@ def run_webtrail(day_dir: Path | None, database_url: str | None, env_extra: dict
             raise SystemExit(f"flows.daily exited {process.returncode}; its log: {log}")
         summary = json.loads(stdout.decode().strip().splitlines()[-1])
         log.unlink()
-        return {"wall": wall, "peak_rss": sampler.peak, "timings": summary.get("timings") or {},
+        return {"wall": wall, "peak_rss": sampler.peak, "rss_at_peak": sampler.at_peak,
+                "rss_peak_each": sampler.role_peaks, "timings": summary.get("timings") or {},
                 "lines_read": summary.get("lines_read"), "lines_parsed": summary.get("lines_parsed")}
     finally:
         if not database_url:

@@ -34,7 +34,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from pydantic import SecretStr, ValidationError
 
-from analytics.spark import spark_job_count, start_spark_early
+from analytics.spark import start_spark_early
 from checks.runner import QualityGateError
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
@@ -53,7 +53,7 @@ from report.terminal import (
     run_log_path,
     stderr_to_file,
 )
-from report.timings import RunTimeline
+from report.timings import RunTimeline, spark_counts
 from tasks.analytics import run_analytics
 from tasks.ingest import (
     discover_inputs,
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 force=args.force, events_api=args.events_api,
             )
             timeline.flow_done()
-            result["timings"] = timeline.to_dict(run_observer.finished, spark_starter, spark_job_count())
+            result["timings"] = timeline.to_dict(run_observer.finished, spark_starter, spark_counts())
     except QualityGateError as exc:
         terminal.blocked(_day_of(settings, args), str(exc).splitlines()[1:], run_observer.current_stage)
         return EXIT_BLOCKED
@@ -305,4 +305,6 @@ def _day_of(settings: WebtrailSettings, args: argparse.Namespace) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from flows.quick_exit import exit_now
+
+    exit_now(main())

@@ -65,7 +65,7 @@ class RunTimeline:
         self.flow_returned = time.perf_counter()
 
     def to_dict(
-        self, stage_seconds: Mapping[str, float], starter: _Starter | None, spark_jobs: int | None
+        self, stage_seconds: Mapping[str, float], starter: _Starter | None, counts: Mapping[str, int] | None
     ) -> dict[str, Any]:
         """Seconds per part of the run, rounded to milliseconds; parts that were not measured are None."""
 
@@ -74,7 +74,7 @@ class RunTimeline:
 
         flow_body = span(self.flow_running, self.flow_returned)
         in_stages = sum(stage_seconds.values())
-        spark: dict[str, Any] = {"early_start": starter is not None, "jobs": spark_jobs}
+        spark: dict[str, Any] = {"early_start": starter is not None, "jobs": None, "stages": None, **(counts or {})}
         if starter is not None:
             spark.update({
                 "start_seconds": span(starter.started_at, starter.ready_at),
@@ -99,3 +99,31 @@ class RunTimeline:
             "main_total": span(self.main_started, self.flow_returned),
             "spark": spark,
         }
+
+
+def spark_counts() -> dict[str, int] | None:
+    """Spark jobs and stages run so far by this process's SparkContext (None when none is running).
+
+    `stages` counts the distinct stages of those jobs; `stages_run` those that ran tasks (the rest
+    were skipped: their shuffle output was already there).
+    """
+    try:
+        from pyspark import SparkContext
+
+        context = SparkContext._active_spark_context
+        if context is None:
+            return None
+        tracker = context.statusTracker()
+        job_ids = tracker.getJobIdsForGroup(None)
+        stage_ids: set[int] = set()
+        for job_id in job_ids:
+            job = tracker.getJobInfo(job_id)
+            if job is not None:
+                stage_ids.update(job.stageIds)
+        ran = 0
+        for stage_id in stage_ids:
+            stage = tracker.getStageInfo(stage_id)
+            ran += bool(stage is not None and stage.numCompletedTasks > 0)
+        return {"jobs": len(job_ids), "stages": len(stage_ids), "stages_run": ran}
+    except Exception:  # noqa: BLE001 - a count for the run's timings must never fail the run
+        return None
