@@ -125,6 +125,21 @@ def _memory_parts(entries: list[dict[str, Any]]) -> list[str]:
     return rows if len(rows) > 2 else []
 
 
+def _slowest_contracts(entries: list[dict[str, Any]], count: int = 4) -> list[str]:
+    """Per day, the check stages' slowest Soda contracts (median seconds, from `timings.contracts`)."""
+    lines = []
+    for entry in entries:
+        contracts = entry["webtrail"].get("webtrail", {}).get("timings", {}).get("contracts") or {}
+        parts = []
+        for stage, seconds in contracts.items():
+            slowest = sorted(seconds.items(), key=lambda item: -item[1])[:count]
+            if slowest:
+                parts.append(f"{stage}: " + ", ".join(f"{name} {value:.1f} s" for name, value in slowest))
+        if parts:
+            lines.append(f"- {entry['label']}: " + "; ".join(parts))
+    return lines
+
+
 def _mib(value: float) -> str:
     return f"{value / 2**20:.0f} MiB"
 
@@ -178,6 +193,9 @@ def render_section(recorded: dict[str, dict[str, Any]]) -> str:
     if memory:
         lines += ["Peak RSS by process (median of the runs): what each kind of process held when the sum peaked, "
                   "and its own peak.", "", *memory, ""]
+    slowest = _slowest_contracts(entries)
+    if slowest:
+        lines += ["The slowest Soda contracts of each check stage (medians):", "", *slowest, ""]
     check = linearity(recorded)
     if check:
         lines += [check, ""]

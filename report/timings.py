@@ -3,8 +3,9 @@
 The stages are the flow's own (pipeline_runs.stage_timings, plus the HTML report); around them this adds
 what no stage shows: Python start-up and imports, Prefect's ephemeral API start (from the flow call to
 the flow entering Running; when flows.early_api launched the server before the imports, `prefect_api`
-says when it was ready and how long main() still waited for it), the rest of the flow body (warehouse start, input discovery, artifacts),
-and the JVM start, which runs in the background (analytics.spark.SparkStarter) and overlaps the rest.
+says when it was ready and how long main() still waited for it), the rest of the flow body (warehouse
+start, input discovery, artifacts), the JVM start, which runs in the background
+(analytics.spark.SparkStarter) and overlaps the rest, and the Spark job and stage counts.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ def _run(wall: float, imports: float, main_total: float, waited_api: float, to_r
             "timings": {"python_imports": imports, "prefect_api_start": to_running, "main_total": main_total,
                         "prefect_api": {"early_start": True, "start_seconds": 6.0, "main_waited_seconds": waited_api},
                         "stages": {"analytics": main_total / 2}, "flow_body_outside_stages": 1.0,
+                        "contracts": {"output_checks": {"sessions": 1.25, "cross_table": 2.5, "ip_daily": 0.5}},
                         "spark": {"jobs": 40, "stages": 90, "stages_run": 60, "start_seconds": 9.0,
                                   "analytics_waited_seconds": waited_jvm}}}
 
@@ -56,3 +57,4 @@ def test_the_section_has_the_stage_count_and_the_memory_breakdown() -> None:
     assert "| 40 | 90 (60) |" in overview
     assert "| 2048 MiB / 2048 MiB |" in section  # the JVM at the peak / its own peak
     assert "Linearity" not in section  # no 10M entry yet
+    assert "- 1m: output_checks: cross_table 2.5 s, sessions 1.2 s, ip_daily 0.5 s" in section
