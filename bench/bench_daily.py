@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.daily_report import render_section, write_section  # noqa: E402
+from report.timings import process_role  # noqa: E402
 
 BENCH_ROOT = Path("/tmp/webtrail-bench")
 GOACCESS = Path("/usr/bin/goaccess")
@@ -77,20 +78,6 @@ def generated_day(lines: int) -> Path:
         return scratch
     scratch.rename(target)
     return target
-
-
-def process_role(cmdline: list[str]) -> str:
-    """Which part of a run a process is, from its command line (for the peak RSS breakdown)."""
-    text = " ".join(cmdline)
-    if "java" in (cmdline[0] if cmdline else "") or "org.apache.spark" in text:
-        return "jvm"
-    if "prefect.server.api.server:create_app" in text:
-        return "prefect_api"
-    if "flows.daily" in text:  # before postgres: its --database-url may name it
-        return "python_flow"
-    if "postgres" in text:
-        return "postgresql"
-    return "other"
 
 
 class TreeSampler:

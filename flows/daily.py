@@ -50,7 +50,7 @@ from report.terminal import (
     run_log_path,
     stderr_to_file,
 )
-from report.timings import RunTimeline, spark_counts
+from report.timings import RunTimeline, jvm_memory, spark_counts
 from tasks.analytics import run_analytics
 from tasks.ingest import (
     discover_inputs,
@@ -172,7 +172,7 @@ def daily(  # noqa: PLR0913
     prune_staging_task(settings, plan.day)
     logger.info(summary.to_text())
     return {**summary.to_dict(), "html_report": str(html_report) if html_report else None,
-            "contract_seconds": timer.contracts}
+            "contract_seconds": timer.contracts, "rss_mib_after_stage": timer.rss_mib}
 
 
 def _html_report(warehouse: Warehouse, day: date, settings: WebtrailSettings, logger: Any) -> Path | None:
@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             timeline.flow_done()
             result["timings"] = timeline.to_dict(run_observer.finished, spark_starter, spark_counts())
             result["timings"]["contracts"] = result.pop("contract_seconds", None) or {}
+            result["timings"]["rss_mib_after_stage"] = result.pop("rss_mib_after_stage", None) or {}
+            result["timings"]["spark"]["memory_mib"] = jvm_memory()
     except QualityGateError as exc:
         terminal.blocked(_day_of(settings, args), str(exc).splitlines()[1:], run_observer.current_stage)
         return EXIT_BLOCKED

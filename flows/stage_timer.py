@@ -10,6 +10,7 @@ from uuid import UUID
 from prefect.artifacts import update_progress_artifact
 
 from report.progress import observer
+from report.timings import rss_by_role
 
 # Share of the run done when each stage ends, for the progress artifact.
 STAGE_PROGRESS = {
@@ -24,6 +25,7 @@ class StageTimer:
     def __init__(self, progress_id: UUID | None = None) -> None:
         self.seconds: dict[str, float] = {}
         self.contracts: dict[str, dict[str, float]] = {}  # stage -> contract -> seconds
+        self.rss_mib: dict[str, dict[str, int]] = {}  # stage -> process role -> RSS at the stage's end
         self.progress_id = progress_id
 
     @contextmanager
@@ -34,6 +36,7 @@ class StageTimer:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - started, 3)
+            self.rss_mib[name] = rss_by_role()
         # reached only when the stage succeeded
         observer().stage_finished(name, self.seconds[name])
         if self.progress_id is not None:

@@ -128,3 +128,60 @@ def spark_counts() -> dict[str, int] | None:
         return {"jobs": len(job_ids), "stages": len(stage_ids), "stages_run": ran}
     except Exception:  # noqa: BLE001 - a count for the run's timings must never fail the run
         return None
+
+
+def process_role(cmdline: list[str]) -> str:
+    """Which part of a run a process is, from its command line (for the memory breakdowns)."""
+    text = " ".join(cmdline)
+    if "java" in (cmdline[0] if cmdline else "") or "org.apache.spark" in text:
+        return "jvm"
+    if "prefect.server.api.server:create_app" in text:
+        return "prefect_api"
+    if "flows.daily" in text:  # before postgres: its --database-url may name it
+        return "python_flow"
+    if "postgres" in text:
+        return "postgresql"
+    return "other"
+
+
+def rss_by_role() -> dict[str, int]:
+    """RSS in MiB of this process and of its children (the JVM, Prefect's API server), by role."""
+    try:
+        import psutil
+
+        me = psutil.Process()
+        roles = {"python_flow": me.memory_info().rss}
+        for child in me.children(recursive=True):
+            try:
+                role = process_role(child.cmdline())
+                roles[role] = roles.get(role, 0) + child.memory_info().rss
+            except psutil.Error:
+                continue
+        return {role: rss // 2**20 for role, rss in roles.items()}
+    except Exception:  # noqa: BLE001 - a measurement must never fail the run
+        return {}
+
+
+def jvm_memory() -> dict[str, int] | None:
+    """The driver JVM's memory in MiB: the heap's limit, committed size and peak use (the sum of its
+    pools' peaks, an upper bound), non-heap use (metaspace, code cache) and NIO direct buffers."""
+    try:
+        from pyspark import SparkContext
+
+        context = SparkContext._active_spark_context
+        if context is None or context._jvm is None:
+            return None
+        jvm = context._jvm
+        management = jvm.java.lang.management.ManagementFactory
+        mib = 2**20
+        heap_peak = sum(pool.getPeakUsage().getUsed() for pool in management.getMemoryPoolMXBeans()
+                        if str(pool.getType().name()) == "HEAP")
+        buffers = management.getPlatformMXBeans(jvm.java.lang.Class.forName("java.lang.management.BufferPoolMXBean"))
+        direct = sum(pool.getMemoryUsed() for pool in buffers if str(pool.getName()) == "direct")
+        runtime = jvm.java.lang.Runtime.getRuntime()
+        return {"heap_max": runtime.maxMemory() // mib, "heap_committed": runtime.totalMemory() // mib,
+                "heap_peak_used": heap_peak // mib,
+                "non_heap_used": management.getMemoryMXBean().getNonHeapMemoryUsage().getUsed() // mib,
+                "direct_buffers": direct // mib}
+    except Exception:  # noqa: BLE001 - a measurement must never fail the run
+        return None
