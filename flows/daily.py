@@ -36,6 +36,7 @@ from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
 from config.settings import WebtrailSettings
 from flows.early_api import adopt
+from flows.early_warehouse import start_embedded_early
 from flows.stage_timer import StageTimer
 from report.progress import observer, observing
 from report.summary import RunSummary, input_rows
@@ -235,8 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             # The JVM starts now, in the background, while Prefect starts and the parsers run (analytics.spark);
             # inside the capture, so that its stderr goes to the run's log as before.
             spark_starter = start_spark_early(settings.spark) if settings.spark.early_start else None
+            postgres_start = start_embedded_early(settings, args.database_url)
             timeline.api_waiting()
             timeline.early_api = adopt(globals().get("EARLY_API"))
+            if postgres_start is not None:
+                postgres_start.join()  # before the flow: its first task then finds the server up
             timeline.calling_flow()
             result = daily.with_options(on_running=[timeline.on_running])(
                 day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,
