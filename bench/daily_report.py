@@ -181,7 +181,10 @@ def render_section(recorded: dict[str, dict[str, Any]]) -> str:
         "",
         "Where the time goes (medians, seconds; from the run's `--json` `timings`). The JVM starts in a background "
         "thread when `python -m flows.daily` starts, so its start overlaps Prefect's API start and the parsers; "
-        "the analytics stage only waits for what is left of it.",
+        "the analytics stage only waits for what is left of it. Prefect's API server is launched on the first line "
+        "of `python -m flows.daily` (flows/early_api.py): `main() waited for the API` is what was left of its start "
+        "after the imports, `flow call to Running` Prefect's own flow-run set-up (the whole API start in runs "
+        "without the early launch).",
         "",
         *_parts(entries),
         "",

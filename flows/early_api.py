@@ -113,6 +113,8 @@ def start_api_early() -> EarlyApi | None:
         return None
     if environ.get("WEBTRAIL_EARLY_API", "true").lower() in ("0", "false", "no"):
         return None
+    if {"-h", "--help"} & set(sys.argv[1:]):  # nothing will run
+        return None
     if _configured_elsewhere(environ, Path.cwd()):
         return None
     spec = importlib.util.find_spec("prefect")
