@@ -34,6 +34,7 @@ PORTS = range(8000, 9000)  # SubprocessASGIServer._port_range
 SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
 PORT_IN_USE_EXIT = 3  # uvicorn's exit code when the port was taken meanwhile
 DEFAULT_TIMEOUT_SECONDS = 20.0
+EPHEMERAL_SWITCHES = ("PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE")
 
 
 @dataclass
@@ -107,9 +108,8 @@ def _launch(port: int, prefect_dir: Path) -> subprocess.Popen[bytes]:
 def start_api_early() -> EarlyApi | None:
     """Launch the ephemeral API server now when Prefect would start one; None when it would not."""
     environ = dict(os.environ)
-    if environ.get("PREFECT_API_URL") or environ.get("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "").lower() in (
-        "0", "false",
-    ):
+    ephemeral = (environ.get(name, "").lower() for name in EPHEMERAL_SWITCHES)
+    if environ.get("PREFECT_API_URL") or any(value in ("0", "false") for value in ephemeral):
         return None
     if environ.get("WEBTRAIL_EARLY_API", "true").lower() in ("0", "false", "no"):
         return None
@@ -163,10 +163,15 @@ def adopt(early: EarlyApi | None) -> EarlyApi | None:
     if early is None:
         return None
     from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    )
 
     server = SubprocessASGIServer()
-    if PREFECT_API_URL.value() or server.running:
+    # Prefect would use a configured API, or refuse to start a server: then ours is not wanted
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or server.running:
         early.discard()
         return None
     timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value() or DEFAULT_TIMEOUT_SECONDS)
