@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.daily_report import render_section, write_section  # noqa: E402
+from report.timings import process_role  # noqa: E402
 
 BENCH_ROOT = Path("/tmp/webtrail-bench")
 GOACCESS = Path("/usr/bin/goaccess")
@@ -86,6 +87,8 @@ class TreeSampler:
     def __init__(self, pid: int, marker: str | None) -> None:
         self.pid, self.marker = pid, marker
         self.peak = 0
+        self.at_peak: dict[str, int] = {}  # RSS per kind of process when the sum peaked
+        self.role_peaks: dict[str, int] = {}  # each kind's own peak
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -109,12 +112,19 @@ class TreeSampler:
 
     def sample(self) -> None:
         total = 0
+        roles: dict[str, int] = {}
         for proc in self._members():
             try:
-                total += proc.memory_info().rss
+                rss = proc.memory_info().rss
+                role = process_role(proc.cmdline())
             except psutil.Error:
-                pass
-        self.peak = max(self.peak, total)
+                continue
+            total += rss
+            roles[role] = roles.get(role, 0) + rss
+        for role, rss in roles.items():
+            self.role_peaks[role] = max(self.role_peaks.get(role, 0), rss)
+        if total > self.peak:
+            self.peak, self.at_peak = total, roles
 
     def _loop(self) -> None:
         while not self._stop.wait(SAMPLE_SECONDS):
@@ -156,7 +166,8 @@ def run_webtrail(day_dir: Path | None, database_url: str | None, env_extra: dict
             raise SystemExit(f"flows.daily exited {process.returncode}; its log: {log}")
         summary = json.loads(stdout.decode().strip().splitlines()[-1])
         log.unlink()
-        return {"wall": wall, "peak_rss": sampler.peak, "timings": summary.get("timings") or {},
+        return {"wall": wall, "peak_rss": sampler.peak, "rss_at_peak": sampler.at_peak,
+                "rss_peak_each": sampler.role_peaks, "timings": summary.get("timings") or {},
                 "lines_read": summary.get("lines_read"), "lines_parsed": summary.get("lines_parsed")}
     finally:
         if not database_url:

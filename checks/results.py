@@ -50,6 +50,7 @@ class ContractReport:
     dataset: str
     results: list[CheckOutcome] = field(default_factory=list)
     infrastructure_error: str | None = None
+    seconds: float | None = None  # wall time of the verification (the run's timings list it per contract)
 
     @property
     def has_blocking_failure(self) -> bool:

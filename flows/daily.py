@@ -11,29 +11,33 @@ exit codes: 0 loaded (or already loaded), 3 refused by a blocking quality gate, 
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m flows.daily`: Prefect's API starts now, overlapping the imports below
+    from flows.early_api import start_api_early
+
+    EARLY_API = start_api_early()
+
 import argparse
 import contextlib
 import logging
 import os
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_progress_artifact
 from prefect.runtime import flow_run
 from pydantic import SecretStr, ValidationError
 
-from analytics.spark import spark_job_count, start_spark_early
+from analytics.spark import start_spark_early
 from checks.runner import QualityGateError
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
 from config.settings import WebtrailSettings
+from flows.early_api import adopt
+from flows.early_warehouse import start_embedded_early
+from flows.stage_timer import StageTimer
 from report.progress import observer, observing
 from report.summary import RunSummary, input_rows
 from report.terminal import (
@@ -47,7 +51,7 @@ from report.terminal import (
     run_log_path,
     stderr_to_file,
 )
-from report.timings import RunTimeline
+from report.timings import RunTimeline, jvm_memory, spark_counts
 from tasks.analytics import run_analytics
 from tasks.ingest import (
     discover_inputs,
@@ -57,7 +61,7 @@ from tasks.ingest import (
     parse_events_task,
     read_users_task,
 )
-from tasks.quality import check_inputs, check_loaded, check_outputs
+from tasks.quality import check_inputs, check_loaded, check_outputs, contract_seconds
 from tasks.report import alert_findings, publish_report, write_html_report
 from tasks.staging import prune_staging_task
 from tasks.warehouse import (
@@ -85,34 +89,6 @@ def _run_name() -> str:
     except Exception:  # noqa: BLE001 - a name must never fail the run
         day = params.get("day") or "unknown-day"
     return f"daily-{day}" + ("-force" if params.get("force") else "")
-
-
-# Share of the run done when each stage ends, for the progress artifact.
-STAGE_PROGRESS = {
-    "parse": 20.0, "input_checks": 30.0, "analytics": 75.0, "output_checks": 85.0, "load": 95.0,
-    "loaded_checks": 100.0,
-}
-
-
-class StageTimer:
-    """Wall-clock seconds per stage (pipeline_runs.stage_timings) and the run's progress artifact."""
-
-    def __init__(self, progress_id: UUID | None = None) -> None:
-        self.seconds: dict[str, float] = {}
-        self.progress_id = progress_id
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        observer().stage_started(name)
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(time.perf_counter() - started, 3)
-        # reached only when the stage succeeded
-        observer().stage_finished(name, self.seconds[name])
-        if self.progress_id is not None:
-            update_progress_artifact(self.progress_id, STAGE_PROGRESS.get(name, 0.0), description=f"{name} done")
 
 
 # params: a flow's parameters are its deployment's form in the Prefect UI, one argument each, not an object.
@@ -170,19 +146,19 @@ def daily(  # noqa: PLR0913
         totals = RunTotals(input_rows(access_stats, events_result), totals.users_read)
         observer().files_parsed(list(totals.inputs))
         with timer.stage("input_checks"):
-            check_inputs(run, access_stats)
+            timer.contracts["input_checks"] = contract_seconds(check_inputs(run, access_stats))
         observer().analytics_started(layout.output, OUTPUT_TABLES)
         with timer.stage("analytics"):
             outputs = run_analytics(layout, settings)
         with timer.stage("output_checks"):
-            check_outputs(run, outputs)
+            timer.contracts["output_checks"] = contract_seconds(check_outputs(run, outputs))
         with timer.stage("load"):
             table_rows = load_day(run, outputs, list(totals.inputs))
         totals = RunTotals(totals.inputs, totals.users_read, table_rows)
         observer().tables_loaded(table_rows)
         with timer.stage("loaded_checks"):
             # After the commit: a blocking failure fails the run (and alerts) but cannot undo the load.
-            check_loaded(run)
+            timer.contracts["loaded_checks"] = contract_seconds(check_loaded(run))
         summary: RunSummary = summarize_day(run, totals)
         end_run(run, RunOutcome("completed", totals, timer.seconds))
     except BaseException as exc:
@@ -196,7 +172,8 @@ def daily(  # noqa: PLR0913
     alert_findings(warehouse, plan.day, settings.security)
     prune_staging_task(settings, plan.day)
     logger.info(summary.to_text())
-    return {**summary.to_dict(), "html_report": str(html_report) if html_report else None}
+    return {**summary.to_dict(), "html_report": str(html_report) if html_report else None,
+            "contract_seconds": timer.contracts, "rss_mib_after_stage": timer.rss_mib}
 
 
 def _html_report(warehouse: Warehouse, day: date, settings: WebtrailSettings, logger: Any) -> Path | None:
@@ -259,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
             # The JVM starts now, in the background, while Prefect starts and the parsers run (analytics.spark);
             # inside the capture, so that its stderr goes to the run's log as before.
             spark_starter = start_spark_early(settings.spark) if settings.spark.early_start else None
+            postgres_start = start_embedded_early(settings, args.database_url)
+            timeline.api_waiting()
+            timeline.early_api = adopt(globals().get("EARLY_API"))
+            if postgres_start is not None:
+                postgres_start.join()  # before the flow: its first task then finds the server up
             timeline.calling_flow()
             result = daily.with_options(on_running=[timeline.on_running])(
                 day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,
@@ -266,7 +248,10 @@ def main(argv: list[str] | None = None) -> int:
                 force=args.force, events_api=args.events_api,
             )
             timeline.flow_done()
-            result["timings"] = timeline.to_dict(run_observer.finished, spark_starter, spark_job_count())
+            result["timings"] = timeline.to_dict(run_observer.finished, spark_starter, spark_counts())
+            result["timings"]["contracts"] = result.pop("contract_seconds", None) or {}
+            result["timings"]["rss_mib_after_stage"] = result.pop("rss_mib_after_stage", None) or {}
+            result["timings"]["spark"]["memory_mib"] = jvm_memory()
     except QualityGateError as exc:
         terminal.blocked(_day_of(settings, args), str(exc).splitlines()[1:], run_observer.current_stage)
         return EXIT_BLOCKED
@@ -297,4 +282,6 @@ def _day_of(settings: WebtrailSettings, args: argparse.Namespace) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from flows.quick_exit import exit_now
+
+    exit_now(main())

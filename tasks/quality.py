@@ -7,7 +7,8 @@ a failed blocking check is final (QualityGateError): the same data gives the sam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,18 @@ def contract_variables(layout: DayLayout, settings: WebtrailSettings) -> dict[st
         "SESSION_GAP_MINUTES": str(int(settings.sessions.gap_minutes)),
         "SESSION_CARRY_OVER_MINUTES": str(int(settings.sessions.carry_over.total_seconds()) // 60),
     }
+
+
+def _timed(verify: Callable[[], ContractReport]) -> ContractReport:
+    """The report of `verify()` with its wall time (where a stage's check time goes, contract by contract)."""
+    started = time.perf_counter()
+    report = verify()
+    return replace(report, seconds=round(time.perf_counter() - started, 3))
+
+
+def contract_seconds(reports: Sequence[ContractReport]) -> dict[str, float]:
+    """Seconds per contract of a stage's reports, for the run's timings."""
+    return {report.dataset: report.seconds for report in reports if report.seconds is not None}
 
 
 def _rows(reports: Sequence[ContractReport], database_url: str) -> list[dict[str, Any]]:
@@ -129,9 +142,10 @@ def check_inputs(run: DayRun, access_stats: list[FileParseStats]) -> list[Contra
     layout = run.layout
     variables = contract_variables(layout, run.settings)
     staged = {"requests": layout.requests, "events": layout.events, "users": layout.users}
-    reports = [verify_parquet(name, {name: path}, variables) for name, path in staged.items()]
+    reports = [_timed(lambda name=name, path=path: verify_parquet(name, {name: path}, variables))
+               for name, path in staged.items()]
     parse_stats = parse_stats_frame((stats.path, stats.lines_read, stats.lines_rejected) for stats in access_stats)
-    reports.append(verify_frames("parse_stats", {"parse_stats": parse_stats}, variables))
+    reports.append(_timed(lambda: verify_frames("parse_stats", {"parse_stats": parse_stats}, variables)))
     _publish(run, "inputs", reports)
     raise_on_blocking(reports)
     return reports
@@ -144,10 +158,11 @@ def check_outputs(run: DayRun, outputs: dict[str, str]) -> list[ContractReport]:
     against the staged requests and users; all before any of them is loaded."""
     layout = run.layout
     variables = contract_variables(layout, run.settings)
-    reports = [verify_parquet(table, {table: Path(path)}, variables) for table, path in outputs.items()]
+    reports = [_timed(lambda table=table, path=path: verify_parquet(table, {table: Path(path)}, variables))
+               for table, path in outputs.items()]
     sources = {"requests": layout.requests, "users": layout.users,
                **{table: Path(path) for table, path in outputs.items()}}
-    reports.append(verify_cross_table(sources, variables))
+    reports.append(_timed(lambda: verify_cross_table(sources, variables)))
     _publish(run, "outputs", reports)
     raise_on_blocking(reports)
     return reports
@@ -164,7 +179,8 @@ def check_loaded(run: DayRun) -> list[ContractReport]:
     """
     variables = contract_variables(run.layout, run.settings)
     reports = [
-        replace(verify_postgres(table, run.warehouse.url, variables, schema=SCHEMA), dataset=f"{SCHEMA}.{table}")
+        replace(_timed(lambda table=table: verify_postgres(table, run.warehouse.url, variables, schema=SCHEMA)),
+                dataset=f"{SCHEMA}.{table}")
         for table in OUTPUT_TABLES
     ]
     _publish(run, "loaded", reports)

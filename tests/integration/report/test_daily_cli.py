@@ -80,6 +80,11 @@ def test_json_summary_is_machine_readable(sample_run: CliRun, report_data_dir: P
                                       "report"}
     assert timings["spark"]["early_start"] is True and timings["spark"]["jobs"] > 0
     assert timings["prefect_api_start"] > 0 and timings["spark"]["start_seconds"] > 0
+    # no API configured: the server flows.early_api launched before the imports is the one the flow ran on
+    assert timings["prefect_api"]["early_start"] is True and timings["prefect_api"]["start_seconds"] > 0
+    assert timings["spark"]["stages"] >= timings["spark"]["jobs"] and timings["spark"]["memory_mib"]["heap_max"] > 0
+    assert set(timings["contracts"]) == {"input_checks", "output_checks", "loaded_checks"}
+    assert timings["rss_mib_after_stage"]["analytics"]["jvm"] > 0
 
 
 def test_an_already_loaded_day_exits_0_and_says_so(sample_run: CliRun, report_env: dict[str, str]) -> None:

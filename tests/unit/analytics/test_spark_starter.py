@@ -52,15 +52,33 @@ def test_run_timeline_parts() -> None:
     timeline.main_started, timeline.imports_seconds = 100.0, 2.5
     timeline.flow_called, timeline.flow_running, timeline.flow_returned = 101.0, 115.0, 160.0
     stages = {"parse": 1.0, "analytics": 30.0, "load": 0.5}
-    parts = timeline.to_dict(stages, _Starter(100.5, 112.25, 0.75), 12)
+    parts = timeline.to_dict(stages, _Starter(100.5, 112.25, 0.75), {"jobs": 12, "stages": 20, "stages_run": 15})
     assert parts == {
         "python_imports": 2.5,
         "prefect_api_start": 14.0,  # 101 -> 115
+        "prefect_api": {"early_start": False},
         "flow_body": 45.0,  # 115 -> 160
         "stages": stages,
         "flow_body_outside_stages": 13.5,  # 45 - 31.5
         "main_total": 60.0,
-        "spark": {"early_start": True, "jobs": 12, "start_seconds": 11.75, "ready_after_main_seconds": 12.25,
+        "spark": {"early_start": True, "jobs": 12, "stages": 20, "stages_run": 15, "start_seconds": 11.75, "ready_after_main_seconds": 12.25,
                   "analytics_waited_seconds": 0.75},
     }
-    assert timeline.to_dict({}, None, None)["spark"] == {"early_start": False, "jobs": None}
+    assert timeline.to_dict({}, None, None)["spark"] == {"early_start": False, "jobs": None, "stages": None}
+
+
+class _EarlyApi:
+    def __init__(self, launched_at: float, ready_at: float) -> None:
+        self.launched_at, self.ready_at = launched_at, ready_at
+
+
+def test_run_timeline_with_the_early_api() -> None:
+    timeline = RunTimeline()
+    timeline.main_started, timeline.imports_seconds = 100.0, 2.5
+    timeline.early_api = _EarlyApi(97.6, 104.0)  # launched before the imports, ready 4 s into main()
+    timeline.api_wait_started, timeline.flow_called = 100.5, 104.0
+    timeline.flow_running, timeline.flow_returned = 105.0, 150.0
+    parts = timeline.to_dict({}, None, None)
+    assert parts["prefect_api"] == {"early_start": True, "start_seconds": 6.4, "ready_after_main_seconds": 4.0,
+                                    "main_waited_seconds": 3.5}
+    assert parts["prefect_api_start"] == 1.0  # the flow call to Running: the server was up already

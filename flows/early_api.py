@@ -1,0 +1,184 @@
+"""Prefect's ephemeral API, started at the first line of `python -m flows.daily` (before the imports).
+
+Without a configured API (PREFECT_API_URL), the first Prefect client of a process starts a temporary
+API server in a subprocess (prefect.server.api.server.SubprocessASGIServer) and waits for it: 10-20 s
+here, and it began only after our 2.5-5 s of imports. This module launches the same subprocess, with
+the same command and environment Prefect uses, before anything heavy is imported, so the server's
+start overlaps the imports and the JVM's. `adopt` then hands the process to Prefect's own
+SubprocessASGIServer singleton once it answers /health: from there Prefect uses and stops it exactly
+as one it had started itself. Whenever an API is configured, or the early server does not come up,
+nothing is adopted and Prefect behaves as before.
+
+Only the standard library is imported here: it runs before Prefect is.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PORTS = range(8000, 9000)  # SubprocessASGIServer._port_range
+# What SubprocessASGIServer._run_uvicorn_command adds to the environment (no UI, ephemeral mode).
+SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+PORT_IN_USE_EXIT = 3  # uvicorn's exit code when the port was taken meanwhile
+DEFAULT_TIMEOUT_SECONDS = 20.0
+EPHEMERAL_SWITCHES = ("PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE")
+
+
+@dataclass
+class EarlyApi:
+    """The API server subprocess launched early, until Prefect adopts it (or it is discarded)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    prefect_dir: Path
+    launched_at: float = field(default_factory=time.perf_counter)
+    ready_at: float | None = None
+    adopted: bool = False
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def discard(self) -> None:
+        """Stop the subprocess (it was not needed, or did not come up)."""
+        if self.adopted or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _configured_elsewhere(environ: dict[str, str], cwd: Path) -> bool:
+    """Whether an API URL may come from a source other than the environment: the active profile,
+    or a prefect.toml / .env / pyproject.toml in the working directory (then no early start)."""
+    home = Path(environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    profiles_path = Path(environ.get("PREFECT_PROFILES_PATH", home / "profiles.toml")).expanduser()
+    try:
+        profiles = tomllib.loads(profiles_path.read_text()) if profiles_path.exists() else {}
+    except (OSError, tomllib.TOMLDecodeError):
+        return True  # unreadable: let Prefect decide, as before
+    active = environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    if "PREFECT_API_URL" in profiles.get("profiles", {}).get(active, {}):
+        return True
+    for name, marker in ((".env", "PREFECT_API_URL"), ("prefect.toml", "[api]"), ("pyproject.toml", "tool.prefect")):
+        candidate = cwd / name
+        with contextlib.suppress(OSError):
+            if candidate.is_file() and marker in candidate.read_text():
+                return True
+    return False
+
+
+def _free_port() -> int | None:
+    for _attempt in range(10):
+        port = random.choice(PORTS)  # noqa: S311 - a port, not a secret
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return None
+
+
+def _launch(port: int, prefect_dir: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory",
+         "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "error", "--lifespan", "on"],
+        env={**os.environ, **SERVER_ENVIRONMENT},
+    )
+
+
+def start_api_early() -> EarlyApi | None:
+    """Launch the ephemeral API server now when Prefect would start one; None when it would not."""
+    environ = dict(os.environ)
+    ephemeral = (environ.get(name, "").lower() for name in EPHEMERAL_SWITCHES)
+    if environ.get("PREFECT_API_URL") or any(value in ("0", "false") for value in ephemeral):
+        return None
+    if environ.get("WEBTRAIL_EARLY_API", "true").lower() in ("0", "false", "no"):
+        return None
+    if {"-h", "--help"} & set(sys.argv[1:]):  # nothing will run
+        return None
+    if _configured_elsewhere(environ, Path.cwd()):
+        return None
+    spec = importlib.util.find_spec("prefect")
+    port = _free_port()
+    if spec is None or not spec.submodule_search_locations or port is None:
+        return None
+    prefect_dir = Path(next(iter(spec.submodule_search_locations)))
+    early = EarlyApi(_launch(port, prefect_dir), port, prefect_dir)
+    atexit.register(early.discard)  # a usage error or a crash before the flow: no orphan server
+    return early
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:  # noqa: S310 - our localhost
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_ready(early: EarlyApi, timeout_seconds: float) -> bool:
+    """Wait until the server answers /health (relaunching on a port taken meanwhile, as Prefect does)."""
+    deadline = time.perf_counter() + timeout_seconds
+    while time.perf_counter() < deadline:
+        status = early.process.poll()
+        if status == PORT_IN_USE_EXIT:
+            port = _free_port()
+            if port is None:
+                return False
+            early.port, early.process = port, _launch(port, early.prefect_dir)
+            continue
+        if status is not None:
+            return False
+        if _healthy(early.api_url):
+            early.ready_at = time.perf_counter()
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def adopt(early: EarlyApi | None) -> EarlyApi | None:
+    """Hand the early server to Prefect's SubprocessASGIServer once it is up; else discard it.
+
+    Returns the server Prefect now uses, or None (Prefect then starts its own, as before).
+    """
+    if early is None:
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    )
+
+    server = SubprocessASGIServer()
+    # Prefect would use a configured API, or refuse to start a server: then ours is not wanted
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or server.running:
+        early.discard()
+        return None
+    timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value() or DEFAULT_TIMEOUT_SECONDS)
+    if not wait_ready(early, timeout):
+        early.discard()
+        return None
+    server.port, server.server_process, server.running = early.port, early.process, True
+    early.adopted = True
+    atexit.register(server.stop)  # as SubprocessASGIServer.start does
+    return early
