@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window, functions
 
-from analytics import detectors, rules
+from analytics import request_rules, rules, signals
+from analytics.detectors import Detection
 from config.settings import SecuritySettings
 
 
@@ -62,10 +63,12 @@ def _flagged_ips(per_ip: DataFrame, value: str, flag: Column, detail: str, *deta
     )
 
 
-def rate_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """Signals of anomaly: all requests of IPs whose requests per active minute are far above the day's."""
+def rate_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+    """Signals of anomaly (events are not read): all requests of IPs whose requests per active minute
+    are far above the day's."""
+    settings = detection.settings
     per_ip = (
-        detectors.minute_counts(base)
+        request_rules.minute_counts(requests)
         .groupBy("client_ip")
         .agg(functions.sum("n").alias("n"), functions.count(functions.lit(1)).alias("minutes"))
         .withColumn("rate", functions.col("n") / functions.col("minutes"))
@@ -79,9 +82,14 @@ def rate_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
         "minutes",
         "rate",
     )
-    rows = base.where(~functions.col("_good_bot")).join(functions.broadcast(flagged), "client_ip")
-    rule = detectors.threshold_rule("anomaly", settings.anomaly_score, None)
-    return detectors.to_signals(rows, user_id=functions.col("_user"), request=functions.col("_request"), **rule)
+    rows = requests.where(~functions.col("_good_bot")).join(functions.broadcast(flagged), "client_ip")
+    rule = signals.threshold_rule("anomaly", settings.anomaly_score, None)
+    return signals.to_signals(rows, user_id=functions.col("_user"), request=functions.col("_request"), **rule)
+
+
+def error_ratio_anomaly_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+    """Signals of error_ratio_anomaly (events are not read): `error_ratio_signals` of the requests."""
+    return error_ratio_signals(requests, detection.settings)
 
 
 def error_ratio_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
@@ -106,7 +114,7 @@ def error_ratio_signals(base: DataFrame, settings: SecuritySettings) -> DataFram
     # few IPs are flagged: a broadcast join keeps the requests where they are
     rows = requests.where(error).join(functions.broadcast(flagged), "client_ip")
     rule = rules.THRESHOLD_RULES["error_ratio_anomaly"]
-    return detectors.to_signals(
+    return signals.to_signals(
         rows,
         category="error_ratio_anomaly",
         rule_id=rule.rule_id,

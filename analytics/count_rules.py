@@ -16,10 +16,10 @@ each qualifying row, that fires when it holds >= threshold rows (or distinct key
   still held in the bucket, where the window counts distinct values of the window.
 - C = 0 is a trigger: one event fires.
 
-All rules share one shuffle and one sort: rows are tagged with every rule they qualify for
-(one array per request, exploded), partitioned by (client_ip, rule_id), and ordered on time scaled
-to each rule's window: `floor(t * S / W)` with S = 10^6 units per window, so one constant frame
-`rangeBetween(-(S - 1), 0)` is every rule's window (to W / 10^6: 10 us for a 10 s window).
+All rules share one scan: rows are tagged with every rule they qualify for (one array per request,
+exploded), on time scaled to each rule's window: `floor(t * S / W)` with S = 10^6 units per window,
+so every rule's window is (t - S, t] on its axis (to W / 10^6: 10 us for a 10 s window). The windows
+themselves are evaluated with every other rule's, by analytics/windows.py.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window, functions
+from pyspark.sql import Column, DataFrame, functions
 
-from analytics import detectors, rules
+from analytics import rules, signals
+from analytics.detectors import Detection
 from config.settings import Bucket, Retry, SecuritySettings
 
 SCALE = 1_000_000  # window units per window
@@ -295,9 +296,11 @@ def _scaled_time(window_us: Column) -> Column:
     return functions.floor(us / window_us) * SCALE + functions.floor((us % window_us) * SCALE / window_us)
 
 
-def count_signals(base: DataFrame, patterns: dict[str, list[str]], settings: SecuritySettings) -> DataFrame:
-    """Signals of every COUNT_RULES rule: the rows of every window that reached its rule's threshold."""
-    row = terms(base, patterns, settings)
+def count_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+    """Candidates of every COUNT_RULES rule (the day's events are not read): each request tagged with
+    every rule it qualifies for, on the rule's scaled time axis (signals.WINDOW_COLUMNS)."""
+    settings = detection.settings
+    row = terms(requests, detection.patterns, settings)
     tags = []
     for rule in COUNT_RULES:
         lim = limit(rule, settings)
@@ -312,22 +315,12 @@ def count_signals(base: DataFrame, patterns: dict[str, list[str]], settings: Sec
             functions.lit(describe(rule, settings)).alias("detail"),
         )
         tags.append(functions.when(functions.coalesce(rule.when(row), functions.lit(False)), tag))
-    tagged = base.select(
+    tagged = requests.select(
         "*", functions.explode(functions.array_compact(functions.array(*tags))).alias("_rule")
-    ).select("*", "_rule.*").drop("_rule")
-    ordered = Window.partitionBy("client_ip", "rule_id").orderBy("_scaled")
-    back, fwd = ordered.rangeBetween(-(SCALE - 1), 0), ordered.rangeBetween(0, SCALE - 1)
-    metric = functions.when(
-        functions.col("distinct"), functions.size(functions.collect_set("key").over(back))
-    ).otherwise(functions.count(functions.lit(1)).over(back))
-    rows = tagged.withColumn("_scaled", _scaled_time(functions.col("window_us"))).withColumn(
-        "metric", metric.cast("double")
-    )
-    fired = rows.withColumn(
-        "_fired", functions.max((functions.col("metric") >= functions.col("threshold")).cast("int")).over(fwd)
-    )
-    window_minutes = functions.ceil(functions.col("window_us") / detectors.US_PER_MINUTE)
-    return detectors.to_signals(
-        fired.where(functions.col("_fired") == 1), user_id=functions.col("_user"), request=functions.col("_request"),
-        matched=functions.col("key"), window_minutes=window_minutes,
+    ).select("*", "_rule.*")
+    window_us = functions.col("window_us")
+    return signals.to_signals(
+        tagged, user_id=functions.col("_user"), request=functions.col("_request"), matched=functions.col("key"),
+        window_minutes=functions.ceil(window_us / signals.US_PER_MINUTE), window_at=_scaled_time(window_us),
+        window_span=SCALE, window_key=functions.col("key"), window_distinct=functions.col("distinct"),
     )

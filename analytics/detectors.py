@@ -1,4 +1,4 @@
-"""Security detectors: each turns requests / events into *signal rows* of one common shape.
+"""Security pattern matching: what every security rule (analytics/security.py) reads from a request.
 
 Payload rules (patterns in analytics/patterns/*.txt, see analytics/rules.py) match every request's
 target text raw and URL-decoded once and twice (each distinct form once, joined by newlines). The
@@ -15,29 +15,19 @@ IP (analytics/crawlers.py); Sigma rules (analytics/sigma.py) are one boolean col
 pass. A crawler is verified when its claimed engine's ranges hold its address; verified crawlers
 are ignored by the behavioral rules (probing, crawl, DoS, flood, anomaly) but not by the payload rules.
 
-The count rules of the public detectors live in analytics/count_rules.py. Here: credential_stuffing
-(distinct user ids in a sliding window of `window_minutes` over login_failure events: the window
-ending at t is (t - W, t] on epoch microseconds) and `flood` (requests per calendar minute).
+The rules that turn these columns into signal rows are listed in analytics/security.py (`RULES`);
+their input contract and output shape are in analytics/signals.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window, functions
+from pyspark.sql import Column, DataFrame, functions
 
 from analytics import crawlers, distinct_values, rules, sigma
 from config.settings import SecuritySettings
 
-US_PER_MINUTE = 60_000_000
-_TYPES = {
-    "status": "int", "metric": "double", "threshold": "double", "window_minutes": "int", "ts": "timestamp",
-}
-SIGNAL_COLUMNS = (
-    "client_ip", "category", "rule_id", "severity", "ts", "path", "user_id", "request", "status", "matched",
-    "metric", "threshold", "window_minutes", "detail",
-)
 _UA_TARGETS = ("user_agent", "everywhere")  # targets with a user-agent part, matched per distinct agent
 
 
@@ -86,22 +76,6 @@ def load_detection(settings: SecuritySettings) -> Detection:
         rules.load_patterns(settings.patterns_dir), rules.exploit_labels(settings.patterns_dir),
         crawlers.load_engines(settings.crawler_ranges_dir), sigma.load_rules(settings.sigma_rules_dir), settings,
     )
-
-
-def exploit_label(text: Column, labels: list[tuple[str, str]]) -> Column:
-    """The label of the first labelled pattern matching text ('known_exploit' when none does).
-
-    One array of (label, regex) filtered by the text: a CASE chain of ~100 regexes overflows Spark's
-    generated code. Evaluated on the few matched requests only (payload_signals).
-    """
-    table = functions.array(
-        *[
-            functions.struct(functions.lit(label).alias("label"), functions.lit("(?i)" + src).alias("re"))
-            for label, src in labels
-        ]
-    )
-    first = functions.element_at(functions.filter(table, lambda entry: functions.regexp(text, entry["re"])), 1)
-    return functions.coalesce(first["label"], functions.lit("known_exploit"))
 
 
 def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
@@ -237,160 +211,3 @@ def prepare(requests: DataFrame, detection: Detection) -> DataFrame:
         "_user": functions.when(~functions.col("remote_user").isin("-", ""), functions.col("remote_user")),
         "_request": functions.coalesce(functions.col("request"), functions.concat_ws(" ", "method", "path")),
     })
-
-
-def to_signals(df: DataFrame, keep: tuple[str, ...] = (), **values: Any) -> DataFrame:
-    """Rows in the signal shape: `values` (Columns or literals), else df's column, else null; plus `keep`."""
-    out = [functions.col(name) for name in keep]
-    for name in SIGNAL_COLUMNS:
-        value = values.get(name, functions.col(name) if name in df.columns else None)
-        col = value if isinstance(value, Column) else functions.lit(value)
-        out.append(col.cast(_TYPES.get(name, "string")).alias(name))
-    return df.select(*out)
-
-
-def payload_signals(base: DataFrame, detection: Detection) -> DataFrame:
-    """One signal per (request, payload rule) whose patterns matched (`_hits` of `match_payloads`).
-
-    A 2xx answer to a request matching a rule with `escalate_on_success` makes it critical. A
-    known_exploit signal's rule_id is the label of its pattern (the CVE id), and its `matched` text
-    starts with it ('CVE-2021-44228: ${jndi:').
-    """
-    patterns = detection.patterns
-    rule_info = functions.array(
-        *[
-            functions.struct(
-                functions.lit(rule.category).alias("category"),
-                functions.lit(rule.rule_id).alias("rule_id"),
-                functions.lit(rule.severity).alias("severity"),
-                functions.lit(rule.escalate_on_success).alias("escalate"),
-            )
-            for rule in rules.payload_rules(patterns)
-        ]
-    )
-    matched = base.where(functions.size(functions.array_remove("_hits", "")) > 0)  # before exploding: few rows match
-    hit = (
-        matched.select("*", functions.posexplode("_hits").alias("_pos", "_m"))
-        .where(functions.col("_m") != "")
-        .withColumn("hit", functions.element_at(rule_info, functions.col("_pos") + 1))
-    )
-    success = functions.col("hit.escalate") & functions.col("status").between(200, 299)
-    path = functions.coalesce(functions.col("path"), functions.lit(""))
-    path_query = functions.when(functions.col("query").isNull(), path).otherwise(
-        functions.concat(path, functions.lit("?"), functions.col("query"))
-    )
-    texts = [with_variants(path_query), functions.col("_ua")]
-    if "referer" in base.columns:
-        texts.append(with_variants(functions.col("referer")))
-    exploit = functions.col("hit.category") == "known_exploit"
-    hit = hit.withColumn(
-        "_label", functions.when(exploit, exploit_label(functions.concat_ws("\n", *texts), detection.labels))
-    )
-    rule_id = functions.when(exploit & (functions.col("_label") != "known_exploit"), functions.col("_label")).otherwise(
-        functions.col("hit.rule_id")
-    )
-    matched = functions.when(
-        exploit, functions.concat(functions.col("_label"), functions.lit(": "), functions.col("_m"))
-    ).otherwise(functions.col("_m"))
-    return to_signals(
-        hit, category=functions.col("hit.category"), rule_id=rule_id, matched=matched,
-        severity=functions.when(success, functions.lit("critical")).otherwise(functions.col("hit.severity")),
-        user_id=functions.col("_user"), request=functions.col("_request"),
-    )
-
-
-def sigma_signals(base: DataFrame, load: sigma.SigmaLoad) -> DataFrame:
-    """One signal per (request, Sigma rule matched): category sigma, rule_id the rule's id, severity its
-    level, and `matched` 'title [tags]'."""
-    if not load.rules:
-        return to_signals(base.limit(0), category="sigma")
-    info = functions.array(
-        *[
-            functions.struct(
-                functions.lit(rule.rule_id).alias("rule_id"),
-                functions.lit(rule.severity).alias("severity"),
-                functions.lit(f"{rule.title} [{', '.join(rule.tags)}]").alias("matched"),
-                functions.lit(rule.title).alias("title"),
-            )
-            for rule in load.rules
-        ]
-    )
-    hit = base.where(functions.size("_sigma") > 0).select("*", functions.explode("_sigma").alias("_i")).withColumn(
-        "hit", functions.element_at(info, functions.col("_i") + 1)
-    )
-    return to_signals(
-        hit, category="sigma", rule_id=functions.concat(functions.lit("SIGMA-"), functions.col("hit.rule_id")),
-        severity=functions.col("hit.severity"), matched=functions.col("hit.matched"), detail=functions.col("hit.title"),
-        user_id=functions.col("_user"), request=functions.col("_request"),
-    )
-
-
-def burst(rows: DataFrame, window_minutes: int) -> DataFrame:
-    """Rows inside some window (t - W, t] whose count per (client_ip, category) reached `threshold`.
-
-    Each row carries its rule's `threshold`, `ts_us`, `_distinct` and `_key`: distinct rules count the
-    distinct non-null keys of the window (user ids), the others its rows. `metric` is the count of
-    the window ending at the row.
-    """
-    window_us = window_minutes * US_PER_MINUTE
-    ordered = Window.partitionBy("client_ip", "category").orderBy("ts_us")
-    back, fwd = ordered.rangeBetween(-(window_us - 1), 0), ordered.rangeBetween(0, window_us - 1)
-    metric = functions.when(
-        functions.col("_distinct"), functions.size(functions.collect_set("_key").over(back))
-    ).otherwise(functions.count(functions.lit(1)).over(back))
-    rows = rows.withColumn("metric", metric.cast("double"))
-    fired = functions.max((functions.col("metric") >= functions.col("threshold")).cast("int")).over(fwd)
-    return rows.withColumn("_fired", fired).where(functions.col("_fired") == 1).drop("_fired")
-
-
-def threshold_rule(category: str, threshold: float, window: int | None) -> dict[str, Any]:
-    rule = rules.THRESHOLD_RULES[category]
-    return {"category": category, "rule_id": rule.rule_id, "severity": rule.severity, "threshold": threshold,
-            "window_minutes": window}
-
-
-def windowed_signals(events: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """Signals of credential_stuffing: distinct user ids with login_failure events from one IP in the window."""
-    window = settings.window_minutes
-    failures = events.where(functions.col("event_type") == "login_failure").select(
-        "client_ip",
-        "user_id",
-        "path",
-        functions.col("occurred_at").alias("ts"),
-        functions.concat(
-            functions.lit("event login_failure user="),
-            functions.coalesce("user_id", functions.lit("-")),
-            functions.lit(" path="),
-            functions.coalesce("path", functions.lit("-")),
-        ).alias("request"),
-    )
-    rule = threshold_rule("credential_stuffing", settings.credential_stuffing_users, window)
-    tagged = to_signals(
-        failures.withColumns(
-            {"_key": functions.col("user_id"), "_distinct": functions.lit(True), "ts_us": functions.unix_micros("ts")}
-        ),
-        keep=("_key", "_distinct", "ts_us"),
-        **rule,
-    )
-    return burst(tagged, window).select(*SIGNAL_COLUMNS)
-
-
-def minute_counts(base: DataFrame) -> DataFrame:
-    """Requests per (client_ip, calendar minute) of the non-crawler requests: client_ip, minute, n."""
-    return (
-        base.where(~functions.col("_good_bot"))
-        .groupBy("client_ip", functions.date_trunc("minute", "ts").alias("minute"))
-        .agg(functions.count(functions.lit(1)).alias("n"))
-    )
-
-
-def flood_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """Every request of an IP in a calendar minute holding >= flood_requests_per_minute of its requests."""
-    hot = minute_counts(base).where(functions.col("n") >= settings.flood_requests_per_minute)
-    rows = base.where(~functions.col("_good_bot")).withColumn("minute", functions.date_trunc("minute", "ts"))
-    # few (ip, minute) pairs flood: a broadcast join keeps the requests where they are
-    flooded = rows.join(functions.broadcast(hot), ["client_ip", "minute"])
-    return to_signals(
-        flooded, metric=functions.col("n"), user_id=functions.col("_user"), request=functions.col("_request"),
-        **threshold_rule("flood", settings.flood_requests_per_minute, 1),
-    )

@@ -1,26 +1,30 @@
 """Security findings per (day, client ip, category), `ip_daily`, and the automated IPs.
 
-The detectors (analytics/detectors.py) produce signal rows; `findings_from_signals` groups them by
+The rules (`RULES`) produce signal rows (analytics/signals.py); `findings_from_signals` groups them by
 (client_ip, category) into one finding with the highest severity, first/last seen, counts, sorted
 user ids, score (the rule's metric at its peak: distinct paths, failures, users, requests per
 minute, z-score; null for payload rules) and a JSON evidence (rule, threshold, window, detail,
 up to 5 matched texts and the first 5 signal rows: time, raw request line or event, status).
-Payload and Sigma rules need `injection_min_requests` matching requests in the day. The rule
-families (RULE_FAMILIES): payload and Sigma rules (analytics/detectors.py, analytics/sigma.py), the
-count rules of the public detectors (analytics/count_rules.py), credential_stuffing and flood
-(detectors), malformed_request and account_takeover (analytics/window_rules.py), anomaly and
-error_ratio_anomaly (analytics/anomalies.py): each one entry of RULE_FAMILIES.
+Payload and Sigma rules need `injection_min_requests` matching requests in the day. The rules
+(`RULES`): payload, Sigma and flood (analytics/request_rules.py; patterns matched in
+analytics/detectors.py, Sigma compiled in analytics/sigma.py), the count rules of the public
+detectors (analytics/count_rules.py), malformed_request, credential_stuffing and account_takeover
+(analytics/window_rules.py), anomaly and error_ratio_anomaly (analytics/anomalies.py).
 
 Count rules slide windows that fire on the same sequences as CrowdSec's leaky buckets and
 fail2ban's jails (analytics/count_rules.py explains the equivalence and its limits); `flood` uses
-calendar minutes, `anomaly` and `error_ratio_anomaly` the whole day.
+calendar minutes, `anomaly` and `error_ratio_anomaly` the whole day. The sliding windows of every
+rule are evaluated together, exactly and in O(rows), by analytics/windows.py.
 """
 
 from __future__ import annotations
 
+import functools
+
 from pyspark.sql import DataFrame, Window, functions
 
-from analytics import anomalies, count_rules, detectors, rules, window_rules
+from analytics import anomalies, count_rules, detectors, request_rules, rules, window_rules, windows
+from analytics import signals as signals_shape
 from config.settings import SecuritySettings
 
 SAMPLES = 5
@@ -35,13 +39,17 @@ def _descriptions() -> dict[str, str]:
 def findings_from_signals(signals: DataFrame, settings: SecuritySettings) -> DataFrame:
     """One finding per (client_ip, category) with its evidence (columns of security_findings, no day).
 
-    Distinct paths are counted as the size of their set: signals are few, and unlike countDistinct this
-    keeps the aggregation to one shuffle, shared with the samples' window.
+    One pass over the signals (FINDING_COLUMNS): a window per (client_ip, category) ranks them for the
+    samples, and one aggregation computes every finding column and the first SAMPLES samples. Distinct
+    paths are counted as the size of their set, which keeps the aggregation in the same pass.
     """
     rank = functions.array_position(
         functions.array(*[functions.lit(x) for x in rules.SEVERITIES]), functions.col("severity")
     )
-    agg = signals.groupBy("client_ip", "category").agg(
+    ordered = Window.partitionBy("client_ip", "category").orderBy("ts", "request", "status")
+    sample = functions.struct(functions.col("ts").alias("at"), "request", "status", "matched", "user_id")
+    ranked = signals.withColumn("_sample_rank", functions.row_number().over(ordered))
+    agg = ranked.groupBy("client_ip", "category").agg(
         functions.max(functions.struct(rank.alias("rank"), functions.col("severity"), functions.col("rule_id"))).alias(
             "top"
         ),
@@ -55,16 +63,12 @@ def findings_from_signals(signals: DataFrame, settings: SecuritySettings) -> Dat
         functions.max("window_minutes").alias("window_minutes"),
         functions.max("detail").alias("detail"),
         functions.slice(functions.array_sort(functions.collect_set("matched")), 1, SAMPLES).alias("matched"),
+        functions.array_sort(
+            functions.collect_list(functions.when(functions.col("_sample_rank") <= SAMPLES, sample))
+        ).alias("samples"),
     )
     enough = functions.col("category").isin(list(rules.THRESHOLD_RULES)) | (
         functions.col("request_count") >= settings.injection_min_requests
-    )
-    agg = agg.where(enough)
-    ordered = Window.partitionBy("client_ip", "category").orderBy("ts", "request", "status")
-    sample = functions.struct(functions.col("ts").alias("at"), "request", "status", "matched", "user_id")
-    samples = (
-        signals.withColumn("_rn", functions.row_number().over(ordered)).where(functions.col("_rn") <= SAMPLES)
-        .groupBy("client_ip", "category").agg(functions.array_sort(functions.collect_list(sample)).alias("samples"))
     )
     desc = functions.create_map(*[functions.lit(x) for kv in sorted(_descriptions().items()) for x in kv])
     evidence = functions.to_json(functions.struct(
@@ -72,7 +76,7 @@ def findings_from_signals(signals: DataFrame, settings: SecuritySettings) -> Dat
         functions.try_element_at(desc, functions.col("category")).alias("description"),
         "threshold", "window_minutes", "detail", "matched", "samples",
     ))
-    return agg.join(samples, ["client_ip", "category"]).select(
+    return agg.where(enough).select(
         "client_ip", "category",
         functions.col("top.rule_id").alias("rule_id"), functions.col("top.severity").alias("severity"),
         "first_seen_at", "last_seen_at", "request_count", functions.col("distinct_paths").cast("int"), "user_ids",
@@ -80,21 +84,19 @@ def findings_from_signals(signals: DataFrame, settings: SecuritySettings) -> Dat
     )
 
 
-# Every rule family of one day, one registry: each is a pure function of the prepared requests
-# (MATCHED_COLUMNS, `ts`, `_user`, `_request`), the day's events and the Detection, giving signal rows
-# (detectors.SIGNAL_COLUMNS). README "Detection coverage" maps them to the public detectors.
-RULE_FAMILIES = {
-    "payload": lambda base, events, detection: detectors.payload_signals(base, detection),
-    "count": lambda base, events, detection: count_rules.count_signals(base, detection.patterns, detection.settings),
-    "credential_stuffing": lambda base, events, detection: detectors.windowed_signals(events, detection.settings),
-    "flood": lambda base, events, detection: detectors.flood_signals(base, detection.settings),
-    "anomaly": lambda base, events, detection: anomalies.rate_signals(base, detection.settings),
-    "malformed_request": lambda base, events, detection: window_rules.malformed_signals(base, detection.settings),
-    "account_takeover": lambda base, events, detection: window_rules.account_takeover_signals(
-        events, detection.settings
-    ),
-    "error_ratio_anomaly": lambda base, events, detection: anomalies.error_ratio_signals(base, detection.settings),
-    "sigma": lambda base, events, detection: detectors.sigma_signals(base, detection.sigma),
+# Every rule of one day, one registry: each a pure function (requests, events, detection) -> signal
+# rows (analytics/signals.py states the input contract and the shape). README "Detection coverage"
+# maps them to the public detectors.
+RULES: dict[str, signals_shape.Rule] = {
+    "payload": request_rules.payload_signals,
+    "sigma": request_rules.sigma_signals,
+    "count": count_rules.count_signals,
+    "malformed_request": window_rules.malformed_signals,
+    "credential_stuffing": window_rules.credential_stuffing_signals,
+    "account_takeover": window_rules.account_takeover_signals,
+    "flood": request_rules.flood_signals,
+    "anomaly": anomalies.rate_signals,
+    "error_ratio_anomaly": anomalies.error_ratio_anomaly_signals,
 }
 
 
@@ -102,7 +104,9 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
     """All findings of one day's requests (REQUESTS staging columns) and events (EVENTS columns).
 
     Allowlisted requests (`allow_ips`, `allow_cidrs`, `allow_user_agents`) and login events from
-    allowlisted IPs count for no rule.
+    allowlisted IPs count for no rule. Every rule's rows go through one shuffle by client IP: the
+    windows (analytics/windows.py), the samples' ranking and the findings' aggregation all group by
+    client IP first, so none of them shuffles again.
     """
     detection = detectors.load_detection(settings)
     base = detectors.prepare(requests, detection)
@@ -110,11 +114,9 @@ def security_findings(requests: DataFrame, events: DataFrame, settings: Security
     base = base.where(~functions.col("_allowed"))
     if settings.allow_ips or settings.allow_cidrs:
         events = events.join(functions.broadcast(allowed_ips), "client_ip", "left_anti")
-    signals = None
-    for family in RULE_FAMILIES.values():
-        part = family(base, events, detection)
-        signals = part if signals is None else signals.unionByName(part)
-    return findings_from_signals(signals, settings)
+    parts = [rule(base, events, detection) for rule in RULES.values()]
+    candidates = functools.reduce(DataFrame.unionByName, parts).repartition("client_ip")
+    return findings_from_signals(windows.fire(candidates), settings)
 
 
 def automated_ips(findings: DataFrame, settings: SecuritySettings) -> DataFrame:

@@ -1,7 +1,11 @@
-"""Count-in-window rules on requests and login events: malformed_request and account_takeover.
+"""Count-in-window rules on requests and login events: malformed_request, credential_stuffing and
+account_takeover.
 
-Same window semantics as analytics/detectors.py: per client IP, the window ending at a row's time t
-is (t - W, t] on epoch microseconds with W = `window_minutes` (a row exactly W before t is out).
+Per client IP, the window ending at a row's time t is (t - W, t] on epoch microseconds with W =
+`window_minutes` (a row exactly W before t is out); analytics/windows.py evaluates the windows.
+
+- credential_stuffing (high): distinct user ids with login_failure events from one IP in the window;
+  its signals are the failures of every window that reached `credential_stuffing_users`.
 
 - malformed_request (medium): the requests a browser does not send, counted per IP in the window:
   an empty request line (`"-"`: a connection closed before any request, as a port scanner or a slow
@@ -26,10 +30,8 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window, functions
 
-from analytics import detectors, rules
-from config.settings import SecuritySettings
-
-_US_PER_MINUTE = detectors.US_PER_MINUTE
+from analytics import signals
+from analytics.detectors import Detection
 # An HTTP version token as servers log it (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/2, HTTP/3). Case matters:
 # the protocol name is case-sensitive (RFC 9112), and servers answer 400 to 'http/1.1'.
 HTTP_PROTOCOL_RE = r"^HTTP/[0-9](\.[0-9])?$"
@@ -43,19 +45,6 @@ CLIENT_METHODS = (
 )
 # A TLS record header (handshake, SSL 3.0 .. TLS 1.3) as nginx escapes it, or raw
 _TLS_RE = r"^(\\x16\\x03|\x16\x03)"
-
-
-def _window_frames(window_minutes: int) -> tuple[Window, Window]:
-    """(the window ending at each row, the rows up to W after it) per client IP, on `_us`."""
-    window_us = window_minutes * _US_PER_MINUTE
-    ordered = Window.partitionBy("client_ip").orderBy("_us")
-    return ordered.rangeBetween(-(window_us - 1), 0), ordered.rangeBetween(0, window_us - 1)
-
-
-def _rule(category: str, threshold: float, settings: SecuritySettings) -> dict[str, object]:
-    rule = rules.THRESHOLD_RULES[category]
-    return {"category": category, "rule_id": rule.rule_id, "severity": rule.severity, "threshold": threshold,
-            "window_minutes": settings.window_minutes}
 
 
 def malformed_reason(
@@ -82,8 +71,9 @@ def malformed_reason(
     )
 
 
-def malformed_signals(requests: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """Signals of malformed_request: rows inside a window holding >= malformed_requests malformed ones."""
+def malformed_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+    """Candidates of malformed_request (events not read): the malformed requests, counted per IP in the window."""
+    settings = detection.settings
     reason = malformed_reason(
         functions.col("request_kind"),
         functions.col("method"),
@@ -92,28 +82,41 @@ def malformed_signals(requests: DataFrame, settings: SecuritySettings) -> DataFr
         functions.col("request"),
         functions.col("status"),
     )
-    rows = requests.withColumn("matched", reason).where(functions.col("matched").isNotNull()).withColumn(
-        "_us", functions.unix_micros("requested_at")
-    )
-    back, fwd = _window_frames(settings.window_minutes)
-    rows = rows.withColumn("metric", functions.count(functions.lit(1)).over(back).cast("double"))
-    fired = functions.max((functions.col("metric") >= settings.malformed_requests).cast("int")).over(fwd)
-    return detectors.to_signals(
-        rows.withColumn("_fired", fired).where(functions.col("_fired") == 1), ts=functions.col("requested_at"),
-        user_id=functions.when(~functions.col("remote_user").isin("-", ""), functions.col("remote_user")),
-        request=functions.coalesce(functions.col("request"), functions.concat_ws(" ", "method", "path")),
-        **_rule("malformed_request", settings.malformed_requests, settings),
+    rows = requests.withColumn("matched", reason).where(functions.col("matched").isNotNull())
+    return signals.to_signals(
+        rows, user_id=functions.col("_user"), request=functions.col("_request"),
+        window_at=functions.col("ts_us"), window_span=settings.window_minutes * signals.US_PER_MINUTE,
+        **signals.threshold_rule("malformed_request", settings.malformed_requests, settings.window_minutes),
     )
 
 
-def account_takeover_signals(events: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """Signals of account_takeover: login successes after >= account_takeover_failures failures in the window."""
+def credential_stuffing_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+    """Candidates of credential_stuffing (requests not read): login_failure events, counting distinct
+    user ids per IP in the window."""
+    settings = detection.settings
+    failures = events.where(functions.col("event_type") == "login_failure")
+    return signals.to_signals(
+        failures, ts=functions.col("occurred_at"), request=signals.login_event_text("failure"), matched=None,
+        window_at=functions.unix_micros("occurred_at"), window_span=settings.window_minutes * signals.US_PER_MINUTE,
+        window_key=functions.col("user_id"), window_distinct=True, status=None,
+        **signals.threshold_rule("credential_stuffing", settings.credential_stuffing_users, settings.window_minutes),
+    )
+
+
+def account_takeover_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+    """Signals of account_takeover (requests not read): login successes after >= account_takeover_failures
+    failures in the window.
+
+    Its own window (a sum and the distinct failing users, over the login events only: a few per IP).
+    """
+    settings = detection.settings
     logins = events.where(
         functions.col("event_type").isin("login_failure", "login_success") & functions.col("client_ip").isNotNull()
     ).withColumns(
         {"_us": functions.unix_micros("occurred_at"), "_failure": functions.col("event_type") == "login_failure"}
     )
-    back, _ = _window_frames(settings.window_minutes)
+    window_us = settings.window_minutes * signals.US_PER_MINUTE
+    back = Window.partitionBy("client_ip").orderBy("_us").rangeBetween(-(window_us - 1), 0)
     counted = logins.withColumns(
         {
             "metric": functions.sum(functions.col("_failure").cast("int")).over(back).cast("double"),
@@ -123,13 +126,10 @@ def account_takeover_signals(events: DataFrame, settings: SecuritySettings) -> D
         }
     )
     taken = counted.where(~functions.col("_failure") & (functions.col("metric") >= settings.account_takeover_failures))
-    request = functions.concat(
-        functions.lit("event login_success user="), functions.coalesce("user_id", functions.lit("-")),
-        functions.lit(" path="), functions.coalesce("path", functions.lit("-")),
-    )
     detail = functions.format_string("login_failure events in the window before the success: %d (distinct users: %d)",
                              functions.col("metric").cast("int"), "_users")
-    return detectors.to_signals(
-        taken, ts=functions.col("occurred_at"), request=request, detail=detail,
-        **_rule("account_takeover", settings.account_takeover_failures, settings),
+    return signals.to_signals(
+        taken, ts=functions.col("occurred_at"), request=signals.login_event_text("success"), detail=detail,
+        status=None, matched=None,
+        **signals.threshold_rule("account_takeover", settings.account_takeover_failures, settings.window_minutes),
     )
