@@ -13,10 +13,18 @@ Cost model (bench/results/analytics.md): a small day is dominated by the fixed c
 and query planning, a large one by regex work and shuffles. So the regex work runs once per distinct
 value (paths, queries, referers, request lines, hosts, user agents: analytics/distinct_values.py) and
 the per-request frame (pattern matches, sessions' islands, path templates, page views; partitioned by
-client ip and user agent) is computed once and kept as a local checkpoint (memory, else disk);
-the findings and the sessions are computed once in `build_tables` and kept as local
-checkpoints, so the tables built on them have small plans; `write_tables` writes every table
-concurrently, then releases the kept frames.
+client ip and user agent) is computed once and kept as a local checkpoint on local disk
+(BASE_STORAGE); the findings and the sessions are computed once in `build_tables` and kept as
+local checkpoints (memory, else disk), so the tables built on them have small plans;
+`write_tables` writes every table concurrently, then releases the kept frames.
+
+What each checkpoint costs and saves (event log of the sample day, bench/results/analytics.md "B2"):
+the per-request frame, 14 of the 92 Spark jobs, is read by every table and every rule family (without
+it each would re-run the regex pass); the findings, 26 jobs, are read by the automated IPs (sessions,
+funnel), ip_daily and security_findings; the unflagged sessions, 10 jobs, run concurrently with the
+findings; the flagged sessions, 3 jobs, are read by five tables (each would otherwise re-run the
+automated-IP aggregation and its broadcast). All four are kept, each having several readers that
+would re-run its plan (kept by that count, not timed without it); the writes are the other 39 jobs.
 """
 
 from __future__ import annotations
