@@ -13,10 +13,18 @@ Cost model (bench/results/analytics.md): a small day is dominated by the fixed c
 and query planning, a large one by regex work and shuffles. So the regex work runs once per distinct
 value (paths, queries, referers, request lines, hosts, user agents: analytics/distinct_values.py) and
 the per-request frame (pattern matches, sessions' islands, path templates, page views; partitioned by
-client ip and user agent) is computed once and kept as a local checkpoint (memory, else disk);
-the findings and the sessions are computed once in `build_tables` and kept as local
-checkpoints, so the tables built on them have small plans; `write_tables` writes every table
-concurrently, then releases the kept frames.
+client ip and user agent) is computed once and kept as a local checkpoint on local disk
+(BASE_STORAGE); the findings and the sessions are computed once in `build_tables` and kept as
+local checkpoints (memory, else disk), so the tables built on them have small plans;
+`write_tables` writes every table concurrently, then releases the kept frames.
+
+What each checkpoint costs and saves (event log of the sample day, bench/results/analytics.md "B2"):
+the per-request frame, 14 of the 92 Spark jobs, is read by every table and every rule family (without
+it each would re-run the regex pass); the findings, 26 jobs, are read by the automated IPs (sessions,
+funnel), ip_daily and security_findings; the unflagged sessions, 10 jobs, run concurrently with the
+findings; the flagged sessions, 3 jobs, are read by five tables (each would otherwise re-run the
+automated-IP aggregation and its broadcast). All four are kept, each having several readers that
+would re-run its plan (kept by that count, not timed without it); the writes are the other 39 jobs.
 """
 
 from __future__ import annotations
@@ -39,6 +47,13 @@ WRITE_THREADS = 4
 # Raw request columns no table reads once the per-request frame is prepared (patterns matched, hosts
 # normalized): not kept in memory.
 _MATCHED_AWAY = ("referer", "vhost", "has_invalid_utf8")
+# The per-request frame is kept on local disk, not in the heap: it is the one large intermediate
+# (rows x ~40 columns), and with the default 2g driver a 10M-line day's frame cannot fit in storage
+# memory: MEMORY_AND_DISK first unrolls each block into the heap, fails ("Not enough space to
+# cache"), then writes it to disk anyway, and the heap it held is taken from the sorts and
+# aggregations. Both levels keep serialized rows, so reading costs the same; the disk blocks of a
+# small day stay in the OS page cache (bench/results/analytics.md, "B2").
+BASE_STORAGE = StorageLevel.DISK_ONLY
 
 
 class DayTables(dict[str, DataFrame]):
@@ -55,13 +70,13 @@ class DayTables(dict[str, DataFrame]):
         self.kept.clear()
 
 
-def _checkpoint(df: DataFrame) -> DataFrame:
-    """df computed now and kept by the executors, behind a plan of its own.
+def _checkpoint(df: DataFrame, level: StorageLevel = StorageLevel.MEMORY_AND_DISK) -> DataFrame:
+    """df computed now and kept by the executors (`level`), behind a plan of its own.
 
     Later queries on it neither re-run nor re-plan its lineage: analysing and optimising every query
     over the whole security plan cost more than running them on a small day.
     """
-    return df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+    return df.localCheckpoint(eager=True, storageLevel=level)
 
 
 def _checkpoint_all(frames: Sequence[DataFrame], kept: list[DataFrame]) -> list[DataFrame]:
@@ -135,7 +150,7 @@ def build_tables(
     try:
         # computed once and kept (memory, else disk), behind a plan of its own: the queries reading it
         # neither re-run nor re-analyse the regex pass
-        base = _checkpoint(enriched)
+        base = _checkpoint(enriched, BASE_STORAGE)
         kept.append(base)
         requests = base.where(functions.col("_in_day"))
         hosts = sessions.site_hosts_frame(requests) if site_hosts is None else list(site_hosts)

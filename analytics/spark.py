@@ -47,6 +47,10 @@ def build_spark_session(settings: SparkSettings, app_name: str = "webtrail") -> 
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         # Adaptive execution (Spark's default, stated because the job relies on it): small days
         # coalesce to few shuffle partitions, and small join sides become broadcasts at run time.
+        # Measured on the sample day (bench/results/analytics.md, "B2"): without it the stage runs
+        # 36 Spark jobs instead of 92 (each shuffle or broadcast stage is no longer a job of its
+        # own), but it is not cheaper: executor CPU 13.5-16.2 s against 10.9-12.7 s, process CPU
+        # 92.9 s against 75.9 s, at shuffle_partitions 2 or 8. The job count is not the cost.
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
         # ...including the output of a persisted plan: a small day's per-request frame then has one or

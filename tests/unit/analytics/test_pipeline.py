@@ -76,6 +76,13 @@ def _is_kept(spark: Any, df: Any) -> bool:
     return spark.sparkContext._jsc.sc().getPersistentRDDs().contains(plan.rdd().id())
 
 
+def _bytes_held(spark: Any, df: Any) -> tuple[int, int]:
+    """(memory, disk) bytes of the blocks of a local checkpoint."""
+    rdd_id = df._jdf.queryExecution().analyzed().rdd().id()
+    infos = [info for info in spark.sparkContext._jsc.sc().getRDDStorageInfo() if info.id() == rdd_id]
+    return (infos[0].memSize(), infos[0].diskSize()) if infos else (0, 0)
+
+
 def test_build_and_write_tables(spark: Any, tmp_path: Path) -> None:
     layout = DayLayout(tmp_path, date(2026, 5, 1))
     write_staging(layout)
@@ -85,6 +92,9 @@ def test_build_and_write_tables(spark: Any, tmp_path: Path) -> None:
         assert df.schema.fieldNames() == OUTPUT_SCHEMAS[name].fieldNames(), name
     kept = list(tables.kept)
     assert kept and all(_is_kept(spark, df) for df in kept)
+    # the per-request frame (kept first) is held on local disk, none of it in the heap
+    memory_bytes, disk_bytes = _bytes_held(spark, kept[0])
+    assert memory_bytes == 0 and disk_bytes > 0
     paths = write_tables(tables, layout)
     assert not tables.kept and not any(_is_kept(spark, df) for df in kept)  # released after writing
     back = {name: spark.read.parquet(str(p)) for name, p in paths.items()}
