@@ -27,7 +27,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window, functions
 
-from analytics import crawlers, distinct_values, rules, sigma
+from analytics import crawlers, distinct_values, rules, sigma, text_variants
 from config.settings import SecuritySettings
 
 US_PER_MINUTE = 60_000_000
@@ -42,26 +42,22 @@ _UA_TARGETS = ("user_agent", "everywhere")  # targets with a user-agent part, ma
 
 
 def _decode(col: Column) -> Column:
-    """One round of URL decoding; a stray `%` is kept literally, undecodable text left as it was."""
-    safe = functions.regexp_replace(col, "%(?![0-9a-fA-F]{2})", "%25")
-    return functions.coalesce(functions.try_url_decode(safe), col)
+    """One round of URL decoding (analytics/text_variants.py `decode_once`)."""
+    return text_variants.decode_once(col)
 
 
 def _decoded(col: Column) -> Column:
-    # decoding only changes text holding '%' or '+': skip the work for the others
-    return functions.when(col.contains("%") | col.contains("+"), _decode(col)).otherwise(col)
+    return text_variants.decoded(col)
 
 
 def with_variants(col: Column) -> Column:
-    """Raw, decoded once and decoded twice, each distinct form once, joined by newlines."""
+    """Raw, decoded once and decoded twice, each distinct form once, joined by newlines.
+
+    One nested expression (for the few matched rows of payload_signals); the matching itself builds
+    the same text in steps (analytics/text_variants.py), which keeps its plans small.
+    """
     once = _decoded(col)
-    twice = _decoded(once)
-    # string comparisons, no array functions: this runs on every request
-    return (
-        functions.when(once == col, col)
-        .when(twice == once, functions.concat_ws("\n", col, once))
-        .otherwise(functions.concat_ws("\n", col, once, twice))
-    )
+    return text_variants.joined_variants(col, once, _decoded(once))
 
 
 def _first_match(text: Column, regex: str) -> Column:
@@ -111,7 +107,7 @@ def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
     allow_agents = detection.settings.allow_user_agents
     allowed = rules.combined_regex(allow_agents) if allow_agents else None
     ua = functions.col("_ua")
-    variants = with_variants(ua)
+    variants = functions.col("_ua_variants")
     per_rule = []
     for rule in rules.payload_rules(detection.patterns):
         if rule.target not in _UA_TARGETS:
@@ -119,6 +115,8 @@ def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
             continue
         text = ua if rule.target == "user_agent" else variants
         per_rule.append(_first_match(text, rules.combined_regex(detection.patterns[rule.category])))
+    for step in text_variants.variant_steps({"_ua_variants": ua}):
+        agents = agents.withColumns(step)
     return agents.select(
         "_ua",
         ua.rlike(good_bots).alias("_good_ua"),
@@ -129,20 +127,6 @@ def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
 
 
 MATCHED_COLUMNS = ("_ua", "_good_bot", "_claimed", "_engine", "_ip_allowed", "_allowed", "_hits", "_sigma")
-
-
-def _target_texts() -> dict[str, Column]:
-    """The text each payload target matches, from the request columns it reads (`_TARGET_KEYS`)."""
-    path = functions.coalesce(functions.col("path"), functions.lit(""))
-    path_query = functions.when(functions.col("query").isNull(), path).otherwise(
-        functions.concat(path, functions.lit("?"), functions.col("query"))
-    )
-    return {
-        "path": with_variants(path),
-        "path_query": with_variants(path_query),
-        "everywhere": functions.concat_ws("\n", with_variants(path_query), with_variants(functions.col("referer"))),
-        "request": functions.coalesce(functions.col("request"), functions.lit("")),
-    }
 
 
 # The request columns each target's text is made of: its matches are computed once per distinct
@@ -158,20 +142,22 @@ _TARGET_KEYS: dict[str, tuple[str, ...]] = {
 def _own_matches(requests: DataFrame, active_rules: list[rules.PayloadRule], detection: Detection) -> DataFrame:
     """requests plus `_own_<category>` for each rule with a target of _TARGET_KEYS: the rule's first
     match in the target text, or '' (computed per distinct key of the target, joined back)."""
-    texts = _target_texts()
     by_keys: dict[tuple[str, ...], dict[str, Column]] = {}
+    targets: dict[tuple[str, ...], set[str]] = {}
     for rule in active_rules:
         if rule.target in _TARGET_KEYS:
             regex = rules.combined_regex(detection.patterns[rule.category])
-            by_keys.setdefault(_TARGET_KEYS[rule.target], {})[f"_own_{rule.category}"] = _first_match(
-                texts[rule.target], regex
-            )
+            keys = _TARGET_KEYS[rule.target]
+            text = functions.col(text_variants.TARGET_TEXT[rule.target])
+            by_keys.setdefault(keys, {})[f"_own_{rule.category}"] = _first_match(text, regex)
+            targets.setdefault(keys, set()).add(rule.target)
     source = requests
     for keys, columns in by_keys.items():
         # (path, query, referer) has many more distinct values than the others (122k of 1M requests
         # against 10k (path, query)): only the few that matched are broadcast
+        steps = [*text_variants.target_steps(targets[keys]), columns]
         requests = distinct_values.with_distinct(
-            requests, keys, columns, default="" if "referer" in keys else None, values_of=source
+            requests, keys, steps, default="" if "referer" in keys else None, values_of=source
         )
     return requests
 
