@@ -19,6 +19,19 @@ from pyspark.sql import Column, DataFrame, functions
 Steps = Mapping[str, Column] | Sequence[Mapping[str, Column]]
 
 
+def merge_steps(*step_lists: Sequence[Mapping[str, Column]]) -> list[dict[str, Column]]:
+    """One sequence of steps computing every list's columns, all lists ending at the last step.
+
+    Each list reads only its own earlier steps' columns, so a shorter list may start later.
+    """
+    depth = max((len(steps) for steps in step_lists), default=0)
+    merged: list[dict[str, Column]] = [{} for _ in range(depth)]
+    for steps in step_lists:
+        for offset, step in enumerate(steps, start=depth - len(steps)):
+            merged[offset].update(step)
+    return merged
+
+
 def with_distinct(
     df: DataFrame,
     keys: Sequence[str],
@@ -54,8 +67,13 @@ def with_distinct(
         changed = reduce(lambda a, b: a | b, [functions.col(name) != default for name in outputs])
         # A filter on the keys alone would be pushed below the aggregation by the optimizer, which then
         # evaluates every regex once per request instead of once per value (measured: 50 CPU-s of 190 at
-        # 1M). Reading the group's row count, an output of the aggregation, keeps it above.
-        values = values.where(functions.when(functions.col(rows) > 0, changed))
+        # 1M). Reading the group's row count, an output of the aggregation, keeps it above. And the
+        # optimizer pushes a filter through a projection by copying the projected expressions into
+        # it: a nondeterministic column in the projection stops that, so the filter reads the columns
+        # (evaluated once) instead of a second copy of every step.
+        barrier = "_distinct_barrier"
+        values = values.withColumn(barrier, functions.spark_partition_id())
+        values = values.where(functions.when(functions.col(rows) > 0, changed)).drop(barrier)
     values = values.drop(rows).withColumnsRenamed(renamed)
     condition = reduce(lambda a, b: a & b, [functions.col(key).eqNullSafe(functions.col(renamed[key])) for key in keys])
     joined = df.join(functions.broadcast(values), condition, "left").drop(*renamed.values())

@@ -40,8 +40,8 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics.contracts import MAX_HOST_CHARS, bounded_text
-from analytics.distinct_values import with_distinct
-from analytics.paths import is_page_view, path_template
+from analytics.distinct_values import merge_steps, with_distinct
+from analytics.paths import is_page_view, path_template_steps
 from config import catalog
 from config.settings import SessionSettings
 
@@ -53,18 +53,38 @@ ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 SESSION_COLUMNS = catalog.dataset("sessions").names_without("day")  # `day` is set by contracts.conform
 
 
-def normalize_host(host: Column) -> Column:
-    """Lower case, port and trailing dot removed, leading `www.` stripped, bounded; '' becomes null."""
-    bare = functions.regexp_replace(
+def _bare_host(host: Column) -> Column:
+    return functions.regexp_replace(
         functions.regexp_replace(functions.lower(functions.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", ""
     )
+
+
+def _bounded_host(bare: Column) -> Column:
     return functions.when(bare != "", bounded_text(bare, MAX_HOST_CHARS))
+
+
+def normalize_host(host: Column) -> Column:
+    """Lower case, port and trailing dot removed, leading `www.` stripped, bounded; '' becomes null."""
+    return _bounded_host(_bare_host(host))
+
+
+def _referer_raw_host(referer: Column) -> Column:
+    return functions.regexp_extract(referer, r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)", 1)
 
 
 def referer_host(referer: Column) -> Column:
     """Normalized host of an absolute http(s)-like referer URL; null for '-', relative or garbage."""
-    raw = functions.regexp_extract(referer, r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)", 1)
-    return normalize_host(raw)
+    return normalize_host(_referer_raw_host(referer))
+
+
+def host_steps(hosts: dict[str, Column]) -> list[dict[str, Column]]:
+    """`normalize_host` of each (name, host) of `hosts` as steps (distinct_values.Steps) ending in `name`:
+    the bare host, read three times, is a column of its own."""
+    steps: list[dict[str, Column]] = [{}, {}]
+    for name, host in hosts.items():
+        steps[0][f"{name}__bare"] = _bare_host(host)
+        steps[1][name] = _bounded_host(functions.col(f"{name}__bare"))
+    return steps
 
 
 def device_hash(client_ip: Column, user_agent: Column) -> Column:
@@ -140,12 +160,11 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     # work per distinct value (analytics/distinct_values.py) joins after them by broadcast, which keeps
     # the partitioning
     islands = assign_sessions(requests, settings)
-    per_path = {"path_template": path_template("path"), "_page": is_page_view()}
+    per_path = merge_steps(path_template_steps(functions.col("path"), "path_template"), [{"_page": is_page_view()}])
     enriched = with_distinct(islands, ("method", "status", "path"), per_path, values_of=requests)
-    hosts = {
-        "_referer_host": referer_host(functions.col("referer")),
-        "_vhost_host": normalize_host(functions.col("vhost")),
-    }
+    hosts = host_steps(
+        {"_referer_host": _referer_raw_host(functions.col("referer")), "_vhost_host": functions.col("vhost")}
+    )
     enriched = with_distinct(enriched, ("referer", "vhost"), hosts, values_of=requests)
     return enriched.withColumn("is_page_view", functions.col("_page") & functions.col("_seq").isNotNull()).drop(
         "_page"
