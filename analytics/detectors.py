@@ -25,33 +25,29 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, functions
 
-from analytics import crawlers, distinct_values, rules, sigma
+from analytics import crawlers, distinct_values, rules, sigma, text_variants
 from config.settings import SecuritySettings
 
 _UA_TARGETS = ("user_agent", "everywhere")  # targets with a user-agent part, matched per distinct agent
 
 
 def _decode(col: Column) -> Column:
-    """One round of URL decoding; a stray `%` is kept literally, undecodable text left as it was."""
-    safe = functions.regexp_replace(col, "%(?![0-9a-fA-F]{2})", "%25")
-    return functions.coalesce(functions.try_url_decode(safe), col)
+    """One round of URL decoding (analytics/text_variants.py `decode_once`)."""
+    return text_variants.decode_once(col)
 
 
 def _decoded(col: Column) -> Column:
-    # decoding only changes text holding '%' or '+': skip the work for the others
-    return functions.when(col.contains("%") | col.contains("+"), _decode(col)).otherwise(col)
+    return text_variants.decoded(col)
 
 
 def with_variants(col: Column) -> Column:
-    """Raw, decoded once and decoded twice, each distinct form once, joined by newlines."""
+    """Raw, decoded once and decoded twice, each distinct form once, joined by newlines.
+
+    One nested expression (for the few matched rows of payload_signals); the matching itself builds
+    the same text in steps (analytics/text_variants.py), which keeps its plans small.
+    """
     once = _decoded(col)
-    twice = _decoded(once)
-    # string comparisons, no array functions: this runs on every request
-    return (
-        functions.when(once == col, col)
-        .when(twice == once, functions.concat_ws("\n", col, once))
-        .otherwise(functions.concat_ws("\n", col, once, twice))
-    )
+    return text_variants.joined_variants(col, once, _decoded(once))
 
 
 def _first_match(text: Column, regex: str) -> Column:
@@ -78,14 +74,15 @@ def load_detection(settings: SecuritySettings) -> Detection:
     )
 
 
-def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
+def user_agent_matches(agents: DataFrame, detection: Detection, extra: dict[str, Column] | None = None) -> DataFrame:
     """Per distinct `_ua`: `_good_ua` (declared crawler), `_claimed` (engine claimed), `_ua_allowed` and
-    `_ua_m` (per payload rule, its match in the agent, or '')."""
+    `_ua_m` (per payload rule, its match in the agent, or ''). With `extra` (columns over `user_agent`,
+    which agents then holds next to `_ua`), the agents' `user_agent` and those columns too."""
     good_bots = rules.combined_regex(detection.patterns.get("good_bots") or ["$^"])
     allow_agents = detection.settings.allow_user_agents
     allowed = rules.combined_regex(allow_agents) if allow_agents else None
     ua = functions.col("_ua")
-    variants = with_variants(ua)
+    variants = functions.col("_ua_variants")
     per_rule = []
     for rule in rules.payload_rules(detection.patterns):
         if rule.target not in _UA_TARGETS:
@@ -93,8 +90,12 @@ def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
             continue
         text = ua if rule.target == "user_agent" else variants
         per_rule.append(_first_match(text, rules.combined_regex(detection.patterns[rule.category])))
+    for step in text_variants.variant_steps({"_ua_variants": ua}):
+        agents = agents.withColumns(step)
+    kept = ["user_agent", *[column.alias(name) for name, column in extra.items()]] if extra is not None else []
     return agents.select(
         "_ua",
+        *kept,
         ua.rlike(good_bots).alias("_good_ua"),
         crawlers.claimed_engine(ua, detection.engines).alias("_claimed"),
         (ua.rlike(allowed) if allowed else functions.lit(False)).alias("_ua_allowed"),
@@ -103,20 +104,6 @@ def user_agent_matches(agents: DataFrame, detection: Detection) -> DataFrame:
 
 
 MATCHED_COLUMNS = ("_ua", "_good_bot", "_claimed", "_engine", "_ip_allowed", "_allowed", "_hits", "_sigma")
-
-
-def _target_texts() -> dict[str, Column]:
-    """The text each payload target matches, from the request columns it reads (`_TARGET_KEYS`)."""
-    path = functions.coalesce(functions.col("path"), functions.lit(""))
-    path_query = functions.when(functions.col("query").isNull(), path).otherwise(
-        functions.concat(path, functions.lit("?"), functions.col("query"))
-    )
-    return {
-        "path": with_variants(path),
-        "path_query": with_variants(path_query),
-        "everywhere": functions.concat_ws("\n", with_variants(path_query), with_variants(functions.col("referer"))),
-        "request": functions.coalesce(functions.col("request"), functions.lit("")),
-    }
 
 
 # The request columns each target's text is made of: its matches are computed once per distinct
@@ -129,23 +116,53 @@ _TARGET_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+_PATH_KEYS = ("path", "query", "request")  # the key set of the path targets' frame
+_AGENT_KEYS = ("user_agent",)  # the key set of the user agents' frame
+
+
+def sigma_placement(requests: DataFrame, load: sigma.SigmaLoad) -> dict[int, tuple[str, ...]]:
+    """For each Sigma rule (by index) whose condition reads only the columns of one distinct-value
+    frame (`_PATH_KEYS` or `_AGENT_KEYS`), that frame's keys: its condition is then evaluated once per
+    distinct value there (a condition's value depends only on the columns it reads)."""
+    placed = {}
+    for index, rule in enumerate(load.rules):
+        analyzed = requests.select(rule.condition.alias("_c"))._jdf.queryExecution().analyzed()
+        attributes = analyzed.references().toSeq()
+        read = {attributes.apply(position).name() for position in range(attributes.size())}
+        for keys in (_PATH_KEYS, _AGENT_KEYS):
+            if read <= set(keys):
+                placed[index] = keys
+                break
+    return placed
+
+
+def _sigma_column(index: int) -> str:
+    return f"_sigma_{index}"
+
+
 def _own_matches(requests: DataFrame, active_rules: list[rules.PayloadRule], detection: Detection) -> DataFrame:
     """requests plus `_own_<category>` for each rule with a target of _TARGET_KEYS: the rule's first
-    match in the target text, or '' (computed per distinct key of the target, joined back)."""
-    texts = _target_texts()
+    match in the target text, or '' (computed per distinct key of the target, joined back); and
+    `_sigma_<index>` for the Sigma rules placed on the path keys (`sigma_placement`)."""
     by_keys: dict[tuple[str, ...], dict[str, Column]] = {}
+    for index, keys in sigma_placement(requests, detection.sigma).items():
+        if keys == _PATH_KEYS:
+            by_keys.setdefault(keys, {})[_sigma_column(index)] = detection.sigma.rules[index].condition
+    targets: dict[tuple[str, ...], set[str]] = {}
     for rule in active_rules:
         if rule.target in _TARGET_KEYS:
             regex = rules.combined_regex(detection.patterns[rule.category])
-            by_keys.setdefault(_TARGET_KEYS[rule.target], {})[f"_own_{rule.category}"] = _first_match(
-                texts[rule.target], regex
-            )
+            keys = _TARGET_KEYS[rule.target]
+            text = functions.col(text_variants.TARGET_TEXT[rule.target])
+            by_keys.setdefault(keys, {})[f"_own_{rule.category}"] = _first_match(text, regex)
+            targets.setdefault(keys, set()).add(rule.target)
     source = requests
     for keys, columns in by_keys.items():
         # (path, query, referer) has many more distinct values than the others (122k of 1M requests
         # against 10k (path, query)): only the few that matched are broadcast
+        steps = [*text_variants.target_steps(targets.get(keys, set())), columns]
         requests = distinct_values.with_distinct(
-            requests, keys, columns, default="" if "referer" in keys else None, values_of=source
+            requests, keys, steps, default="" if "referer" in keys else None, values_of=source
         )
     return requests
 
@@ -162,11 +179,20 @@ def match_payloads(requests: DataFrame, detection: Detection) -> DataFrame:
     """
     requests = requests.withColumn("_ua", functions.coalesce(functions.col("user_agent"), functions.lit("")))
     own_columns = requests.columns
-    agents = user_agent_matches(requests.select("_ua").distinct(), detection)
+    placed = sigma_placement(requests, detection.sigma)
+    agent_sigma = {
+        _sigma_column(index): detection.sigma.rules[index].condition
+        for index, keys in placed.items() if keys == _AGENT_KEYS
+    }
+    # keyed on the raw agent (null apart from ''), which the Sigma conditions read
+    agents = user_agent_matches(requests.select("user_agent", "_ua").distinct(), detection, agent_sigma)
+    agents = agents.withColumnRenamed("user_agent", "_agent_key")
     ips = crawlers.ip_tags(requests, detection.engines, detection.settings.allow_ips, detection.settings.allow_cidrs)
     active_rules = rules.payload_rules(detection.patterns)
     base = _own_matches(requests, active_rules, detection)
-    base = base.join(functions.broadcast(agents), "_ua", "left").join(functions.broadcast(ips), "client_ip", "left")
+    agent_key = functions.col("user_agent").eqNullSafe(functions.col("_agent_key"))
+    base = base.join(functions.broadcast(agents.drop("_ua")), agent_key, "left")
+    base = base.join(functions.broadcast(ips), "client_ip", "left")
     matches = []
     for index, rule in enumerate(active_rules):
         own = functions.col(f"_own_{rule.category}") if rule.target in _TARGET_KEYS else functions.lit("")
@@ -177,7 +203,8 @@ def match_payloads(requests: DataFrame, detection: Detection) -> DataFrame:
     verified = claimed.isNotNull() & functions.coalesce(claimed == functions.col("_engine"), functions.lit(False))
     good = verified | (claimed.isNull() & functions.coalesce(functions.col("_good_ua"), functions.lit(False)))
     sigma_hits = [
-        functions.when(rule.condition, functions.lit(index)) for index, rule in enumerate(detection.sigma.rules)
+        functions.when(functions.col(_sigma_column(index)) if index in placed else rule.condition, functions.lit(index))
+        for index, rule in enumerate(detection.sigma.rules)
     ]
     # a plain array (no higher-order function): Spark generates code for the whole regex pass
     return base.select(

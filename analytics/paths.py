@@ -62,11 +62,34 @@ API_PREFIX = "/api/"
 def path_template(path: Column | str, rules: Sequence[PathRule] = PATH_RULES) -> Column:
     """The template of a path: rules applied in order, trailing slash removed (root stays `/`), bounded."""
     col = functions.col(path) if isinstance(path, str) else path
-    out = functions.when(functions.length(col) > 1, functions.regexp_replace(col, "/+$", "")).otherwise(col)
-    out = functions.when(out == "", functions.lit("/")).otherwise(out)
+    return bounded_text(_unbounded_template(_rooted(_trimmed(col)), rules), MAX_PATH_TEMPLATE_CHARS)
+
+
+def _trimmed(col: Column) -> Column:
+    return functions.when(functions.length(col) > 1, functions.regexp_replace(col, "/+$", "")).otherwise(col)
+
+
+def _rooted(trimmed: Column) -> Column:
+    return functions.when(trimmed == "", functions.lit("/")).otherwise(trimmed)
+
+
+def _unbounded_template(rooted: Column, rules: Sequence[PathRule]) -> Column:
+    out = rooted
     for rule in rules:
         out = functions.regexp_replace(out, rule.pattern, rule.placeholder.replace("$", r"\$"))
-    return bounded_text(out, MAX_PATH_TEMPLATE_CHARS)
+    return out
+
+
+def path_template_steps(path: Column, name: str, rules: Sequence[PathRule] = PATH_RULES) -> list[dict[str, Column]]:
+    """`path_template(path)` as steps (analytics/distinct_values.py) ending in column `name`: each
+    intermediate text, read several times, is one column instead of copies of its expression."""
+    trimmed, rooted, template = (f"{name}__{step}" for step in ("trimmed", "rooted", "unbounded"))
+    return [
+        {trimmed: _trimmed(path)},
+        {rooted: _rooted(functions.col(trimmed))},
+        {template: _unbounded_template(functions.col(rooted), rules)},
+        {name: bounded_text(functions.col(template), MAX_PATH_TEMPLATE_CHARS)},
+    ]
 
 
 def asset_type(path: Column | str, extensions: Mapping[str, str] = ASSET_EXTENSIONS) -> Column:

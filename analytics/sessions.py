@@ -40,8 +40,8 @@ from collections.abc import Sequence
 from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics.contracts import MAX_HOST_CHARS, bounded_text
-from analytics.distinct_values import with_distinct
-from analytics.paths import is_page_view, path_template
+from analytics.distinct_values import merge_steps, with_distinct
+from analytics.paths import is_page_view, path_template_steps
 from config import catalog
 from config.settings import SessionSettings
 
@@ -53,18 +53,38 @@ ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 SESSION_COLUMNS = catalog.dataset("sessions").names_without("day")  # `day` is set by contracts.conform
 
 
-def normalize_host(host: Column) -> Column:
-    """Lower case, port and trailing dot removed, leading `www.` stripped, bounded; '' becomes null."""
-    bare = functions.regexp_replace(
+def _bare_host(host: Column) -> Column:
+    return functions.regexp_replace(
         functions.regexp_replace(functions.lower(functions.trim(host)), r"(:\d+)?\.?$", ""), r"^www\.", ""
     )
+
+
+def _bounded_host(bare: Column) -> Column:
     return functions.when(bare != "", bounded_text(bare, MAX_HOST_CHARS))
+
+
+def normalize_host(host: Column) -> Column:
+    """Lower case, port and trailing dot removed, leading `www.` stripped, bounded; '' becomes null."""
+    return _bounded_host(_bare_host(host))
+
+
+def _referer_raw_host(referer: Column) -> Column:
+    return functions.regexp_extract(referer, r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)", 1)
 
 
 def referer_host(referer: Column) -> Column:
     """Normalized host of an absolute http(s)-like referer URL; null for '-', relative or garbage."""
-    raw = functions.regexp_extract(referer, r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#:]+)", 1)
-    return normalize_host(raw)
+    return normalize_host(_referer_raw_host(referer))
+
+
+def host_steps(hosts: dict[str, Column]) -> list[dict[str, Column]]:
+    """`normalize_host` of each (name, host) of `hosts` as steps (distinct_values.Steps) ending in `name`:
+    the bare host, read three times, is a column of its own."""
+    steps: list[dict[str, Column]] = [{}, {}]
+    for name, host in hosts.items():
+        steps[0][f"{name}__bare"] = _bare_host(host)
+        steps[1][name] = _bounded_host(functions.col(f"{name}__bare"))
+    return steps
 
 
 def device_hash(client_ip: Column, user_agent: Column) -> Column:
@@ -90,17 +110,22 @@ def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame
     # and the partitioning (client_ip, _ua) stays the one the later per-session steps reuse
     order = Window.partitionBy("client_ip", "_ua").orderBy(functions.col("_junk"), *_ORDER)
     running = order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    at = functions.col("_t")
-    previous = functions.lag(at).over(order)
+    at, previous = functions.col("_t"), functions.col("_previous")
     gap_us = settings.gap_minutes * 60_000_000
     carry_us = int(settings.carry_over.total_seconds()) * 1_000_000
     # rows come in time order: the island's start is the latest gap-opened row so far
     island_start = functions.max(functions.when(functions.col("_gap_new"), at)).over(running)
-    island_day = island_start - functions.pmod(island_start, functions.lit(DAY_US))
-    # carry-over points (00:00 + carry_over of each day after the island's first) passed so far
-    part = functions.greatest(
-        functions.lit(0), functions.floor((at - functions.lit(carry_us) - island_day) / functions.lit(DAY_US))
-    )
+    island_day = functions.col("_island_start") - functions.pmod("_island_start", functions.lit(DAY_US))
+
+    def part(time_us: Column) -> Column:
+        """Carry-over points (00:00 + carry_over of each day after the island's first) passed at time_us."""
+        passed = functions.floor((time_us - functions.lit(carry_us) - island_day) / functions.lit(DAY_US))
+        return functions.greatest(functions.lit(0), passed)
+
+    # Three windows over the device's rows, each carrying the whole row: the previous time, the
+    # island's start, the running count of cuts. A row that does not open an island has the island
+    # start of the previous row, so that row's carry-over part is part(previous time): no fourth
+    # window (a lag of the part) is needed.
     return (
         requests.withColumns(
             {
@@ -109,14 +134,12 @@ def assign_sessions(requests: DataFrame, settings: SessionSettings) -> DataFrame
                 "_junk": ~is_sessionable(),
             }
         )
+        .withColumn("_previous", functions.lag(at).over(order))
         .withColumn("_gap_new", previous.isNull() | ((at - previous) > gap_us))
-        .withColumn("_part", part)
-        .withColumn(
-            "_new",
-            (functions.col("_gap_new") | (functions.col("_part") != functions.lag("_part").over(order))).cast("int"),
-        )
+        .withColumn("_island_start", island_start)
+        .withColumn("_new", (functions.col("_gap_new") | (part(at) != part(previous))).cast("int"))
         .withColumn("_seq", functions.when(~functions.col("_junk"), functions.sum("_new").over(running)))
-        .drop("_t", "_gap_new", "_part", "_new", "_junk")
+        .drop("_t", "_previous", "_gap_new", "_island_start", "_new", "_junk")
     )
 
 
@@ -133,18 +156,18 @@ def prepare_requests(requests: DataFrame, settings: SessionSettings) -> DataFram
     referer host) and `_vhost_host` (normalized vhost). The result is partitioned by (client_ip, _ua),
     which every later per-session step reuses without another shuffle.
     """
-    # regex work per distinct value (analytics/distinct_values.py); broadcast joins keep the partitioning
-    per_path = {"path_template": path_template("path"), "_page": is_page_view()}
-    enriched = with_distinct(requests, ("method", "status", "path"), per_path)
-    hosts = {
-        "_referer_host": referer_host(functions.col("referer")),
-        "_vhost_host": normalize_host(functions.col("vhost")),
-    }
+    # the islands first: their sort and windows carry each row, so the narrower the better; the regex
+    # work per distinct value (analytics/distinct_values.py) joins after them by broadcast, which keeps
+    # the partitioning
+    islands = assign_sessions(requests, settings)
+    per_path = merge_steps(path_template_steps(functions.col("path"), "path_template"), [{"_page": is_page_view()}])
+    enriched = with_distinct(islands, ("method", "status", "path"), per_path, values_of=requests)
+    hosts = host_steps(
+        {"_referer_host": _referer_raw_host(functions.col("referer")), "_vhost_host": functions.col("vhost")}
+    )
     enriched = with_distinct(enriched, ("referer", "vhost"), hosts, values_of=requests)
-    return (
-        assign_sessions(enriched, settings)
-        .withColumn("is_page_view", functions.col("_page") & functions.col("_seq").isNotNull())
-        .drop("_page")
+    return enriched.withColumn("is_page_view", functions.col("_page") & functions.col("_seq").isNotNull()).drop(
+        "_page"
     )
 
 
