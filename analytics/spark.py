@@ -140,16 +140,3 @@ def spark_session(settings: SparkSettings) -> SparkSession:
         if starter.settings == settings:
             return starter.session()
     return build_spark_session(settings)
-
-
-def spark_job_count() -> int | None:
-    """Spark jobs run so far by this process's SparkContext (None when no context is running)."""
-    from pyspark import SparkContext
-
-    context = SparkContext._active_spark_context
-    if context is None:
-        return None
-    try:
-        return len(context.statusTracker().getJobIdsForGroup(None))
-    except Exception:  # noqa: BLE001 - a count for the run's timings must never fail the run
-        return None
