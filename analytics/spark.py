@@ -6,7 +6,11 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 
 from config.settings import SparkSettings
@@ -33,8 +37,43 @@ def check_java() -> None:
         raise JavaMissingError(f"Spark 4 needs Java 17 or 21; found: {first}")
 
 
-def build_spark_session(settings: SparkSettings, app_name: str = "webtrail") -> SparkSession:
-    """The shared SparkSession (getOrCreate), UTC session time zone, UI off, settings applied."""
+# C1 only: HotSpot's C2 compiles hot methods again with heavy optimisation. A day's analytics runs
+# about a hundred distinct Spark plans, each a new set of hot methods, and on 2 cores C2's compile
+# threads take CPU from the work itself (a flight recording of the sample day: 40,468 compilations,
+# 2 min 41 s of compiler time in a 148 s stage). On long scans C2's code wins it back (BENCHMARKS.md,
+# "The driver JVM": faster at 1M lines, slower at 10M).
+QUICK_JIT_OPTION = "-XX:TieredStopAtLevel=1"
+JAVA_OPTIONS_KEY = "spark.driver.extraJavaOptions"
+
+
+def driver_jit(settings: SparkSettings, log_bytes: int | None) -> str:
+    """`quick` or `optimizing`: the setting, or for `auto` the day's size (unknown size: `optimizing`)."""
+    if settings.driver_jit != "auto":
+        return settings.driver_jit
+    if log_bytes is None:
+        return "optimizing"
+    return "quick" if log_bytes <= settings.quick_jit_max_log_mib * 2**20 else "optimizing"
+
+
+def driver_java_options(settings: SparkSettings, log_bytes: int | None) -> str | None:
+    """spark.driver.extraJavaOptions for this run: the user's options, plus the quick JIT when chosen.
+
+    A TieredStopAtLevel of the user's own is left as it is (the user's choice wins).
+    """
+    configured = settings.extra_conf.get(JAVA_OPTIONS_KEY, "").strip()
+    if driver_jit(settings, log_bytes) == "quick" and "TieredStopAtLevel" not in configured:
+        return f"{configured} {QUICK_JIT_OPTION}".strip()
+    return configured or None
+
+
+def build_spark_session(
+    settings: SparkSettings, app_name: str = "webtrail", log_bytes: int | None = None
+) -> SparkSession:
+    """The shared SparkSession (getOrCreate), UTC session time zone, UI off, settings applied.
+
+    `log_bytes` (the day's access logs as stored) chooses the driver's JIT when `driver_jit` is `auto`;
+    it takes effect only when this call launches the JVM.
+    """
     check_java()
     builder = (
         SparkSession.builder.appName(app_name)
@@ -60,6 +99,9 @@ def build_spark_session(settings: SparkSettings, app_name: str = "webtrail") -> 
     )
     for key, value in settings.extra_conf.items():
         builder = builder.config(key, value)
+    java_options = driver_java_options(settings, log_bytes)
+    if java_options:
+        builder = builder.config(JAVA_OPTIONS_KEY, java_options)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
@@ -74,9 +116,10 @@ class SparkStarter:
     stage, exactly as if the session had been created there.
     """
 
-    def __init__(self, settings: SparkSettings, app_name: str = "webtrail") -> None:
+    def __init__(self, settings: SparkSettings, app_name: str = "webtrail", log_bytes: int | None = None) -> None:
         self.settings = settings
         self.app_name = app_name
+        self.log_bytes = log_bytes
         self.started_at: float | None = None  # time.perf_counter() values
         self.ready_at: float | None = None
         self.waited_seconds = 0.0  # how long the analytics stage waited for the JVM
@@ -93,7 +136,7 @@ class SparkStarter:
 
     def _create(self) -> None:
         try:
-            self._session = build_spark_session(self.settings, self.app_name)
+            self._session = build_spark_session(self.settings, self.app_name, self.log_bytes)
         except BaseException as exc:  # noqa: BLE001 - re-raised in session(), on the caller's thread
             self._error = exc
         finally:
@@ -127,16 +170,53 @@ class SparkStarter:
 _EARLY: list[SparkStarter] = []
 
 
-def start_spark_early(settings: SparkSettings, app_name: str = "webtrail") -> SparkStarter:
+def start_spark_early(
+    settings: SparkSettings, app_name: str = "webtrail", log_bytes: int | None = None
+) -> SparkStarter:
     """Start the JVM now for a run that will need it; `spark_session` of the same settings will use it."""
-    starter = SparkStarter(settings, app_name).start()
+    starter = SparkStarter(settings, app_name, log_bytes).start()
     _EARLY.append(starter)
     return starter
 
 
-def spark_session(settings: SparkSettings) -> SparkSession:
+def spark_session(settings: SparkSettings, log_bytes: int | None = None) -> SparkSession:
     """The run's SparkSession: the one started early with these settings if any, else built now."""
     for starter in _EARLY:
         if starter.settings == settings:
             return starter.session()
-    return build_spark_session(settings)
+    return build_spark_session(settings, log_bytes=log_bytes)
+
+
+# Spark's internal settings for interpreted evaluation: no whole-stage Java source per plan, and
+# expressions evaluated by their interpreted implementations instead of generated classes.
+_INTERPRETED_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
+def staged_rows(dataset: Path) -> int:
+    """Rows of a staged Parquet file or directory, from the footers alone (no data read)."""
+    files = sorted(dataset.rglob("*.parquet")) if dataset.is_dir() else [dataset]
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+
+
+@contextmanager
+def generated_code_for(spark: SparkSession, requests: int, settings: SparkSettings) -> Iterator[bool]:
+    """Run the block with Spark's code generation off when the day has few requests; yields whether it is on.
+
+    Janino compiles each plan's generated classes on the driver, a fixed cost per query whatever
+    the rows. On a small day it is most of the stage (BENCHMARKS.md, "The driver JVM"), so such
+    days run interpreted. The session's previous values are restored afterwards.
+    """
+    if requests > settings.interpreted_max_requests:
+        yield True
+        return
+    previous = {key: spark.conf.get(key, None) for key in _INTERPRETED_CONF}
+    for key, value in _INTERPRETED_CONF.items():
+        spark.conf.set(key, value)
+    try:
+        yield False
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

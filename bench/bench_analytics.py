@@ -74,29 +74,36 @@ def layout_of(data_dir: Path) -> DayLayout:
     return DayLayout(data_dir, date.fromisoformat(days[-1].name.removeprefix("day=")))
 
 
-def spark_session(cores: int = 2, conf: dict[str, str] | None = None) -> Any:
-    """A local Spark as the flow builds it (WEBTRAIL_SPARK__* settings), on `cores` cores."""
+def spark_session(cores: int = 2, conf: dict[str, str] | None = None, log_bytes: int | None = None) -> Any:
+    """A local Spark as the flow builds it (WEBTRAIL_SPARK__* settings), on `cores` cores.
+
+    `log_bytes` (the day's access log size) chooses the driver's JIT as the flow does; None means the
+    `optimizing` JIT unless WEBTRAIL_SPARK__DRIVER_JIT says otherwise.
+    """
     from analytics.spark import build_spark_session
 
     configured = WebtrailSettings().spark
     settings = configured.model_copy(
         update={"master": f"local[{cores}]", "extra_conf": {**configured.extra_conf, **(conf or {})}}
     )
-    return build_spark_session(settings, app_name="webtrail-bench")
+    return build_spark_session(settings, app_name="webtrail-bench", log_bytes=log_bytes)
 
 
 def run_stage(spark: Any, layout: DayLayout, out_dir: Path) -> dict[str, Any]:
     """build_tables + write_tables once into `out_dir`; seconds, Spark jobs and stages used."""
     from analytics.pipeline import build_tables, write_tables
+    from analytics.spark import generated_code_for, staged_rows
 
+    settings = WebtrailSettings(data_dir=layout.data_dir)
     target = DayLayout(out_dir, layout.day)
     shutil.rmtree(target.output, ignore_errors=True)
     tracker = spark.sparkContext.statusTracker()
     first = max(tracker.getJobIdsForGroup(None), default=-1)
     started = time.perf_counter()
-    tables = build_tables(spark, layout, WebtrailSettings(data_dir=layout.data_dir))
-    built = time.perf_counter() - started
-    write_tables(tables, target)
+    with generated_code_for(spark, staged_rows(layout.requests), settings.spark):  # as tasks/analytics.py
+        tables = build_tables(spark, layout, settings)
+        built = time.perf_counter() - started
+        write_tables(tables, target)
     spark.catalog.clearCache()  # as tasks/analytics.py does after each run
     jobs = [j for j in tracker.getJobIdsForGroup(None) if j > first]
     stages = sum(len(info.stageIds) for j in jobs if (info := tracker.getJobInfo(j)) is not None)
@@ -165,7 +172,7 @@ def _cmd_measure(args: argparse.Namespace) -> None:
             result |= measure(lambda: run_oracle(layout))
         else:
             started = time.perf_counter()
-            spark = spark_session(args.cores)
+            spark = spark_session(args.cores, log_bytes=args.log_bytes)
             result["spark_startup_seconds"] = time.perf_counter() - started
             extra: dict[str, Any] = {}
             work = (lambda: extra.update(run_stage(spark, layout, out))) if args.what == "stage" \
@@ -178,8 +185,9 @@ def _cmd_measure(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def _run_measure(what: str, data_dir: Path, cores: int) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "measure", "--what", what, "--data-dir", str(data_dir), "--cores", str(cores)]
+def _run_measure(what: str, data_dir: Path, cores: int, log_bytes: int) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "measure", "--what", what, "--data-dir", str(data_dir), "--cores", str(cores),
+           "--log-bytes", str(log_bytes)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.splitlines()[-40:])
@@ -203,7 +211,7 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     runs: dict[str, list[dict[str, Any]]] = {w: [] for w in WHAT}
     for run_index in range(args.repeat):  # interleaved, so that load from other processes hits all alike
         for what in WHAT:
-            runs[what].append(_run_measure(what, data, args.cores))
+            runs[what].append(_run_measure(what, data, args.cores, (src / "access.log").stat().st_size))
             print(f"{args.lines} run {run_index + 1} {what}: {runs[what][-1]}", flush=True)
     _write_results(args, prep, runs)
     if args.work is None and not args.keep:
@@ -269,7 +277,7 @@ def _cmd_time(args: argparse.Namespace) -> None:
     try:
         layout = layout_of(args.data_dir) if args.data_dir else stage(args.src, work / "data")
         started = time.perf_counter()
-        spark = spark_session(args.cores, dict(kv.split("=", 1) for kv in args.conf))
+        spark = spark_session(args.cores, dict(kv.split("=", 1) for kv in args.conf), args.log_bytes)
         print(f"spark start-up {time.perf_counter() - started:.1f} s")
         for run_index in range(args.repeat):
             print(f"run {run_index + 1}: {run_stage(spark, layout, work / 'out')}", flush=True)
@@ -290,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--repeat", type=int, default=2)
     command.add_argument("--cores", type=int, default=2)
     command.add_argument("--conf", action="append", default=[], help="extra Spark setting KEY=VALUE")
+    command.add_argument("--log-bytes", type=int, help="the day's access-log size, to choose the JIT as the flow does")
     command.set_defaults(fn=_cmd_time)
     command = sub.add_parser("bench", help="generate, stage and benchmark against the baselines (fresh processes)")
     command.add_argument("--lines", type=int, default=1_000_000)
@@ -302,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     command.add_argument("--what", choices=WHAT, required=True)
     command.add_argument("--data-dir", type=Path, required=True)
     command.add_argument("--cores", type=int, default=2)
+    command.add_argument("--log-bytes", type=int, help="the day's access-log size, to choose the JIT as the flow does")
     command.set_defaults(fn=_cmd_measure)
     args = parser.parse_args(argv)
     args.fn(args)

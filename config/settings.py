@@ -286,6 +286,23 @@ class SparkSettings(BaseModel):
         description="`python -m flows.daily` starts the JVM in the background before the flow, so it overlaps "
         "Prefect's start-up and the parsers.",
     )
+    driver_jit: Literal["auto", "quick", "optimizing"] = Field(
+        default="auto",
+        description="The driver JVM's JIT compiler: `quick` stops at C1 (-XX:TieredStopAtLevel=1), which "
+        "compiles Spark's many short-lived plans cheaply; `optimizing` is HotSpot's default (C1 then C2), "
+        "which pays off on long scans; `auto` takes `quick` for days of at most `quick_jit_max_log_mib`.",
+    )
+    quick_jit_max_log_mib: int = Field(
+        default=512,
+        ge=0,
+        description="With driver_jit `auto`: the largest day (its access logs' bytes as stored) run with the quick JIT.",
+    )
+    interpreted_max_requests: int = Field(
+        default=20_000,
+        ge=0,
+        description="Days with at most this many staged requests run Spark's expressions interpreted "
+        "(no whole-stage or expression code generation): compiling the generated code costs more than it saves there.",
+    )
 
 
 class WebtrailSettings(BaseSettings):

@@ -38,6 +38,7 @@ from config.settings import WebtrailSettings
 from flows.early_api import adopt
 from flows.early_warehouse import start_embedded_early
 from flows.stage_timer import StageTimer
+from parsers.inputs import stored_bytes
 from report.progress import observer, observing
 from report.summary import RunSummary, input_rows
 from report.terminal import (
@@ -149,7 +150,7 @@ def daily(  # noqa: PLR0913
             timer.contracts["input_checks"] = contract_seconds(check_inputs(run, access_stats))
         observer().analytics_started(layout.output, OUTPUT_TABLES)
         with timer.stage("analytics"):
-            outputs = run_analytics(layout, settings)
+            outputs = run_analytics(layout, settings, stored_bytes([str(path) for path in access_files]))
         with timer.stage("output_checks"):
             timer.contracts["output_checks"] = contract_seconds(check_outputs(run, outputs))
         with timer.stage("load"):
@@ -235,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
                 observing(run_observer), run_observer:
             # The JVM starts now, in the background, while Prefect starts and the parsers run (analytics.spark);
             # inside the capture, so that its stderr goes to the run's log as before.
-            spark_starter = start_spark_early(settings.spark) if settings.spark.early_start else None
+            spark_starter = (
+                start_spark_early(settings.spark, log_bytes=_access_log_bytes(settings, args))
+                if settings.spark.early_start else None
+            )
             postgres_start = start_embedded_early(settings, args.database_url)
             timeline.api_waiting()
             timeline.early_api = adopt(globals().get("EARLY_API"))
@@ -270,6 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         terminal.completed(result)
     return EXIT_LOADED
+
+
+def _access_log_bytes(settings: WebtrailSettings, args: argparse.Namespace) -> int | None:
+    """The run's access logs' size as stored, to size the JVM started early; None if not resolvable yet."""
+    try:
+        plan = resolve_plan(settings, args.date, args.access_log, args.events, args.users_db, args.events_api)
+    except Exception:  # noqa: BLE001 - the flow reports a bad plan; the estimate just stays unknown
+        return None
+    return stored_bytes(plan.access_logs)
 
 
 def _day_of(settings: WebtrailSettings, args: argparse.Namespace) -> str:

@@ -69,3 +69,15 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
         while chunk := handle.read(chunk_bytes):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def stored_bytes(patterns: Sequence[str]) -> int | None:
+    """Total size as stored (compressed files at their compressed size) of the access logs the patterns name.
+
+    None when a pattern matches nothing: the caller only estimates a day's size with it, and the
+    parse stage reports the missing input.
+    """
+    try:
+        return sum(path.stat().st_size for path in discover_files(patterns))
+    except OSError:
+        return None
