@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import shutil
 import subprocess
 import threading
@@ -11,17 +13,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
+from analytics.class_archive import NO_ARCHIVE, ArchivePlan, archive_key, finish_archive, plan_archive
 from config.settings import SparkSettings
+
+LOGGER = logging.getLogger(__name__)
+# How long the first run of a JVM build waits at its exit for the JVM to write the class archive
+# (measured 2-5 s on an idle 2-core machine, BENCHMARKS.md "The driver JVM").
+ARCHIVE_WRITE_TIMEOUT_SECONDS = 300.0
 
 
 class JavaMissingError(RuntimeError):
     """Spark needs a Java 17 or 21 runtime on PATH (or JAVA_HOME)."""
 
 
-def check_java() -> None:
-    """Fail early with a clear message when no Java runtime is installed."""
+def check_java() -> str:
+    """Fail early with a clear message when no Java runtime is installed; returns `java -version`'s text."""
     import os
 
     java_home = os.environ.get("JAVA_HOME")
@@ -35,6 +44,7 @@ def check_java() -> None:
     if not any(f'version "{v}' in out for v in ("17", "21")):
         first = out.splitlines()[0] if out else "unknown"
         raise JavaMissingError(f"Spark 4 needs Java 17 or 21; found: {first}")
+    return out
 
 
 # C1 only: HotSpot's C2 compiles hot methods again with heavy optimisation. A day's analytics runs
@@ -66,6 +76,39 @@ def driver_java_options(settings: SparkSettings, log_bytes: int | None) -> str |
     return configured or None
 
 
+def _plan_class_archive(settings: SparkSettings, java_version: str) -> ArchivePlan:
+    """The class archive for this launch (analytics/class_archive.py), keyed by what makes it valid."""
+    if not settings.class_archive:
+        return NO_ARCHIVE
+    launch = " ".join((
+        settings.driver_memory,
+        settings.extra_conf.get(JAVA_OPTIONS_KEY, ""),
+        settings.extra_conf.get("spark.driver.extraClassPath", ""),
+    ))
+    return plan_archive(settings.class_archive_dir, archive_key(java_version, launch))
+
+
+def _write_class_archive_at_exit(session: SparkSession, archive: ArchivePlan) -> None:
+    """At the Python process's exit: end the JVM cleanly so that it writes the archive, then install it.
+
+    The gateway JVM exits when its stdin closes (PySpark's PythonGatewayServer); it writes the
+    archive on that exit. Only the first run of a JVM build pays this wait.
+    """
+    gateway = SparkContext._gateway
+    process = getattr(gateway, "proc", None)
+    exit_code: int | None = None
+    try:
+        session.stop()
+        if process is not None:
+            if process.stdin is not None:
+                process.stdin.close()
+            exit_code = process.wait(timeout=ARCHIVE_WRITE_TIMEOUT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - an archive must never fail a run's exit
+        LOGGER.warning("JVM class archive not written: %s", exc)
+    if finish_archive(archive, exit_code):
+        LOGGER.info("JVM class archive written: %s", archive.target)
+
+
 def build_spark_session(
     settings: SparkSettings, app_name: str = "webtrail", log_bytes: int | None = None
 ) -> SparkSession:
@@ -74,7 +117,7 @@ def build_spark_session(
     `log_bytes` (the day's access logs as stored) chooses the driver's JIT when `driver_jit` is `auto`;
     it takes effect only when this call launches the JVM.
     """
-    check_java()
+    java_version = check_java()
     builder = (
         SparkSession.builder.appName(app_name)
         .master(settings.master)
@@ -99,10 +142,20 @@ def build_spark_session(
     )
     for key, value in settings.extra_conf.items():
         builder = builder.config(key, value)
-    java_options = driver_java_options(settings, log_bytes)
+    launching = SparkContext._gateway is None  # JVM options only apply to the launch
+    archive = _plan_class_archive(settings, java_version) if launching else NO_ARCHIVE
+    java_options = " ".join(
+        option for option in (driver_java_options(settings, log_bytes), archive.java_option) if option
+    )
     if java_options:
         builder = builder.config(JAVA_OPTIONS_KEY, java_options)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except BaseException:
+        finish_archive(archive, None)
+        raise
+    if archive.writing is not None:
+        atexit.register(_write_class_archive_at_exit, session, archive)
     session.sparkContext.setLogLevel("WARN")
     return session
 

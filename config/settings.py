@@ -7,6 +7,7 @@ The README's configuration table lists them; keep the two in step.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -296,6 +297,15 @@ class SparkSettings(BaseModel):
         default=512,
         ge=0,
         description="With driver_jit `auto`: the largest day (its access logs' bytes as stored) run with the quick JIT.",
+    )
+    class_archive: bool = Field(
+        default=True,
+        description="Keep a class-data-sharing archive of the driver JVM's classes (analytics/class_archive.py): "
+        "the first run writes it as its JVM exits, later runs start from it.",
+    )
+    class_archive_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webtrail" / "jvm",
+        description="Where the driver JVM's class archives are kept (one per JVM build and Spark version).",
     )
     interpreted_max_requests: int = Field(
         default=20_000,
