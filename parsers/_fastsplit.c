@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_fastsplit_lines.h"
 #include "_fastsplit_values.h"
 
 enum { OP_LITERAL = 0, OP_TOKEN = 1, OP_QUOTED = 2, OP_TIME = 3, OP_STATUS = 4, OP_BYTES = 5, OP_DURATION = 6 };
@@ -338,7 +339,61 @@ static PyObject *has_control_bytes(PyObject *self, PyObject *args) {
     return PyBool_FromLong(found);
 }
 
+/* split_block(block) -> (line count, string_view entries into ``block``, 0-based indexes of the lines
+ * holding control bytes), or None when the block is not valid UTF-8 (_fastsplit_lines.h). */
+static PyObject *split_block(PyObject *self, PyObject *args) {
+    Py_buffer block;
+    PyObject *views = NULL, *control_list = NULL, *result = NULL;
+    unsigned char *control = NULL;
+    if (!PyArg_ParseTuple(args, "y*", &block)) return NULL;
+    const unsigned char *text = block.buf;
+    Py_ssize_t len = block.len, count = 0;
+    int valid, scan_control = 0;
+    if (len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "block longer than a string_view offset");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    valid = utf8_valid(text, len);
+    if (valid) {
+        count = block_line_count(text, len);
+        scan_control = block_has_control(text, len);
+    }
+    Py_END_ALLOW_THREADS
+    if (!valid) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    views = PyByteArray_FromStringAndSize(NULL, count * LINE_VIEW_BYTES);
+    control = PyMem_Malloc((size_t)(count ? count : 1));
+    control_list = PyList_New(0);
+    if (!views || !control || !control_list) {
+        if (!control) PyErr_NoMemory();
+        goto done;
+    }
+    unsigned char *view_bytes = (unsigned char *)PyByteArray_AS_STRING(views);
+    Py_BEGIN_ALLOW_THREADS
+    block_line_views(text, len, view_bytes, control, scan_control);
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t line = 0; scan_control && line < count; line++) {
+        if (!control[line]) continue;
+        PyObject *index = PyLong_FromSsize_t(line);
+        int failed = !index || PyList_Append(control_list, index) < 0;
+        Py_XDECREF(index);
+        if (failed) goto done;
+    }
+    result = Py_BuildValue("nOO", count, views, control_list);
+done:
+    Py_XDECREF(views);
+    Py_XDECREF(control_list);
+    PyMem_Free(control);
+    PyBuffer_Release(&block);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"split_block", split_block, METH_VARARGS,
+     "split_block(block) -> (line count, string_view entries, control line indexes), or None if not UTF-8"},
     {"has_control_bytes", has_control_bytes, METH_VARARGS,
      "has_control_bytes(block) -> whether it holds a control byte, DEL or a CR not before LF"},
     {"split_lines", split_lines, METH_VARARGS,

@@ -96,7 +96,6 @@ def formats_for(path: Path, settings: ParserSettings) -> list[LogFormat]:
 def _lines_frame(batch: LineBatch, source: str) -> pl.DataFrame:
     first, count = batch.first_line_number, len(batch.lines)
     df = pl.DataFrame({"line": batch.lines.alias("line")}).with_columns(
-        pl.col("line").str.strip_suffix("\r"),
         pl.int_range(first, first + count, dtype=pl.Int64).alias("line_number"),
         pl.lit(source).alias("source_file"),
     )

@@ -1,9 +1,10 @@
 """Streaming line reader for plain, gzip and bzip2 files with bounded memory.
 
-Lines are split on ``\\n`` only (a trailing ``\\r`` is left for the caller to strip, so CRLF and LF
-files give the same lines). A final newline does not start another line. Bytes are decoded as UTF-8;
-the rare lines with invalid bytes are decoded with U+FFFD replacement and reported, so the fast
-path (a whole block decoded at once) stays fast. A truncated or corrupt compressed stream yields
+Lines are split on ``\\n`` only, and one ``\\r`` at the end of a line is not part of it, so CRLF and
+LF files give the same lines. A final newline does not start another line. Bytes are decoded as
+UTF-8; the rare lines with invalid bytes are decoded with U+FFFD replacement and reported, so the
+fast path (a whole block at once) stays fast: with the compiled extension (parsers/_fastsplit.c)
+one C pass turns a valid block into its lines, as Arrow string views into the block itself. A truncated or corrupt compressed stream yields
 what could be decompressed and sets ``truncated``; the partial last line is reported separately.
 """
 
@@ -30,8 +31,10 @@ _CONTROL_TABLE[list(_CONTROL)] = True
 
 try:  # the compiled test (parsers/_fastsplit.c) is 5x cheaper than translate; same answer
     from parsers._fastsplit import has_control_bytes as _compiled_has_control
+    from parsers._fastsplit import split_block as _compiled_split_block
 except ImportError:
     _compiled_has_control = None
+    _compiled_split_block = None
 
 
 def has_control_bytes(block: bytes) -> bool:
@@ -71,7 +74,7 @@ class LineBatch:
     """Consecutive lines of one file; ``first_line_number`` is 1-based."""
 
     first_line_number: int
-    lines: pl.Series  # String; a trailing "\r" is kept
+    lines: pl.Series  # String; without the "\n" and one "\r" before it
     # line number -> raw byte length, only for lines that held invalid UTF-8 (sparse)
     invalid_utf8: dict[int, int] = field(default_factory=dict)
     # line number of a partial last line of a truncated compressed file, if any
@@ -182,6 +185,10 @@ class LineReader:
 
     def _decode(self, block: bytes, first: int) -> tuple[pl.Series, dict[int, int], list[int]]:
         """The block's lines, its invalid-UTF-8 lines and the line numbers holding control bytes."""
+        split = compiled_block_lines(block)
+        if split is not None:
+            lines, control_indexes = split
+            return lines, {}, [first + i for i in control_indexes]
         ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
         control = [first + i for i in control_line_indexes(block, ends)]
         if block.endswith(b"\n"):
@@ -191,10 +198,11 @@ class LineReader:
             block = block[:-1]
         lines_py, bad = [], {}
         for index, raw in enumerate(block.split(b"\n")):
+            text = raw[:-1] if raw.endswith(b"\r") else raw
             try:
-                lines_py.append(raw.decode("utf-8"))
+                lines_py.append(text.decode("utf-8"))
             except UnicodeDecodeError:
-                lines_py.append(raw.decode("utf-8", errors="replace"))
+                lines_py.append(text.decode("utf-8", errors="replace"))
                 bad[first + index] = len(raw.rstrip(b"\r"))
         return pl.Series("line", lines_py, dtype=pl.String), bad, control
 
@@ -248,4 +256,18 @@ def _arrow_lines(block: bytes, ends: np.ndarray) -> pl.Series | None:
     except pa.ArrowInvalid:
         return None
     series = pl.Series("line", arr)
-    return series.str.strip_suffix("\n")
+    return series.str.strip_suffix("\n").str.strip_suffix("\r")
+
+
+def compiled_block_lines(block: bytes) -> tuple[pl.Series, list[int]] | None:
+    """(the lines of a block, 0-based indexes of those holding control bytes) from the compiled
+    block pass, or None without the extension or when the block is not valid UTF-8. The lines are
+    string views into ``block``: no text is copied."""
+    if _compiled_split_block is None:
+        return None
+    split = _compiled_split_block(block)
+    if split is None:
+        return None
+    count, views, control = split
+    array = pa.Array.from_buffers(pa.string_view(), count, [None, pa.py_buffer(views), pa.py_buffer(block)])
+    return pl.Series("line", array), control
