@@ -231,13 +231,13 @@ static const char *COLUMN_NAMES[STRING_COLUMNS] = {
 static PyObject *split_lines(PyObject *self, PyObject *args) {
     PyObject *program, *data_list, *validity_object, *result = NULL;
     Py_buffer views = {0}, validity = {0}, *data = NULL;
-    Py_ssize_t count, data_count = 0, taken = 0;
+    Py_ssize_t count, data_count = 0, taken = 0, max_bytes = -1;
     Step steps[MAX_OPS];
     int step_count = 0;
     Outputs out;
     char name[64];
-    if (!PyArg_ParseTuple(args, "O!ny*OO!", &PyList_Type, &program, &count, &views, &validity_object, &PyList_Type,
-                          &data_list))
+    if (!PyArg_ParseTuple(args, "O!ny*OO!|n", &PyList_Type, &program, &count, &views, &validity_object, &PyList_Type,
+                          &data_list, &max_bytes))
         return NULL;
     if (!compile_steps(program, steps, &step_count)) goto done;
     if (count < 0 || count > PY_SSIZE_T_MAX / VIEW_BYTES || views.len < count * VIEW_BYTES) {
@@ -283,8 +283,9 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t index = 0; index < count; index++) {
         Line line;
+        /* a line over max_bytes is the parser's line_too_long, whatever it holds */
         int ok = read_line(views.buf, validity_bits, data, data_count, index, &line) &&
-                 parse_line(steps, step_count, &line, &out, taken);
+                 (max_bytes < 0 || line.len <= max_bytes) && parse_line(steps, step_count, &line, &out, taken);
         out.taken[index] = (unsigned char)ok;
         taken += ok;
     }
@@ -397,7 +398,7 @@ static PyMethodDef methods[] = {
     {"has_control_bytes", has_control_bytes, METH_VARARGS,
      "has_control_bytes(block) -> whether it holds a control byte, DEL or a CR not before LF"},
     {"split_lines", split_lines, METH_VARARGS,
-     "split_lines(program, count, views, validity, data_buffers) -> dict of output buffers and 'rows'"},
+     "split_lines(program, count, views, validity, data_buffers[, max_bytes]) -> dict of output buffers and 'rows'"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastsplit", "Compiled access-log line splitter.", -1,
