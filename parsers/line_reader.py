@@ -164,31 +164,38 @@ class LineReader:
         return raw
 
     # -- lines -----------------------------------------------------------------------------------
-    def _blocks(self) -> Iterator[bytes]:
-        """Blocks of whole lines, each ending with its newline; a final partial line comes last."""
+    def _blocks(self) -> Iterator[bytes | memoryview]:
+        """Blocks of whole lines, each ending with its newline; a final partial line comes last.
+
+        A line cut by a chunk boundary is joined into a block of its own, and the chunk's whole lines
+        after it are a view of the chunk: joining the two (a copy of every chunk) cost a tenth of
+        the reader's time."""
         pending = b""
         for chunk in self.chunks():
             if not chunk:
                 continue
-            data = pending + chunk
-            cut = data.rfind(b"\n")
+            cut = chunk.rfind(b"\n")
             if cut < 0:
                 # no newline yet: keep only enough of the line to know it is too long
-                pending = data[: self.max_line_bytes + 1]
+                pending = (pending + chunk)[: self.max_line_bytes + 1]
                 continue
-            pending = data[cut + 1 :]
-            if len(pending) > self.max_line_bytes:
-                pending = pending[: self.max_line_bytes + 1]
-            yield data[: cut + 1]
+            start = 0
+            if pending:
+                start = chunk.find(b"\n") + 1
+                yield pending + chunk[:start]
+            if start <= cut:
+                yield memoryview(chunk)[start : cut + 1]
+            pending = chunk[cut + 1 : cut + 2 + self.max_line_bytes]
         if pending:
             yield pending
 
-    def _decode(self, block: bytes, first: int) -> tuple[pl.Series, dict[int, int], list[int]]:
+    def _decode(self, block: bytes | memoryview, first: int) -> tuple[pl.Series, dict[int, int], list[int]]:
         """The block's lines, its invalid-UTF-8 lines and the line numbers holding control bytes."""
         split = compiled_block_lines(block)
         if split is not None:
             lines, control_indexes = split
             return lines, {}, [first + i for i in control_indexes]
+        block = bytes(block)
         ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
         control = [first + i for i in control_line_indexes(block, ends)]
         if block.endswith(b"\n"):
@@ -220,7 +227,7 @@ class LineReader:
             pieces.append(lines)
             pending += lines.len()
             bad.update(block_bad)
-            last_block_partial = not block.endswith(b"\n")
+            last_block_partial = block[-1] != 0x0A  # a block is never empty
             while pending >= self.batch_lines:
                 joined = pl.concat(pieces) if len(pieces) > 1 else pieces[0]
                 batch, rest = joined.head(self.batch_lines), joined.slice(self.batch_lines)
@@ -259,7 +266,7 @@ def _arrow_lines(block: bytes, ends: np.ndarray) -> pl.Series | None:
     return series.str.strip_suffix("\n").str.strip_suffix("\r")
 
 
-def compiled_block_lines(block: bytes) -> tuple[pl.Series, list[int]] | None:
+def compiled_block_lines(block: bytes | memoryview) -> tuple[pl.Series, list[int]] | None:
     """(the lines of a block, 0-based indexes of those holding control bytes) from the compiled
     block pass, or None without the extension or when the block is not valid UTF-8. The lines are
     string views into ``block``: no text is copied."""
