@@ -355,11 +355,7 @@ static PyObject *split_block(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    valid = utf8_valid(text, len);
-    if (valid) {
-        count = block_line_count(text, len);
-        scan_control = block_has_control(text, len);
-    }
+    valid = block_scan(text, len, &count, &scan_control);
     Py_END_ALLOW_THREADS
     if (!valid) {
         result = Py_NewRef(Py_None);

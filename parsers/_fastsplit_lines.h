@@ -18,22 +18,44 @@
 #define LINE_VIEW_BYTES 16
 #define LINE_INLINE_BYTES 12
 
-/* Whether bytes [0, len) are well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
- * above U+10FFFF), as Arrow's full validation decides. Eight ASCII bytes at a time: logs are
- * nearly all ASCII. */
-static int utf8_valid(const unsigned char *text, Py_ssize_t len) {
-    Py_ssize_t pos = 0;
+#define EVERY_BYTE 0x0101010101010101ull
+#define HIGH_BITS 0x8080808080808080ull
+
+/* One ASCII byte of the block scan: count a newline; note a byte that would make a line junk (a C0
+ * control other than TAB, LF and a CR before LF, or DEL), as block_has_control does. */
+static void scan_ascii(const unsigned char *text, Py_ssize_t len, Py_ssize_t pos, Py_ssize_t *newlines, int *control) {
+    unsigned char byte = text[pos];
+    if (byte == '\n') (*newlines)++;
+    else if ((byte < 0x20 && byte != '\t' && byte != '\r') || byte == 0x7f) *control = 1;
+    else if (byte == '\r' && (pos + 1 >= len || text[pos + 1] != '\n')) *control = 1;
+}
+
+/* One pass over a block: whether it is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF, as Arrow's full validation decides), its number of lines
+ * (its newlines, plus a last line without one) and whether any line may hold a control byte.
+ * Logs are nearly all ASCII: eight bytes are tested at a time, and only a word holding a byte
+ * below 0x20 (a newline, mostly) or DEL is looked at byte by byte. */
+static int block_scan(const unsigned char *text, Py_ssize_t len, Py_ssize_t *lines, int *control) {
+    Py_ssize_t pos = 0, newlines = 0;
+    *control = 0;
     while (pos < len) {
         if (len - pos >= 8) {
             uint64_t word;
             memcpy(&word, text + pos, 8);
-            if (!(word & 0x8080808080808080ull)) {
+            if (!(word & HIGH_BITS)) {
+                /* "has a byte below n" and "has a zero byte" tests (exact for ASCII words) */
+                uint64_t below_space = (word - EVERY_BYTE * 0x20) & ~word & HIGH_BITS;
+                uint64_t del = word ^ (EVERY_BYTE * 0x7f);
+                del = (del - EVERY_BYTE) & ~del & HIGH_BITS;
+                if (below_space | del)
+                    for (int index = 0; index < 8; index++) scan_ascii(text, len, pos + index, &newlines, control);
                 pos += 8;
                 continue;
             }
         }
         unsigned char byte = text[pos];
         if (byte < 0x80) {
+            scan_ascii(text, len, pos, &newlines, control);
             pos++;
             continue;
         }
@@ -56,6 +78,7 @@ static int utf8_valid(const unsigned char *text, Py_ssize_t len) {
             if ((text[pos + index] & 0xC0) != 0x80) return 0;
         pos += extra + 1;
     }
+    *lines = newlines + (len > 0 && text[len - 1] != '\n');
     return 1;
 }
 
@@ -66,18 +89,6 @@ static int line_has_control(const unsigned char *text, Py_ssize_t start, Py_ssiz
         if ((byte < 0x20 && byte != '\t') || byte == 0x7f) return 1;
     }
     return 0;
-}
-
-/* The number of lines of a block: its newlines, plus a last line without one. */
-static Py_ssize_t block_line_count(const unsigned char *text, Py_ssize_t len) {
-    Py_ssize_t count = 0, pos = 0;
-    while (pos < len) {
-        const unsigned char *newline = memchr(text + pos, '\n', (size_t)(len - pos));
-        count++;
-        if (!newline) break;
-        pos = newline - text + 1;
-    }
-    return count;
 }
 
 /* Fill ``views`` (LINE_VIEW_BYTES per line, data buffer 0 is the block) with the block's lines; set

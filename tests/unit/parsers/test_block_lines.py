@@ -6,11 +6,15 @@ the same lines (parsers/line_reader.py's Python path).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parsers import line_reader
+from parsers.access_convert import JUNK_RE
 from parsers.line_reader import LineReader, compiled_block_lines
 
 
@@ -96,3 +100,16 @@ def test_compiled_and_python_reader_give_the_same_batches(tmp_path: Path, monkey
     # the control lines a parser checks: the compiled pass may name fewer, never a line with junk less
     for (_, _, _, exact), (_, _, _, superset) in zip(compiled, python, strict=True):
         assert set(exact) <= set(superset)
+
+
+_PIECES = st.sampled_from([b"a", b" ", b"\n", b"\r", b"\r\n", b"\t", b"\x00", b"\x1b", b"\x7f", "é".encode(), "€".encode()])
+
+
+@given(st.lists(_PIECES, max_size=60).map(b"".join))
+@settings(max_examples=300, deadline=None)
+def test_block_pass_matches_a_line_by_line_reading(block: bytes) -> None:
+    # the reference: split on LF (a final LF starts no line), one CR dropped, JUNK_RE per line
+    raw_lines = block.split(b"\n")[:-1] if block.endswith(b"\n") else block.split(b"\n") if block else []
+    lines = [(raw[:-1] if raw.endswith(b"\r") else raw).decode() for raw in raw_lines]
+    junk = [index for index, text in enumerate(lines) if re.search(JUNK_RE, text)]
+    assert split(block) == (lines, junk)
