@@ -204,8 +204,11 @@ def first_pass(
     parsed, taken = split
     numbers = np.arange(first_line_number, first_line_number + lines.len(), dtype=np.int64)
     kept = pl.DataFrame(
-        {"source_file": pl.repeat(source, parsed.height, dtype=pl.String, eager=True),
-         "line_number": numbers[taken], "has_invalid_utf8": pl.repeat(False, parsed.height, eager=True)}
+        {
+            "source_file": pl.repeat(source, parsed.height, dtype=pl.String, eager=True),
+            "line_number": numbers[taken],
+            "has_invalid_utf8": pl.repeat(False, parsed.height, eager=True),
+        }
     )
     rest = ~taken
     return FirstPass(_requests(kept, parsed), lines.filter(pl.Series(rest)), pl.Series("line_number", numbers[rest]))

@@ -4,8 +4,9 @@ Lines are split on ``\\n`` only, and one ``\\r`` at the end of a line is not par
 LF files give the same lines. A final newline does not start another line. Bytes are decoded as
 UTF-8; the rare lines with invalid bytes are decoded with U+FFFD replacement and reported, so the
 fast path (a whole block at once) stays fast: with the compiled extension (parsers/_fastsplit.c)
-one C pass turns a valid block into its lines, as Arrow string views into the block itself. A truncated or corrupt compressed stream yields
-what could be decompressed and sets ``truncated``; the partial last line is reported separately.
+one C pass turns a valid block into its lines, as Arrow string views into the block itself. A
+truncated or corrupt compressed stream yields what could be decompressed and sets ``truncated``;
+the partial last line is reported separately.
 """
 
 from __future__ import annotations

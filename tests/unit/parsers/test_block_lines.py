@@ -67,7 +67,7 @@ def test_invalid_utf8_block_is_refused(block: bytes) -> None:
 
 
 def test_lines_with_control_bytes_are_reported() -> None:
-    block = b"a\x00b\n" b"c\rd\n" b"e\r\r\n" b"ok\r\n" b"\x7f\n" b"tab\tok\n" b"esc\x1b\n" b"last\r"
+    block = b"a\x00b\nc\rd\ne\r\r\nok\r\n\x7f\ntab\tok\nesc\x1b\nlast\r"
     assert split(block) == (["a\x00b", "c\rd", "e\r", "ok", "\x7f", "tab\tok", "esc\x1b", "last"], [0, 1, 2, 4, 6])
 
 
@@ -80,7 +80,7 @@ def test_line_spanning_two_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_compiled_and_python_reader_give_the_same_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    raw = b"ok\r\n" b"a\x00b\n" b"\n" b"bad \xff\r\n" b"c\rd\n" b"caf\xc3\xa9\n" b"e\r\r\n" b"last\r"
+    raw = b"ok\r\na\x00b\n\nbad \xff\r\nc\rd\ncaf\xc3\xa9\ne\r\r\nlast\r"
     path = tmp_path / "x.log"
     path.write_bytes(raw * 3)
     monkeypatch.setattr(line_reader, "CHUNK_BYTES", 16)  # blocks of a few lines: only some hold the bad byte
@@ -102,7 +102,9 @@ def test_compiled_and_python_reader_give_the_same_batches(tmp_path: Path, monkey
         assert set(exact) <= set(superset)
 
 
-_PIECES = st.sampled_from([b"a", b" ", b"\n", b"\r", b"\r\n", b"\t", b"\x00", b"\x1b", b"\x7f", "é".encode(), "€".encode()])
+_PIECES = st.sampled_from(
+    [b"a", b" ", b"\n", b"\r", b"\r\n", b"\t", b"\x00", b"\x1b", b"\x7f", "é".encode(), "€".encode()]
+)
 
 
 @given(st.lists(_PIECES, max_size=60).map(b"".join))

@@ -21,7 +21,11 @@ SCHEMA: dict[str, pl.DataType] = {
 ROWS = pl.DataFrame(
     {
         "line_number": [1, 2, 3],
-        "at": [datetime(2026, 11, 24, 0, 0, 1, tzinfo=UTC), None, datetime(2026, 11, 24, 23, 59, 59, 999999, tzinfo=UTC)],
+        "at": [
+            datetime(2026, 11, 24, 0, 0, 1, tzinfo=UTC),
+            None,
+            datetime(2026, 11, 24, 23, 59, 59, 999999, tzinfo=UTC),
+        ],
         "kind": ["http", "http", None],
         "text": ["a string longer than twelve bytes", "", "é ünïcode"],
     },
@@ -61,6 +65,8 @@ def test_polars_pyarrow_and_duckdb_read_the_values_written(tmp_path: Path) -> No
     assert_frame_equal(pl.DataFrame(pl.from_arrow(arrow)), ROWS)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    types = dict(con.sql(f"DESCRIBE SELECT * FROM '{path}'").fetchall()[i][:2] for i in range(4))
+    described = con.sql("DESCRIBE SELECT * FROM read_parquet(?)", params=[str(path)]).fetchall()
+    types = {row[0]: row[1] for row in described}
     assert types == {"line_number": "BIGINT", "at": "TIMESTAMP WITH TIME ZONE", "kind": "VARCHAR", "text": "VARCHAR"}
-    assert_frame_equal(con.sql(f"SELECT * FROM '{path}' ORDER BY line_number").pl(), ROWS)
+    read = con.sql("SELECT * FROM read_parquet(?) ORDER BY line_number", params=[str(path)])
+    assert_frame_equal(read.pl(), ROWS)
