@@ -23,6 +23,7 @@ import polars as pl
 import pyarrow as pa
 
 CHUNK_BYTES = 4 << 20
+_MAX_VIEW_OFFSET = (1 << 31) - 1  # Arrow string_view offsets and lengths are int32
 # C0 controls except TAB, LF and CR, plus DEL. Deleting them is a cheap "any junk in this block?"
 # test (Python's re scans bytes 5x slower); only a block that has some is searched line by line.
 _CONTROL = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
@@ -271,8 +272,8 @@ def compiled_block_lines(block: bytes | memoryview) -> tuple[pl.Series, list[int
     """(the lines of a block, 0-based indexes of those holding control bytes) from the compiled
     block pass, or None without the extension or when the block is not valid UTF-8. The lines are
     string views into ``block``: no text is copied."""
-    if _compiled_split_block is None:
-        return None
+    if _compiled_split_block is None or len(block) > _MAX_VIEW_OFFSET:
+        return None  # a view's offset is 32 bits: a block that long (a huge max_line_bytes) takes the Python path
     split = _compiled_split_block(block)
     if split is None:
         return None
