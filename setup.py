@@ -12,7 +12,7 @@ setup(
         Extension(
             "parsers._fastsplit",
             sources=["parsers/_fastsplit.c"],
-            depends=["parsers/_fastsplit_values.h"],
+            depends=["parsers/_fastsplit_lines.h", "parsers/_fastsplit_values.h"],
             extra_compile_args=["-std=c99", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         )
     ]

@@ -18,7 +18,8 @@ Runs of every contender are interleaved, so machine load hits them alike:
 - ``webtrail, 1 thread``: the same with ``parse_threads=1`` (no overlap of read, parse and write);
 - ``baseline parser``: the parser of ``--baseline-ref`` (a git ref of this repository, exported with
   ``git archive``; default 19314b6: the regex-only parser before the compiled fast path) on the same
-  file;
+  file; or, with ``--baseline-src``, the parser of another checkout as it is (its compiled extension
+  built there), such as /work/main, to measure one change against the code it changes;
 - ``wc -l`` and a plain Python read of the file in 4 MiB chunks counting newlines: the floor.
 """
 
@@ -194,6 +195,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("/tmp/webtrail-bench"))
     ap.add_argument("--format", default="combined", choices=["combined", "combined_timed"])
     ap.add_argument("--baseline-ref", default="19314b6", help="git ref whose parser is the baseline ('' for none)")
+    ap.add_argument("--baseline-src", type=Path, help="also run the parser of this checkout (as built there)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--no-single-thread", action="store_true", help="skip the parse_threads=1 contender")
     args = ap.parse_args()
@@ -203,6 +205,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="webtrail-bench-ref-") as ref_dir:
         if args.baseline_ref:
             contenders["baseline parser"] = (export_ref(args.baseline_ref, Path(ref_dir)), {})
+        if args.baseline_src:
+            contenders[f"baseline {args.baseline_src}"] = (args.baseline_src.resolve(), {})
         machine = platform.processor() or platform.machine()
         print(f"{machine}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         results = []

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_fastsplit_lines.h"
 #include "_fastsplit_values.h"
 
 enum { OP_LITERAL = 0, OP_TOKEN = 1, OP_QUOTED = 2, OP_TIME = 3, OP_STATUS = 4, OP_BYTES = 5, OP_DURATION = 6 };
@@ -230,13 +231,13 @@ static const char *COLUMN_NAMES[STRING_COLUMNS] = {
 static PyObject *split_lines(PyObject *self, PyObject *args) {
     PyObject *program, *data_list, *validity_object, *result = NULL;
     Py_buffer views = {0}, validity = {0}, *data = NULL;
-    Py_ssize_t count, data_count = 0, taken = 0;
+    Py_ssize_t count, data_count = 0, taken = 0, max_bytes = -1;
     Step steps[MAX_OPS];
     int step_count = 0;
     Outputs out;
     char name[64];
-    if (!PyArg_ParseTuple(args, "O!ny*OO!", &PyList_Type, &program, &count, &views, &validity_object, &PyList_Type,
-                          &data_list))
+    if (!PyArg_ParseTuple(args, "O!ny*OO!|n", &PyList_Type, &program, &count, &views, &validity_object, &PyList_Type,
+                          &data_list, &max_bytes))
         return NULL;
     if (!compile_steps(program, steps, &step_count)) goto done;
     if (count < 0 || count > PY_SSIZE_T_MAX / VIEW_BYTES || views.len < count * VIEW_BYTES) {
@@ -282,8 +283,9 @@ static PyObject *split_lines(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t index = 0; index < count; index++) {
         Line line;
+        /* a line over max_bytes is the parser's line_too_long, whatever it holds */
         int ok = read_line(views.buf, validity_bits, data, data_count, index, &line) &&
-                 parse_line(steps, step_count, &line, &out, taken);
+                 (max_bytes < 0 || line.len <= max_bytes) && parse_line(steps, step_count, &line, &out, taken);
         out.taken[index] = (unsigned char)ok;
         taken += ok;
     }
@@ -338,11 +340,61 @@ static PyObject *has_control_bytes(PyObject *self, PyObject *args) {
     return PyBool_FromLong(found);
 }
 
+/* split_block(block) -> (line count, string_view entries into ``block``, 0-based indexes of the lines
+ * holding control bytes), or None when the block is not valid UTF-8 (_fastsplit_lines.h). */
+static PyObject *split_block(PyObject *self, PyObject *args) {
+    Py_buffer block;
+    PyObject *views = NULL, *control_list = NULL, *result = NULL;
+    unsigned char *control = NULL;
+    if (!PyArg_ParseTuple(args, "y*", &block)) return NULL;
+    const unsigned char *text = block.buf;
+    Py_ssize_t len = block.len, count = 0;
+    int valid, scan_control = 0;
+    if (len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "block longer than a string_view offset");
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    valid = block_scan(text, len, &count, &scan_control);
+    Py_END_ALLOW_THREADS
+    if (!valid) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    views = PyByteArray_FromStringAndSize(NULL, count * LINE_VIEW_BYTES);
+    control = PyMem_Malloc((size_t)(count ? count : 1));
+    control_list = PyList_New(0);
+    if (!views || !control || !control_list) {
+        if (!control) PyErr_NoMemory();
+        goto done;
+    }
+    unsigned char *view_bytes = (unsigned char *)PyByteArray_AS_STRING(views);
+    Py_BEGIN_ALLOW_THREADS
+    block_line_views(text, len, view_bytes, control, scan_control);
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t line = 0; scan_control && line < count; line++) {
+        if (!control[line]) continue;
+        PyObject *index = PyLong_FromSsize_t(line);
+        int failed = !index || PyList_Append(control_list, index) < 0;
+        Py_XDECREF(index);
+        if (failed) goto done;
+    }
+    result = Py_BuildValue("nOO", count, views, control_list);
+done:
+    Py_XDECREF(views);
+    Py_XDECREF(control_list);
+    PyMem_Free(control);
+    PyBuffer_Release(&block);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"split_block", split_block, METH_VARARGS,
+     "split_block(block) -> (line count, string_view entries, control line indexes), or None if not UTF-8"},
     {"has_control_bytes", has_control_bytes, METH_VARARGS,
      "has_control_bytes(block) -> whether it holds a control byte, DEL or a CR not before LF"},
     {"split_lines", split_lines, METH_VARARGS,
-     "split_lines(program, count, views, validity, data_buffers) -> dict of output buffers and 'rows'"},
+     "split_lines(program, count, views, validity, data_buffers[, max_bytes]) -> dict of output buffers and 'rows'"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastsplit", "Compiled access-log line splitter.", -1,

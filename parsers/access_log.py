@@ -24,10 +24,10 @@ from parsers.access_convert import (
     select_requests,
     to_requests,
 )
-from parsers.fast_path import program_for, split_fast
+from parsers.fast_path import FirstPass, first_pass, program_for, split_fast
 from parsers.line_reader import LineBatch, LineReader
 from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
-from parsers.parquet_sink import ParquetSink
+from parsers.parquet_sink import ColumnEncoding, ParquetSink
 from parsers.pipeline import ordered_map, prefetch
 from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
 from parsers.server_config import format_from_config
@@ -35,6 +35,13 @@ from parsers.server_config import format_from_config
 log = logging.getLogger(__name__)
 
 SAMPLE_LINES = 1_000
+# Nearly one value per row: no dictionary. Long free text no reader filters on: no min/max
+# statistics (requested_at and client_ip keep theirs: investigations filter on them).
+REQUESTS_ENCODING = ColumnEncoding(
+    plain=frozenset({"line_number", "requested_at", "bytes"}),
+    no_statistics=frozenset({"path", "query", "request", "referer", "user_agent"}),
+)
+REJECTED_ENCODING = ColumnEncoding(plain=frozenset({"line_number"}), no_statistics=frozenset({"raw_text"}))
 
 
 @dataclass
@@ -86,20 +93,35 @@ def formats_for(path: Path, settings: ParserSettings) -> list[LogFormat]:
     return [primary] + [f for f in named_formats() if not f.is_json and f.name != primary.name]
 
 
-def _lines_frame(batch: LineBatch, source: str) -> pl.DataFrame:
-    first, count = batch.first_line_number, len(batch.lines)
-    df = pl.DataFrame({"line": batch.lines.alias("line")}).with_columns(
-        pl.col("line").str.strip_suffix("\r"),
-        pl.int_range(first, first + count, dtype=pl.Int64).alias("line_number"),
-        pl.lit(source).alias("source_file"),
+def _lines_frame(lines: pl.Series, line_numbers: pl.Series, source: str, invalid_utf8: dict[int, int]) -> pl.DataFrame:
+    """The frame the checks and the regex path work on: line, line_number, source_file, byte_len,
+    has_invalid_utf8 (``invalid_utf8``: line number -> raw byte length, LineBatch.invalid_utf8)."""
+    df = pl.DataFrame({"line": lines.alias("line"), "line_number": line_numbers.alias("line_number")}).with_columns(
+        pl.lit(source).alias("source_file")
     )
-    byte_len = df["line"].str.len_bytes().cast(pl.Int64)
-    if batch.invalid_utf8:  # replacement characters changed these lines' length: use the raw one
-        idx = [k - first for k in batch.invalid_utf8]
-        byte_len = byte_len.scatter(idx, list(batch.invalid_utf8.values()))
-    bad = list(batch.invalid_utf8)
-    invalid = pl.col("line_number").is_in(bad) if bad else pl.lit(False)
+    byte_len = pl.col("line").str.len_bytes().cast(pl.Int64)
+    if invalid_utf8:  # replacement characters changed these lines' length: use the raw one
+        byte_len = pl.col("line_number").replace_strict(invalid_utf8, default=byte_len, return_dtype=pl.Int64)
+    invalid = pl.col("line_number").is_in(list(invalid_utf8)) if invalid_utf8 else pl.lit(False)
     return df.with_columns(byte_len.alias("byte_len"), invalid.alias("has_invalid_utf8"))
+
+
+def _first_pass(batch: LineBatch, source: str, formats: Sequence[LogFormat], settings: ParserSettings) -> FirstPass:
+    """The compiled path over every line of the batch, before any check; without a program for the
+    format (or the extension) it takes nothing. The lines a check decides (control bytes, the
+    truncated last line, invalid UTF-8, over-long) are left to the checks."""
+    program = program_for(formats[0]) if formats else None
+    declined = {*batch.control_lines, *batch.invalid_utf8}
+    if batch.truncated_line is not None:
+        declined.add(batch.truncated_line)
+    first = batch.first_line_number
+    taken = None
+    if program is not None:
+        taken = first_pass(batch.lines, first, source, program, sorted(declined), settings.max_line_bytes)
+    if taken is not None:
+        return taken
+    numbers = pl.int_range(first, first + len(batch.lines), dtype=pl.Int64, eager=True)
+    return FirstPass(pl.DataFrame(schema=REQUESTS_SCHEMA), batch.lines, numbers)
 
 
 def _partition(df: pl.DataFrame, column: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -115,22 +137,29 @@ def _partition(df: pl.DataFrame, column: str) -> tuple[pl.DataFrame, pl.DataFram
 def parse_batch(
     batch: LineBatch, source: str, formats: Sequence[LogFormat], settings: ParserSettings
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One batch of lines -> (requests in REQUESTS_SCHEMA, rejected in REJECTED_SCHEMA)."""
-    df = _lines_frame(batch, source)
+    """One batch of lines -> (requests in REQUESTS_SCHEMA, rejected in REJECTED_SCHEMA).
+
+    The compiled path reads every line first; the lines it leaves (about 2% of a usual day) go
+    through the checks, the compiled path again (it may take a line with invalid UTF-8 there) and
+    the regex path, as every line did before (parsers/fast_path.py)."""
+    taken = _first_pass(batch, source, formats, settings)
+    if taken.rest_lines.len() == 0:
+        return taken.requests, pl.DataFrame(schema=REJECTED_SCHEMA)
+    df = _lines_frame(taken.rest_lines, taken.rest_line_numbers, source, batch.invalid_utf8)
     reason = pre_reason(settings.max_line_bytes, junk_lines(df, batch.control_lines))
     if batch.truncated_line is not None:
         reason = pl.when(pl.col("line_number") == batch.truncated_line).then(pl.lit("truncated_file")).otherwise(reason)
     df = df.with_columns(reason.alias("reason")).with_columns(pl.col("reason").is_not_null().alias("_pre_rejected"))
     pre_rejected, todo = _partition(df, "_pre_rejected")
     rejected = [select_rejected(pre_rejected, settings.rejected_raw_chars)]
-    requests = []
+    requests = [taken.requests]
     todo = todo.drop("reason", "_pre_rejected")
     base_cols = todo.columns
     program = program_for(formats[0]) if formats else None
     fast = split_fast(todo, program) if program is not None else None
     if fast is not None:  # the compiled path takes the lines it reads exactly; the rest go on below
-        taken, todo = fast
-        requests.append(taken)
+        fast_requests, todo = fast
+        requests.append(fast_requests)
     for fmt in formats:
         if todo.height == 0:
             break
@@ -213,8 +242,8 @@ def parse_access_logs(
     window = day_window(day, overlap)
     stats = []
     with (
-        ParquetSink(requests_out, REQUESTS_SCHEMA) as req_sink,
-        ParquetSink(rejected_out, REJECTED_SCHEMA) as rej_sink,
+        ParquetSink(requests_out, REQUESTS_SCHEMA, REQUESTS_ENCODING) as req_sink,
+        ParquetSink(rejected_out, REJECTED_SCHEMA, REJECTED_ENCODING) as rej_sink,
     ):
         for path in paths:
             stats.append(parse_file(Path(path), window, req_sink, rej_sink, settings))

@@ -17,6 +17,7 @@ JSON logs have no program and take the regex path only. Without the built extens
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,22 +124,25 @@ def _numbers(out: dict[str, object], name: str, arrow_type: pa.DataType, rows: i
     return pa.Array.from_buffers(arrow_type, rows, [valid, pa.py_buffer(out[name])])
 
 
-def split_fast(lines: pl.DataFrame, program: FastProgram) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    """(requests the compiled path took, in REQUESTS_SCHEMA; the other rows of ``lines``), or None
-    when the extension is missing. ``lines`` has the columns line, line_number, source_file,
-    has_invalid_utf8 of parsers/access_log.py."""
-    if _fastsplit is None or lines.height == 0:
+def _split(
+    text: pl.Series, program: FastProgram, declined: np.ndarray | None = None, max_bytes: int = -1
+) -> tuple[pl.DataFrame, np.ndarray] | None:
+    """(the typed columns of the lines the extension takes, which lines it took as a bool array), or
+    None when the extension is missing. It declines every line marked in ``declined`` and every line
+    longer than ``max_bytes`` (when not -1) besides those it cannot read."""
+    if _fastsplit is None or text.len() == 0:
         return None
-    text = lines.get_column("line").to_arrow(compat_level=pl.CompatLevel.newest())
-    if text.type != pa.string_view():
-        text = text.cast(pa.string_view())
-    if text.null_count:
+    arrow = text.to_arrow(compat_level=pl.CompatLevel.newest())
+    if arrow.type != pa.string_view():
+        arrow = arrow.cast(pa.string_view())
+    if arrow.null_count:
         return None  # lines are never null; the regex path handles whatever this would be
-    _, views, *data = text.buffers()
-    views = views.slice(text.offset * 16)  # a sliced array's views start further in
-    out = _fastsplit.split_lines(list(program.steps), len(text), views, None, data)
+    _, views, *data = arrow.buffers()
+    views = views.slice(arrow.offset * 16)  # a sliced array's views start further in
+    # the declined lines are passed as nulls (a validity bitmap, least significant bit first)
+    validity = None if declined is None else np.packbits(~declined, bitorder="little").tobytes()
+    out = _fastsplit.split_lines(list(program.steps), len(arrow), views, validity, data, max_bytes)
     rows = out["rows"]
-    taken = pl.Series("taken", np.frombuffer(out["taken"], dtype=np.bool_))
     columns = {name: _strings(out, name, rows, data) for name in STRING_COLUMNS}
     columns["requested_at"] = _numbers(out, "requested_at", pa.timestamp("us", "UTC"), rows)
     columns["status"] = _numbers(out, "status", pa.int32(), rows)
@@ -146,9 +150,65 @@ def split_fast(lines: pl.DataFrame, program: FastProgram) -> tuple[pl.DataFrame,
     columns["request_time_ms"] = _numbers(out, "request_time_ms", pa.float64(), rows, "request_time_ms_valid")
     parsed = pl.from_arrow(pa.table(columns))
     assert isinstance(parsed, pl.DataFrame)
-    kept = lines.filter(taken).select("source_file", "line_number", "has_invalid_utf8")
+    return parsed, np.frombuffer(out["taken"], dtype=np.bool_)
+
+
+def _requests(kept: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
+    """REQUESTS_SCHEMA rows from the compiled columns and their lines' source_file, line_number and
+    has_invalid_utf8 (``kept``, row for row)."""
     requests = pl.concat([kept, parsed], how="horizontal").with_columns(
         request_kind=pl.lit("http"), vhost=pl.lit(None, pl.String)
     )
-    requests = requests.select(pl.col(name).cast(dtype) for name, dtype in REQUESTS_SCHEMA.items())
-    return requests, lines.filter(~taken)
+    return requests.select(pl.col(name).cast(dtype) for name, dtype in REQUESTS_SCHEMA.items())
+
+
+def split_fast(lines: pl.DataFrame, program: FastProgram) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+    """(requests the compiled path took, in REQUESTS_SCHEMA; the other rows of ``lines``), or None
+    when the extension is missing. ``lines`` has the columns line, line_number, source_file,
+    has_invalid_utf8 of parsers/access_log.py."""
+    split = _split(lines.get_column("line"), program) if lines.height else None
+    if split is None:
+        return None
+    parsed, taken_array = split
+    taken = pl.Series("taken", taken_array)
+    kept = lines.filter(taken).select("source_file", "line_number", "has_invalid_utf8")
+    return _requests(kept, parsed), lines.filter(~taken)
+
+
+@dataclass(frozen=True)
+class FirstPass:
+    """What the compiled path took from a whole batch before any other check, and the rest."""
+
+    requests: pl.DataFrame  # REQUESTS_SCHEMA, in line order
+    rest_lines: pl.Series  # the lines it did not take, in order
+    rest_line_numbers: pl.Series  # their line numbers (Int64)
+
+
+def first_pass(
+    lines: pl.Series, first_line_number: int, source: str, program: FastProgram, declined: Sequence[int], max_bytes: int
+) -> FirstPass | None:
+    """The compiled path over every line of a batch (``lines``, numbered from ``first_line_number``).
+
+    A line is taken only when no earlier check of parsers/access_log.py would reject it: the
+    ``declined`` line numbers (lines that may hold control bytes, a truncated last line, lines with
+    invalid UTF-8, whose byte length is the raw one) and lines over ``max_bytes`` are left, with every
+    line it cannot read (empty, malformed, another format), for the usual checks and the regex path.
+    None when the extension is missing."""
+    mask = None
+    if declined:
+        mask = np.zeros(lines.len(), dtype=np.bool_)
+        mask[np.asarray(declined, dtype=np.int64) - first_line_number] = True
+    split = _split(lines, program, mask, max_bytes)
+    if split is None:
+        return None
+    parsed, taken = split
+    numbers = np.arange(first_line_number, first_line_number + lines.len(), dtype=np.int64)
+    kept = pl.DataFrame(
+        {
+            "source_file": pl.repeat(source, parsed.height, dtype=pl.String, eager=True),
+            "line_number": numbers[taken],
+            "has_invalid_utf8": pl.repeat(False, parsed.height, eager=True),
+        }
+    )
+    rest = ~taken
+    return FirstPass(_requests(kept, parsed), lines.filter(pl.Series(rest)), pl.Series("line_number", numbers[rest]))

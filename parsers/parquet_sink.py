@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -13,9 +14,23 @@ import pyarrow.parquet as pq
 from parsers.schema import empty_frame
 
 
+@dataclass(frozen=True)
+class ColumnEncoding:
+    """Which columns skip pyarrow's defaults (a dictionary page and min/max statistics for every column).
+
+    ``plain``: columns with nearly one value per row (line numbers, timestamps, byte counts), where a
+    dictionary is built only to be abandoned. ``no_statistics``: long free-text columns (request
+    lines, user agents) that no reader filters on, where min/max means comparing every value.
+    """
+
+    plain: frozenset[str] = frozenset()
+    no_statistics: frozenset[str] = frozenset()
+
+
 def arrow_schema(schema: dict[str, pl.DataType]) -> pa.Schema:
-    """The Arrow schema polars writes for a staging schema (strings as large_string, UTC us)."""
-    return empty_frame(schema).to_arrow().schema
+    """The Arrow schema polars hands over for a staging schema without converting its strings
+    (string_view, UTC us timestamps)."""
+    return empty_frame(schema).to_arrow(compat_level=pl.CompatLevel.newest()).schema
 
 
 class ParquetSink:
@@ -24,19 +39,34 @@ class ParquetSink:
     Rows go to ``<out>.tmp`` and the file is renamed to ``out`` only on a clean exit, so a crash
     never leaves a half-written file where a later stage would read it. A sink that received no
     rows still writes a valid zero-row file: later stages can always open it.
+
+    Strings go to the encoder as polars' string views (converting them to large strings copied every
+    string). The Arrow schema is not stored in the file: every reader (polars, pyarrow, DuckDB,
+    Spark) takes the types from the Parquet ones, which are the same whatever Arrow type was written
+    (strings are UTF-8 byte arrays, timestamps microseconds adjusted to UTC).
     """
 
-    def __init__(self, out: Path, schema: dict[str, pl.DataType]) -> None:
+    def __init__(self, out: Path, schema: dict[str, pl.DataType], encoding: ColumnEncoding | None = None) -> None:
         self.out = Path(out)
         self.schema = schema
         self.arrow = arrow_schema(schema)
+        self.encoding = encoding or ColumnEncoding()
         self.rows = 0
         self._tmp = self.out.with_name(self.out.name + ".tmp")
         self._writer: pq.ParquetWriter | None = None
 
     def __enter__(self) -> ParquetSink:
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = pq.ParquetWriter(self._tmp, self.arrow, compression="zstd", compression_level=1)
+        names = list(self.schema)
+        self._writer = pq.ParquetWriter(
+            self._tmp,
+            self.arrow,
+            compression="zstd",
+            compression_level=1,
+            use_dictionary=[name for name in names if name not in self.encoding.plain],
+            write_statistics=[name for name in names if name not in self.encoding.no_statistics],
+            store_schema=False,
+        )
         return self
 
     def write(self, df: pl.DataFrame) -> None:
@@ -44,7 +74,7 @@ class ParquetSink:
             return
         assert self._writer is not None, "use ParquetSink as a context manager"
         frame = df.select(pl.col(n).cast(t) for n, t in self.schema.items())
-        self._writer.write_table(frame.to_arrow().cast(self.arrow))
+        self._writer.write_table(frame.to_arrow(compat_level=pl.CompatLevel.newest()).cast(self.arrow))
         self.rows += df.height
 
     def __exit__(
