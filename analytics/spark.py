@@ -23,6 +23,10 @@ LOGGER = logging.getLogger(__name__)
 # How long the first run of a JVM build waits at its exit for the JVM to write the class archive
 # (measured 2-5 s on an idle 2-core machine, BENCHMARKS.md "The driver JVM").
 ARCHIVE_WRITE_TIMEOUT_SECONDS = 300.0
+# HotSpot logs its warnings to stdout by default, and writing an archive warns about every class it
+# skips (Spark's signed jars, generated classes): on stderr, the run's log, they cannot mix with
+# `python -m flows.daily --json` on stdout. First, so that the user's own -Xlog options still apply.
+ARCHIVE_LOGGING = "-Xlog:disable -Xlog:all=warning:stderr"
 
 
 class JavaMissingError(RuntimeError):
@@ -145,7 +149,13 @@ def build_spark_session(
     launching = SparkContext._gateway is None  # JVM options only apply to the launch
     archive = _plan_class_archive(settings, java_version) if launching else NO_ARCHIVE
     java_options = " ".join(
-        option for option in (driver_java_options(settings, log_bytes), archive.java_option) if option
+        option
+        for option in (
+            ARCHIVE_LOGGING if archive.java_option else None,
+            driver_java_options(settings, log_bytes),
+            archive.java_option,
+        )
+        if option
     )
     if java_options:
         builder = builder.config(JAVA_OPTIONS_KEY, java_options)
