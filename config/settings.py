@@ -294,7 +294,7 @@ class SparkSettings(BaseModel):
         "which pays off on long scans; `auto` takes `quick` for days of at most `quick_jit_max_log_mib`.",
     )
     quick_jit_max_log_mib: int = Field(
-        default=512,
+        default=256,
         ge=0,
         description="With driver_jit `auto`: the largest day (its access logs' bytes as stored) run with the quick JIT.",
     )

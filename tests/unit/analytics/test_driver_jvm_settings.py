@@ -23,8 +23,8 @@ MIB = 2**20
 @pytest.mark.parametrize(
     ("setting", "log_bytes", "expected"),
     [
-        ("auto", 512 * MIB, "quick"),  # at the limit: quick
-        ("auto", 512 * MIB + 1, "optimizing"),
+        ("auto", 256 * MIB, "quick"),  # at the limit: quick
+        ("auto", 256 * MIB + 1, "optimizing"),
         ("auto", 0, "quick"),
         ("auto", None, "optimizing"),  # size unknown: HotSpot's default
         ("quick", 10 * 2**30, "quick"),  # an explicit choice ignores the size
