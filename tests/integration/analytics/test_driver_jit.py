@@ -16,7 +16,9 @@ import json
 from analytics.spark import start_spark_early
 from config.settings import SparkSettings
 
-settings = SparkSettings(master="local[1]", extra_conf={"spark.driver.extraJavaOptions": "-Dwebtrail.probe=yes"})
+settings = SparkSettings(  # no class archive: its options make a key of their own, not worth a dump here
+    master="local[1]", class_archive=False, extra_conf={"spark.driver.extraJavaOptions": "-Dwebtrail.probe=yes"}
+)
 spark = start_spark_early(settings, log_bytes=6_000_000).session()  # auto, a sample-sized day
 arguments = spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
 print("ARGS " + json.dumps([str(argument) for argument in arguments]))
