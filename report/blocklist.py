@@ -91,9 +91,6 @@ FROM webtrail.security_findings
 WHERE day = ANY(%(days)s) AND severity = ANY(%(severities)s)
 ORDER BY client_ip, category
 """
-_LATEST_SQL = "SELECT max(day) FROM webtrail.day_loads"
-
-
 def at_or_above(min_severity: str) -> list[str]:
     """The severities at or above ``min_severity``."""
     if min_severity not in SEVERITIES:
@@ -108,18 +105,6 @@ def read_offences(conn: psycopg2.extensions.connection, days: Sequence[date], mi
         rows = cur.fetchall()
     conn.rollback()
     return [Offence(ip, category, rule, severity, seen) for ip, category, rule, severity, seen in rows]
-
-
-def latest_loaded_day(conn: psycopg2.extensions.connection) -> date | None:
-    """The newest day the warehouse holds (None when nothing is loaded)."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT to_regclass('webtrail.day_loads') IS NOT NULL")
-        if not cur.fetchone()[0]:
-            return None
-        cur.execute(_LATEST_SQL)
-        row = cur.fetchone()
-    conn.rollback()
-    return row[0] if row else None
 
 
 def parse_networks(values: Iterable[str]) -> list[Network]:

@@ -189,10 +189,6 @@ def _fetch(cur: psycopg2.extensions.cursor, sql: str, params: Mapping[str, Any])
     return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
 
-_LATEST_DAY_SQL = """
-SELECT max(day) FROM webtrail.day_loads
-"""
-
 _USER_IPS_SQL = """
 SELECT DISTINCT client_ip FROM webtrail.sessions
 WHERE day = ANY(%(days)s) AND user_id = %(user_id)s
@@ -236,16 +232,6 @@ def _has_tables(cur: psycopg2.extensions.cursor) -> bool:
     cur.execute("SELECT to_regclass('webtrail.day_loads') IS NOT NULL AND to_regclass('webtrail.sessions') IS NOT NULL")
     row = cur.fetchone()
     return bool(row and row[0])
-
-
-def latest_loaded_day(conn: psycopg2.extensions.connection) -> date | None:
-    """The most recent day the warehouse holds (None on an empty or unmigrated warehouse)."""
-    with conn.cursor() as cur:
-        if not _has_tables(cur):
-            return None
-        cur.execute(_LATEST_DAY_SQL)
-        row = cur.fetchone()
-    return row[0] if row else None
 
 
 def user_ips(conn: psycopg2.extensions.connection, query: InvestigationQuery) -> list[str]:
