@@ -26,8 +26,7 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window, functions
 
-from analytics import request_rules, rules, signals
-from analytics.detectors import Detection
+from analytics import signals
 from config.settings import SecuritySettings
 
 
@@ -54,27 +53,27 @@ def with_robust_z(df: DataFrame, value: str) -> DataFrame:
     return out.withColumn("z", score).drop("_dev", "_mean_ad")
 
 
-def _flagged_ips(per_ip: DataFrame, value: str, flag: Column, detail: str, *detail_columns: str) -> DataFrame:
-    """client_ip, metric (the z-score of `value`) and detail of the rows of per_ip (one per IP) where
-    `flag` holds; `flag` may use `z`, `detail` is a format of `detail_columns` (median and MAD follow)."""
-    return with_robust_z(per_ip, value).where(flag).select(
-        "client_ip", functions.col("z").alias("metric"),
+def _flagged_clients(per_client: DataFrame, value: str, flag: Column, detail: str, *detail_columns: str) -> DataFrame:
+    """client_key, metric (the z-score of `value`) and detail of the rows of per_client (one per client)
+    where `flag` holds; `flag` may use `z`, `detail` is a format of `detail_columns` (median and MAD follow)."""
+    return with_robust_z(per_client, value).where(flag).select(
+        "client_key", functions.col("z").alias("metric"),
         functions.format_string(detail + " median=%.3f mad=%.3f", *detail_columns, "median", "mad").alias("detail"),
     )
 
 
-def rate_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
-    """Signals of anomaly (events are not read): all requests of IPs whose requests per active minute
-    are far above the day's."""
-    settings = detection.settings
-    per_ip = (
-        request_rules.minute_counts(requests)
-        .groupBy("client_ip")
+def rate_flags(per_minute: DataFrame, settings: SecuritySettings) -> DataFrame:
+    """The clients whose requests per active minute are far above the day's: client_key, metric, detail.
+
+    `per_minute`: the counted requests of each (client, minute) that are not a crawler's (`n`).
+    """
+    per_client = (
+        per_minute.groupBy("client_key")
         .agg(functions.sum("n").alias("n"), functions.count(functions.lit(1)).alias("minutes"))
         .withColumn("rate", functions.col("n") / functions.col("minutes"))
     )
-    flagged = _flagged_ips(
-        per_ip,
+    return _flagged_clients(
+        per_client,
         "rate",
         (functions.col("n") >= settings.anomaly_min_requests) & (functions.col("z") >= settings.anomaly_score),
         "requests=%d active_minutes=%d rate=%.3f",
@@ -82,28 +81,20 @@ def rate_signals(requests: DataFrame, events: DataFrame, detection: Detection) -
         "minutes",
         "rate",
     )
-    rows = requests.where(~functions.col("_good_bot")).join(functions.broadcast(flagged), "client_ip")
-    rule = signals.threshold_rule("anomaly", settings.anomaly_score, None)
-    return signals.to_signals(rows, user_id=functions.col("_user"), request=functions.col("_request"), **rule)
 
 
-def error_ratio_anomaly_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
-    """Signals of error_ratio_anomaly (events are not read): `error_ratio_signals` of the requests."""
-    return error_ratio_signals(requests, detection.settings)
+def error_ratio_flags(per_client: DataFrame, settings: SecuritySettings) -> DataFrame:
+    """The clients whose share of 4xx/5xx answers is far above the day's: client_key, metric, detail.
 
-
-def error_ratio_signals(base: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """Signals of error_ratio_anomaly: the 4xx/5xx answers of IPs whose error share is far above the day's."""
-    requests = base.where(~functions.col("_good_bot")) if "_good_bot" in base.columns else base
-    error = functions.col("status").between(400, 599)
-    per_ip = (
-        requests.groupBy("client_ip")
-        .agg(functions.count(functions.lit(1)).alias("n"), functions.count(functions.when(error, 1)).alias("errors"))
+    `per_client`: `requests_counted` and `errors` of each client's requests that are not a crawler's.
+    """
+    scored = (
+        per_client.select("client_key", functions.col("requests_counted").alias("n"), "errors")
         .where(functions.col("n") >= settings.error_ratio_min_requests)
         .withColumn("ratio", functions.col("errors") / functions.col("n"))
     )
-    flagged = _flagged_ips(
-        per_ip,
+    return _flagged_clients(
+        scored,
         "ratio",
         (functions.col("ratio") >= settings.error_ratio_min) & (functions.col("z") >= settings.error_ratio_score),
         "requests=%d errors=%d ratio=%.3f",
@@ -111,20 +102,23 @@ def error_ratio_signals(base: DataFrame, settings: SecuritySettings) -> DataFram
         "errors",
         "ratio",
     )
-    # few IPs are flagged: a broadcast join keeps the requests where they are
-    rows = requests.where(error).join(functions.broadcast(flagged), "client_ip")
-    rule = rules.THRESHOLD_RULES["error_ratio_anomaly"]
-    return signals.to_signals(
-        rows,
-        category="error_ratio_anomaly",
-        rule_id=rule.rule_id,
-        severity=rule.severity,
-        ts=functions.col("requested_at"),
-        user_id=functions.when(~functions.col("remote_user").isin("-", ""), functions.col("remote_user")),
-        request=functions.coalesce(functions.col("request"), functions.concat_ws(" ", "method", "path")),
-        threshold=settings.error_ratio_score,
-        window_minutes=None,
-    )
+
+
+def rate_signals(day: signals.RuleInput) -> DataFrame:
+    """Signals of anomaly: all requests of the clients of `rate_flags` (crawlers' left out)."""
+    rows = day.candidates.where(functions.col("_rate_metric").isNotNull() & ~functions.col("good_bot"))
+    rule = signals.threshold_rule("anomaly", day.detection.settings.anomaly_score, None)
+    return signals.to_signals(rows, **signals.request_texts(), metric=functions.col("_rate_metric"),
+                              detail=functions.col("_rate_detail"), **rule)
+
+
+def error_ratio_anomaly_signals(day: signals.RuleInput) -> DataFrame:
+    """Signals of error_ratio_anomaly: the 4xx/5xx answers of the clients of `error_ratio_flags`."""
+    error = functions.col("status").between(400, 599)
+    rows = day.candidates.where(functions.col("_error_metric").isNotNull() & ~functions.col("good_bot") & error)
+    rule = signals.threshold_rule("error_ratio_anomaly", day.detection.settings.error_ratio_score, None)
+    return signals.to_signals(rows, **signals.request_texts(), metric=functions.col("_error_metric"),
+                              detail=functions.col("_error_detail"), **rule)
 
 
 def minute_spikes(traffic: DataFrame, spike_score: float) -> DataFrame:

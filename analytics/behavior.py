@@ -10,10 +10,11 @@ from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window, functions
 
+from analytics.sessions import SESSION_KEY
+
 DIRECT = "(direct)"
 _FUNNEL_SCHEMA = "step_number int, step_name string, visitors bigint, conversion_from_previous double, " \
     "conversion_from_start double"
-_ORDER = ("requested_at", "source_file", "line_number")
 
 
 def human_events(events: DataFrame, user_agents: DataFrame, automated_ips: DataFrame) -> DataFrame:
@@ -54,37 +55,41 @@ def user_daily(sessions: DataFrame, events: DataFrame) -> DataFrame:
     return per_user.join(ev, "user_id", "left").fillna(0, subset=["events", "purchases"])
 
 
-def page_daily(session_requests: DataFrame, session_key: Sequence[str] = ("session_id",)) -> DataFrame:
+def page_daily(page_views: DataFrame, sessions: DataFrame, templates: DataFrame) -> DataFrame:
     """Human page views per path template: views, visitors, entries, exits, bounces, time on page.
 
     Entries / exits are the first / last page view of a session; a bounce is the entry of a session
     with a single page view; bounce_rate = bounces / entries (null without entries); time on page =
     gap to the next page view of the session, averaged over page views that have one (exits excluded).
-    `session_key`: the columns identifying a session (any key 1:1 with session_id; a key the input is
-    already partitioned by saves a shuffle).
+
+    `page_views`: the page-view rows of the per-request frame (analytics/request_frame.py), in its
+    device and time order; `sessions`: the day's sessions with their key (sessions.SESSION_KEY),
+    `visitor_key` and `is_bot`; `templates`: key, path_template.
     """
-    pv = session_requests.where(functions.col("is_page_view") & ~functions.col("is_bot"))
-    ordered = Window.partitionBy(*session_key).orderBy(*_ORDER)
-    nxt = functions.lead("requested_at").over(ordered)
-    pv = pv.select(
-        "path_template",
-        "visitor_key",
-        "requested_at",
-        (functions.row_number().over(ordered) == 1).alias("_entry"),
-        nxt.alias("_next"),
-        functions.count(functions.lit(1)).over(Window.partitionBy(*session_key)).alias("_n"),
+    # the page views of a device in request order (the frame's own order: no sort); a session's first
+    # and last are where the session number changes
+    device = Window.partitionBy("client_key", "device_agent").orderBy("junk", "t", "file_rank", "line_number")
+    seq = functions.col("seq")
+    previous_seq, next_seq = functions.lag("seq").over(device), functions.lead("seq").over(device)
+    ordered = page_views.select(
+        *SESSION_KEY, "t", "template_key",
+        (previous_seq.isNull() | (previous_seq != seq)).alias("_entry"),
+        (next_seq.isNull() | (next_seq != seq)).alias("_exit"),
+        functions.when(next_seq == seq, functions.lead("t").over(device)).alias("_next"),
     )
-    on_page = (functions.unix_micros("_next") - functions.unix_micros("requested_at")) / 1000.0
-    out = pv.groupBy("path_template").agg(
+    human = ordered.join(sessions.where(~functions.col("is_bot")).select(*SESSION_KEY, "visitor_key"), list(SESSION_KEY))
+    on_page = (functions.col("_next") - functions.col("t")) / 1000.0
+    out = human.groupBy("template_key").agg(
         functions.count(functions.lit(1)).alias("views"),
         functions.countDistinct("visitor_key").alias("unique_visitors"),
         functions.count(functions.when(functions.col("_entry"), 1)).alias("entries"),
-        functions.count(functions.when(functions.col("_next").isNull(), 1)).alias("exits"),
-        functions.count(functions.when(functions.col("_entry") & (functions.col("_n") == 1), 1)).alias("bounces"),
+        functions.count(functions.when(functions.col("_exit"), 1)).alias("exits"),
+        functions.count(functions.when(functions.col("_entry") & functions.col("_exit"), 1)).alias("bounces"),
         functions.avg(on_page).alias("avg_time_on_page_ms"),
     )
     rate = functions.when(functions.col("entries") > 0, functions.col("bounces") / functions.col("entries"))
-    return out.withColumn("bounce_rate", rate)
+    named = out.join(functions.broadcast(templates.withColumnRenamed("key", "template_key")), "template_key")
+    return named.withColumn("bounce_rate", rate)
 
 
 def parse_step(step: str) -> tuple[str, str | None]:

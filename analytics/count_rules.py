@@ -1,7 +1,7 @@
 """Count rules of the public detectors: CrowdSec leaky buckets and fail2ban jails, in one window pass.
 
-Each rule is a filter on the prepared requests (analytics/detectors.py `prepare`), an optional
-`distinct` key, and a limit from settings: a `Bucket` (capacity C, leak L seconds) or a `Retry`
+Each rule is a filter on a request's terms (`Terms`: its request line, status and crawler status),
+an optional value counted distinctly (`DISTINCT_KEYS`), and a limit from settings: a `Bucket` (capacity C, leak L seconds) or a `Retry`
 (maxretry N, findtime F). Grouped by client IP, every rule is a sliding window (t - W, t] ending at
 each qualifying row, that fires when it holds >= threshold rows (or distinct keys):
 
@@ -16,10 +16,7 @@ each qualifying row, that fires when it holds >= threshold rows (or distinct key
   still held in the bucket, where the window counts distinct values of the window.
 - C = 0 is a trigger: one event fires.
 
-All rules share one scan: rows are tagged with every rule they qualify for (one array per request,
-exploded), on time scaled to each rule's window: `floor(t * S / W)` with S = 10^6 units per window,
-so every rule's window is (t - S, t] on its axis (to W / 10^6: 10 us for a 10 s window). The windows
-themselves are evaluated with every other rule's, by analytics/windows.py.
+This module is the catalogue (`COUNT_RULES`); analytics/count_signals.py evaluates it.
 """
 
 from __future__ import annotations
@@ -27,20 +24,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, functions
+from pyspark.sql import Column, functions
 
-from analytics import rules, signals
-from analytics.detectors import Detection
 from config.settings import Bucket, Retry, SecuritySettings
 
-SCALE = 1_000_000  # window units per window
 _VALID_HTTP_VERSIONS = ("HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2.0", "HTTP/2", "HTTP/3.0", "HTTP/3")
 _SCRIPT_EXTENSIONS = ("php", "php3", "php5", "phtml", "asp", "aspx", "exe", "pl", "cgi", "scgi", "jsp", "cfm")
 
 
 @dataclass(frozen=True)
 class Terms:
-    """The columns rule filters are written in, computed once per request."""
+    """The columns rule filters are written in (analytics/count_signals.py `terms`). `crawler`: a
+    verified or declared crawler; `fake`: an agent claiming a search engine from outside its ranges."""
 
     path: Column
     lower_path: Column
@@ -53,6 +48,7 @@ class Terms:
     cms: Column
     login: Column
     last_name: Column
+    fake: Column
 
 
 @dataclass(frozen=True)
@@ -65,13 +61,18 @@ class CountRule:
     setting: str
     public: str
     when: Callable[[Terms], Column]
-    distinct: Callable[[Terms], Column] | None = None
+    distinct: str | None = None  # what is counted distinctly: a key of DISTINCT_KEYS, or None (rows)
 
 
-def _path_query(row: Terms) -> Column:
-    return functions.when(row.query.isNull(), row.path).otherwise(
-        functions.concat(row.path, functions.lit("?"), row.query)
-    )
+# The values a rule may count distinctly: (the per-request key column of that value, its text as the
+# evidence shows it). The keys come from the lookups (analytics/lookups.py): the path ('' when the request
+# line has none), the path with '?query', the query, the user agent ('' when missing: its device agent).
+DISTINCT_KEYS: dict[str, tuple[str, str]] = {
+    "path": ("rule_path_key", "_rule_path"),
+    "path_query": ("path_query_key", "_path_query"),
+    "query": ("query_key", "query"),
+    "agent": ("device_agent", "_ua"),
+}
 
 
 COUNT_RULES: tuple[CountRule, ...] = (
@@ -82,7 +83,7 @@ COUNT_RULES: tuple[CountRule, ...] = (
         "probing",
         "CrowdSec http-probing",
         lambda row: row.status.isin(400, 403, 404) & ~row.static & ~row.crawler,
-        lambda row: row.path,
+        "path",
     ),
     CountRule(
         "WT-SEC-001-NS",
@@ -120,7 +121,7 @@ COUNT_RULES: tuple[CountRule, ...] = (
         "admin_probing",
         "CrowdSec http-admin-interface-probing",
         lambda row: row.status.isin(403, 404) & row.admin,
-        lambda row: row.path,
+        "path",
     ),
     CountRule(
         "WT-SEC-019",
@@ -137,7 +138,7 @@ COUNT_RULES: tuple[CountRule, ...] = (
         "cms_scan",
         "CrowdSec http-wordpress-scan",
         lambda row: row.status.isin(403, 404) & row.cms,
-        lambda row: row.path,
+        "path",
     ),
     CountRule(
         "WT-SEC-021",
@@ -182,7 +183,7 @@ COUNT_RULES: tuple[CountRule, ...] = (
             | row.lower_path.startswith("/wp-json/wp/v2/users")
             | functions.lower(functions.coalesce(row.query, functions.lit(""))).contains("rest_route=/wp/v2/users")
         ),
-        _path_query,
+        "path_query",
     ),
     CountRule(
         "WT-SEC-026",
@@ -203,7 +204,7 @@ COUNT_RULES: tuple[CountRule, ...] = (
         lambda row: (
             functions.coalesce(row.query, functions.lit("")).rlike("^[0-9]{7,12}$") & ~row.static & ~row.crawler
         ),
-        lambda row: row.query,
+        "query",
     ),
     CountRule(
         "WT-SEC-028",
@@ -226,7 +227,7 @@ COUNT_RULES: tuple[CountRule, ...] = (
         "switching_ua",
         "CrowdSec http-dos-switching-ua",
         lambda row: ~row.crawler,
-        lambda row: functions.col("_ua"),
+        "agent",
     ),
     CountRule(
         "WT-SEC-030",
@@ -242,10 +243,7 @@ COUNT_RULES: tuple[CountRule, ...] = (
         "high",
         "fake_crawler",
         "fail2ban apache-fakegooglebot",
-        lambda row: (
-            functions.col("_claimed").isNotNull()
-            & ~functions.coalesce(functions.col("_claimed") == functions.col("_engine"), functions.lit(False))
-        ),
+        lambda row: row.fake,
     ),
 )
 
@@ -261,66 +259,3 @@ def describe(rule: CountRule, settings: SecuritySettings) -> str:
              else f"maxretry {lim.maxretry}, findtime {lim.findtime_seconds:g}s")
     key = " distinct" if rule.distinct else ""
     return f"{rule.public} ({count}): >= {lim.threshold}{key} in {lim.window_seconds:g}s"
-
-
-def terms(base: DataFrame, patterns: dict[str, list[str]], settings: SecuritySettings) -> Terms:
-    path = functions.coalesce(functions.col("path"), functions.lit(""))
-    lower_path = functions.lower(path)
-    last_name = functions.substring_index(path, "/", -1)
-    ext = functions.lower(functions.substring_index(last_name, ".", -1))
-    denied = functions.col("status").isin(403, 404)
-
-    def matches(name: str) -> Column:
-        return functions.when(denied, path.rlike(rules.combined_regex(patterns.get(name) or ["$^"]))).otherwise(
-            functions.lit(False)
-        )
-
-    return Terms(
-        path=path,
-        lower_path=lower_path,
-        query=functions.col("query"),
-        method=functions.upper(functions.coalesce("method", functions.lit(""))),
-        status=functions.col("status"),
-        static=last_name.contains(".") & ext.isin(*settings.static_extensions),
-        crawler=functions.col("_good_bot"),
-        admin=matches("admin_interfaces"),
-        cms=matches("cms_scan"),
-        login=path.rlike(rules.combined_regex(patterns.get("login_endpoints") or ["$^"])),
-        last_name=last_name,
-    )
-
-
-def _scaled_time(window_us: Column) -> Column:
-    """floor(ts_us * SCALE / window_us) without overflowing a long."""
-    us = functions.col("ts_us")
-    return functions.floor(us / window_us) * SCALE + functions.floor((us % window_us) * SCALE / window_us)
-
-
-def count_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
-    """Candidates of every COUNT_RULES rule (the day's events are not read): each request tagged with
-    every rule it qualifies for, on the rule's scaled time axis (signals.WINDOW_COLUMNS)."""
-    settings = detection.settings
-    row = terms(requests, detection.patterns, settings)
-    tags = []
-    for rule in COUNT_RULES:
-        lim = limit(rule, settings)
-        tag = functions.struct(
-            functions.lit(rule.rule_id).alias("rule_id"),
-            functions.lit(rule.category).alias("category"),
-            functions.lit(rule.severity).alias("severity"),
-            functions.lit(float(lim.threshold)).alias("threshold"),
-            functions.lit(int(lim.window_seconds * 1_000_000)).cast("long").alias("window_us"),
-            (rule.distinct(row) if rule.distinct else functions.lit(None)).cast("string").alias("key"),
-            functions.lit(rule.distinct is not None).alias("distinct"),
-            functions.lit(describe(rule, settings)).alias("detail"),
-        )
-        tags.append(functions.when(functions.coalesce(rule.when(row), functions.lit(False)), tag))
-    tagged = requests.select(
-        "*", functions.explode(functions.array_compact(functions.array(*tags))).alias("_rule")
-    ).select("*", "_rule.*")
-    window_us = functions.col("window_us")
-    return signals.to_signals(
-        tagged, user_id=functions.col("_user"), request=functions.col("_request"), matched=functions.col("key"),
-        window_minutes=functions.ceil(window_us / signals.US_PER_MINUTE), window_at=_scaled_time(window_us),
-        window_span=SCALE, window_key=functions.col("key"), window_distinct=functions.col("distinct"),
-    )

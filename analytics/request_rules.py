@@ -1,20 +1,25 @@
 """Per-request rules that need no window: payload rules, Sigma rules, and `flood`.
 
 - payload rules (analytics/rules.py PAYLOAD_RULES and user pattern files): one signal per (request,
-  rule) whose patterns matched (`_hits`, analytics/detectors.py `match_payloads`).
-- Sigma rules (analytics/sigma.py): one signal per (request, rule) matched (`_sigma`).
+  rule) whose patterns matched one of its parts (analytics/lookups.py: `_own` per request line, `_ref_m`
+  per referer, `_ua_m` per user agent; only the requests flagged `payload` are read).
+- Sigma rules (analytics/sigma.py): one signal per (request, rule) matched, each rule evaluated once per
+  distinct combination of the values it reads (analytics/detectors.py `sigma_keys`).
 - flood (medium): every request of an IP in a calendar minute holding >= flood_requests_per_minute
   of its requests (declared crawlers left out).
 
-Each is a rule of analytics/security.py `RULES`: (requests, events, detection) -> signal rows.
+Each is a rule of analytics/security.py `RULES`: RuleInput -> signal rows.
 """
 
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, functions
 
-from analytics import rules, signals
-from analytics.detectors import Detection, with_variants
+from analytics import detectors, rules, signals
+from analytics.detectors import with_variants
+from analytics.facts import RequestFacts
+
+MINUTE_US = 60_000_000
 
 
 def exploit_label(text: Column, labels: list[tuple[str, str]]) -> Column:
@@ -33,13 +38,33 @@ def exploit_label(text: Column, labels: list[tuple[str, str]]) -> Column:
     return functions.coalesce(first["label"], functions.lit("known_exploit"))
 
 
-def payload_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
-    """One signal per (request, payload rule) whose patterns matched (events are not read).
+def _hits(active: list[rules.PayloadRule]) -> Column:
+    """Per payload rule, the request's match: its own part, else (`everywhere`) the referer's, else
+    (`everywhere`, `user_agent`) the agent's."""
+    matches = []
+    for index, rule in enumerate(active):
+        def part(column: str, position: int = index) -> Column:
+            return functions.coalesce(functions.element_at(column, position + 1), functions.lit(""))
+
+        own, referer, agent = part("_own"), part("_ref_m"), part("_ua_m")
+        if rule.target == "user_agent":
+            matches.append(agent)
+        elif rule.target == "everywhere":
+            matches.append(functions.when(own != "", own).when(referer != "", referer).otherwise(agent))
+        else:
+            matches.append(own)
+    return functions.array(*matches)
+
+
+def payload_signals(day: signals.RuleInput) -> DataFrame:
+    """One signal per (request, payload rule) whose patterns matched.
 
     A 2xx answer to a request matching a rule with `escalate_on_success` makes it critical. A
     known_exploit signal's rule_id is the label of its pattern (the CVE id), and its `matched` text
     starts with it ('CVE-2021-44228: ${jndi:').
     """
+    detection = day.detection
+    active = rules.payload_rules(detection.patterns)
     rule_info = functions.array(
         *[
             functions.struct(
@@ -48,12 +73,13 @@ def payload_signals(requests: DataFrame, events: DataFrame, detection: Detection
                 functions.lit(rule.severity).alias("severity"),
                 functions.lit(rule.escalate_on_success).alias("escalate"),
             )
-            for rule in rules.payload_rules(detection.patterns)
+            for rule in active
         ]
     )
-    matched = requests.where(functions.size(functions.array_remove("_hits", "")) > 0)  # few rows match
+    matched = day.candidates.where(functions.col("payload"))
     hit = (
-        matched.select("*", functions.posexplode("_hits").alias("_pos", "_m"))
+        matched.withColumn("_hits", _hits(active))
+        .select("*", functions.posexplode("_hits").alias("_pos", "_m"))
         .where(functions.col("_m") != "")
         .withColumn("hit", functions.element_at(rule_info, functions.col("_pos") + 1))
     )
@@ -62,9 +88,7 @@ def payload_signals(requests: DataFrame, events: DataFrame, detection: Detection
     path_query = functions.when(functions.col("query").isNull(), path).otherwise(
         functions.concat(path, functions.lit("?"), functions.col("query"))
     )
-    texts = [with_variants(path_query), functions.col("_ua")]
-    if "referer" in requests.columns:
-        texts.append(with_variants(functions.col("referer")))
+    texts = [with_variants(path_query), functions.col("_ua"), with_variants(functions.col("referer"))]
     exploit = functions.col("hit.category") == "known_exploit"
     hit = hit.withColumn(
         "_label", functions.when(exploit, exploit_label(functions.concat_ws("\n", *texts), detection.labels))
@@ -76,18 +100,49 @@ def payload_signals(requests: DataFrame, events: DataFrame, detection: Detection
         exploit, functions.concat(functions.col("_label"), functions.lit(": "), functions.col("_m"))
     ).otherwise(functions.col("_m"))
     return signals.to_signals(
-        hit, category=functions.col("hit.category"), rule_id=rule_id, matched=matched_text,
+        hit, **signals.request_texts(), category=functions.col("hit.category"), rule_id=rule_id,
+        matched=matched_text,
         severity=functions.when(success, functions.lit("critical")).otherwise(functions.col("hit.severity")),
-        user_id=functions.col("_user"), request=functions.col("_request"),
     )
 
 
-def sigma_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
-    """One signal per (request, Sigma rule matched) (events are not read): category sigma, rule_id the
-    rule's id, severity its level, and `matched` 'title [tags]'."""
+def sigma_matches(requests: DataFrame, facts: RequestFacts, detection: detectors.Detection) -> DataFrame:
+    """The (request row, Sigma rule index `_index`) pairs that match: each rule is evaluated on the distinct
+    combinations of the fact columns it reads, with their texts, and the matching ones joined back."""
     load = detection.sigma
+    texts = {
+        "request_key": facts.requests, "agent_key": facts.agents, "referer_key": facts.referers,
+        "client_key": facts.clients, "remote_user_key": facts.remote_users, "vhost_key": facts.vhosts,
+    }
+    columns = facts.requests.limit(0)
+    for dictionary in (facts.agents, facts.referers, facts.clients, facts.remote_users, facts.vhosts):
+        columns = columns.crossJoin(dictionary.drop("key").limit(0))
+    columns = columns.withColumns({"status": functions.lit(0), "bytes": functions.lit(0).cast("long"),
+                                   "request_time_ms": functions.lit(0.0)})
+    found = []
+    for index, keys in detectors.sigma_keys(load, columns).items():
+        combos = requests.select(*keys).distinct()
+        for key in keys:
+            if key in texts:
+                named = texts[key].withColumnRenamed("key", f"_{key}")
+                combos = combos.join(named, functions.col(key).eqNullSafe(functions.col(f"_{key}")), "left").drop(
+                    f"_{key}")
+        hits = combos.where(load.rules[index].condition).select(*keys, functions.lit(index).alias("_index"))
+        found.append(requests.join(hits, list(keys)) if keys else requests.crossJoin(hits))
+    if not found:
+        return requests.limit(0).withColumn("_index", functions.lit(0))
+    out = found[0]
+    for more in found[1:]:
+        out = out.unionByName(more)
+    return out
+
+
+def sigma_signals(day: signals.RuleInput) -> DataFrame:
+    """One signal per (request, Sigma rule matched): category sigma, rule_id the rule's id, severity its
+    level, and `matched` 'title [tags]'."""
+    load = day.detection.sigma
     if not load.rules:
-        return signals.no_signals(requests)
+        return signals.no_signals(day.requests)
     info = functions.array(
         *[
             functions.struct(
@@ -99,34 +154,27 @@ def sigma_signals(requests: DataFrame, events: DataFrame, detection: Detection) 
             for rule in load.rules
         ]
     )
-    hit = requests.where(functions.size("_sigma") > 0).select(
-        "*", functions.explode("_sigma").alias("_index")
-    ).withColumn("hit", functions.element_at(info, functions.col("_index") + 1))
+    hit = day.texts(sigma_matches(day.requests, day.facts, day.detection)).withColumn(
+        "hit", functions.element_at(info, functions.col("_index") + 1)
+    )
     return signals.to_signals(
-        hit, category="sigma", rule_id=functions.concat(functions.lit("SIGMA-"), functions.col("hit.rule_id")),
+        hit, **signals.request_texts(), category="sigma",
+        rule_id=functions.concat(functions.lit("SIGMA-"), functions.col("hit.rule_id")),
         severity=functions.col("hit.severity"), matched=functions.col("hit.matched"), detail=functions.col("hit.title"),
-        user_id=functions.col("_user"), request=functions.col("_request"),
     )
 
 
-def minute_counts(requests: DataFrame) -> DataFrame:
-    """Requests per (client_ip, calendar minute) of the non-crawler requests: client_ip, minute, n."""
-    return (
-        requests.where(~functions.col("_good_bot"))
-        .groupBy("client_ip", functions.date_trunc("minute", "ts").alias("minute"))
-        .agg(functions.count(functions.lit(1)).alias("n"))
-    )
+def minute_of(t: str = "t") -> Column:
+    """The epoch microseconds of the minute holding `t`."""
+    return functions.col(t) - functions.pmod(functions.col(t), functions.lit(MINUTE_US))
 
 
-def flood_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+def flood_signals(day: signals.RuleInput) -> DataFrame:
     """Every request of an IP in a calendar minute holding >= flood_requests_per_minute of its requests
-    (events are not read)."""
-    settings = detection.settings
-    hot = minute_counts(requests).where(functions.col("n") >= settings.flood_requests_per_minute)
-    rows = requests.where(~functions.col("_good_bot")).withColumn("minute", functions.date_trunc("minute", "ts"))
-    # few (ip, minute) pairs flood: a broadcast join keeps the requests where they are
-    flooded = rows.join(functions.broadcast(hot), ["client_ip", "minute"])
+    (declared crawlers left out)."""
+    settings = day.detection.settings
+    flooded = day.candidates.where(functions.col("_hot_n").isNotNull() & ~functions.col("good_bot"))
     return signals.to_signals(
-        flooded, metric=functions.col("n"), user_id=functions.col("_user"), request=functions.col("_request"),
+        flooded, **signals.request_texts(), metric=functions.col("_hot_n"),
         **signals.threshold_rule("flood", settings.flood_requests_per_minute, 1),
     )

@@ -23,8 +23,10 @@ import functools
 
 from pyspark.sql import DataFrame, Window, functions
 
-from analytics import anomalies, count_rules, detectors, request_rules, rules, window_rules, windows
+from analytics import anomalies, count_signals, lookups, request_rules, rules, window_rules, windows
 from analytics import signals as signals_shape
+from analytics.facts import RequestFacts
+from analytics.lookups import Lookups
 from config.settings import SecuritySettings
 
 SAMPLES = 5
@@ -84,13 +86,12 @@ def findings_from_signals(signals: DataFrame, settings: SecuritySettings) -> Dat
     )
 
 
-# Every rule of one day, one registry: each a pure function (requests, events, detection) -> signal
-# rows (analytics/signals.py states the input contract and the shape). README "Detection coverage"
-# maps them to the public detectors.
+# Every rule of one day, one registry: each a pure function RuleInput -> signal rows (analytics/signals.py
+# states the input contract and the shape). README "Detection coverage" maps them to the public detectors.
 RULES: dict[str, signals_shape.Rule] = {
     "payload": request_rules.payload_signals,
     "sigma": request_rules.sigma_signals,
-    "count": count_rules.count_signals,
+    "count": count_signals.count_signals,
     "malformed_request": window_rules.malformed_signals,
     "credential_stuffing": window_rules.credential_stuffing_signals,
     "account_takeover": window_rules.account_takeover_signals,
@@ -100,44 +101,55 @@ RULES: dict[str, signals_shape.Rule] = {
 }
 
 
-def security_findings(requests: DataFrame, events: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """All findings of one day's requests (REQUESTS staging columns) and events (EVENTS columns).
+def findings_of(day: signals_shape.RuleInput, settings: SecuritySettings) -> DataFrame:
+    """All findings of one day (columns of security_findings but day, plus client_key).
 
-    Allowlisted requests (`allow_ips`, `allow_cidrs`, `allow_user_agents`) and login events from
-    allowlisted IPs count for no rule. Every rule's rows go through one shuffle by client IP: the
+    Every rule's rows get their client's address, then go through one shuffle by client IP: the
     windows (analytics/windows.py), the samples' ranking and the findings' aggregation all group by
     client IP first, so none of them shuffles again.
     """
-    detection = detectors.load_detection(settings)
-    base = detectors.prepare(requests, detection)
-    allowed_ips = base.where(functions.col("_ip_allowed")).select("client_ip").distinct()
-    base = base.where(~functions.col("_allowed"))
-    if settings.allow_ips or settings.allow_cidrs:
-        events = events.join(functions.broadcast(allowed_ips), "client_ip", "left_anti")
-    parts = [rule(base, events, detection) for rule in RULES.values()]
-    candidates = functools.reduce(DataFrame.unionByName, parts).repartition("client_ip")
-    return findings_from_signals(windows.fire(candidates), settings)
+    parts = functools.reduce(DataFrame.unionByName, [rule(day) for rule in RULES.values()])
+    addresses = day.facts.clients.select(functions.col("key").alias("client_key"), functions.col("client_ip").alias(
+        "_address"))
+    named = parts.join(addresses, "client_key", "left").withColumn(
+        "client_ip", functions.coalesce("client_ip", "_address")).drop("_address", "client_key")
+    return findings_from_signals(windows.fire(named.repartition("client_ip")), settings)
 
 
-def automated_ips(findings: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """Distinct client IPs with a finding in one of `settings.bot_categories` (one column: client_ip)."""
+def allowed_events(events: DataFrame, requests: DataFrame, facts: RequestFacts, settings: SecuritySettings) -> DataFrame:
+    """The events that count for the rules: those of an allowlisted client address are left out."""
+    if not (settings.allow_ips or settings.allow_cidrs):
+        return events
+    allowed = requests.where(functions.col("ip_allowed")).select("client_key").distinct()
+    addresses = facts.clients.select(functions.col("key").alias("client_key"), "client_ip").join(allowed, "client_key")
+    return events.join(functions.broadcast(addresses.select("client_ip")), "client_ip", "left_anti")
+
+
+def automated_clients(findings: DataFrame, settings: SecuritySettings) -> DataFrame:
+    """Distinct clients (client_ip and client_key) with a finding in one of `settings.bot_categories`."""
     bot = functions.col("category").isin(list(settings.bot_categories))
     return findings.where(bot).select("client_ip").distinct()
 
 
-def ip_daily(requests: DataFrame, findings: DataFrame) -> DataFrame:
-    """Per client IP: requests, bytes, 4xx, 5xx, distinct paths / user agents, first/last seen, is_flagged."""
+def ip_daily(requests: DataFrame, findings: DataFrame, facts: RequestFacts, day_lookups: Lookups) -> DataFrame:
+    """Per client IP: requests, bytes, 4xx, 5xx, distinct paths / user agents, first/last seen, is_flagged.
+
+    `requests`: the day's rows of the per-request frame (analytics/request_frame.py).
+    """
     status = functions.col("status")
-    per_ip = requests.groupBy("client_ip").agg(
+    paths = day_lookups.requests.select(functions.col("key").alias("request_key"), "path_key")
+    per_client = requests.join(functions.broadcast(paths), "request_key").groupBy("client_key").agg(
         functions.count(functions.lit(1)).alias("requests"),
         functions.coalesce(functions.sum("bytes"), functions.lit(0)).alias("bytes"),
         functions.count(functions.when(status.between(400, 499), 1)).alias("status_4xx"),
         functions.count(functions.when(status.between(500, 599), 1)).alias("status_5xx"),
-        functions.countDistinct("path").alias("distinct_paths"),
-        functions.countDistinct("user_agent").alias("distinct_user_agents"),
-        functions.min("requested_at").alias("first_seen_at"),
-        functions.max("requested_at").alias("last_seen_at"),
+        functions.countDistinct("path_key").alias("distinct_paths"),
+        functions.countDistinct(functions.when(functions.col("agent_key") != lookups.NULL_KEY, functions.col(
+            "agent_key"))).alias("distinct_user_agents"),
+        functions.timestamp_micros(functions.min("t")).alias("first_seen_at"),
+        functions.timestamp_micros(functions.max("t")).alias("last_seen_at"),
     )
+    addresses = facts.clients.select(functions.col("key").alias("client_key"), "client_ip")
     flagged = findings.select("client_ip").distinct().withColumn("is_flagged", functions.lit(True))
-    joined = per_ip.join(flagged, "client_ip", "left")
+    joined = per_client.join(addresses, "client_key").join(functions.broadcast(flagged), "client_ip", "left")
     return joined.withColumn("is_flagged", functions.coalesce("is_flagged", functions.lit(False)))

@@ -1,29 +1,41 @@
-"""The common shape of every security rule's output, and the input contract every rule reads.
+"""The common shape of every security rule's output, and the input every rule reads.
 
-A rule (analytics/security.py `RULES`) is a pure function `rule(requests, events, detection)`:
+A rule (analytics/security.py `RULES`) is a pure function `rule(day: RuleInput) -> signal rows`:
 
-- `requests`: the prepared requests of the day (analytics/detectors.py `prepare`): the REQUESTS
-  staging columns, the results of the pattern matching (detectors.MATCHED_COLUMNS: `_good_bot`,
-  `_claimed`, `_engine`, `_hits`, `_sigma`, `_ua`, ...), `ts` (requested_at), `ts_us` (its epoch
-  microseconds), `_user` (the remote user, null for '-') and `_request` (the raw request line, or
-  'METHOD path'). Allowlisted requests are already left out.
-- `events`: the day's application events (EVENTS columns), allowlisted IPs left out.
-- `detection`: the detectors.Detection (patterns, labels, Sigma rules, `settings`).
+- `day.requests`: the day's requests that count for the rules (allowlisted ones left out), as keys and
+  numbers (REQUEST_COLUMNS): the fact keys, `t` (epoch microseconds), `status`, `good_bot` (a verified
+  or declared crawler), `fake` (a claim of a search engine from outside its ranges), `count_mask` (the
+  count rules the request qualifies for, analytics/count_signals.py), `malformed` (why the request is
+  malformed, or null: analytics/window_rules.py) and the `payload` flag (some pattern matched one of its
+  parts, analytics/lookups.py).
+- `day.candidates`: the few of those requests a request rule can turn into a signal, with their texts
+  (analytics/rule_input.py `candidates`: what the day's per-client and per-minute counts say of them).
+- `day.events`: the day's application events (EVENTS columns), allowlisted addresses left out.
+- `day.facts`, `day.lookups`, `day.detection`: the keys' dictionaries, what each distinct value means,
+  and what the rules match with.
+- `day.texts(rows)`: rows with the texts of their keys (path, request line, user...), for the few
+  rows that become signals (the candidates have them already).
 
-It returns rows of SIGNAL_COLUMNS. A row whose `window_span` is null is a signal as it is. A row with
-a `window_span` is a candidate of a sliding count: it is a signal when it lies in a window that
+A rule returns rows of SIGNAL_COLUMNS. A row whose `window_span` is null is a signal as it is. A row
+with a `window_span` is a candidate of a sliding count: it is a signal when it lies in a window that
 reached its `threshold` (analytics/windows.py evaluates every rule's windows in one pass), and its
-`metric` is then the count of the window ending at it. No rule reads another rule's columns.
+`metric` is then the count of the window ending at it. Request-based rows name their client by
+`client_key` (and a null `client_ip`), event-based ones by `client_ip`; analytics/security.py gives
+every row its address before the windows. No rule reads another rule's columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, functions
 
 from analytics import rules
+from analytics.detectors import Detection
+from analytics.facts import RequestFacts
+from analytics.lookups import Lookups
 
 US_PER_MINUTE = 60_000_000
 
@@ -35,13 +47,32 @@ FINDING_COLUMNS = (
 # rules' scaled time); window_span: the window's length on that axis, a window ending at t being
 # (t - span, t]; window_key: the value counted distinctly (null: not counted), when window_distinct.
 WINDOW_COLUMNS = ("window_at", "window_span", "window_key", "window_distinct")
-SIGNAL_COLUMNS = FINDING_COLUMNS + WINDOW_COLUMNS
+SIGNAL_COLUMNS = ("client_key", *FINDING_COLUMNS, *WINDOW_COLUMNS)
 _TYPES = {
-    "status": "int", "metric": "double", "threshold": "double", "window_minutes": "int", "ts": "timestamp",
-    "window_at": "long", "window_span": "long", "window_distinct": "boolean",
+    "client_key": "int", "status": "int", "metric": "double", "threshold": "double", "window_minutes": "int",
+    "ts": "timestamp", "window_at": "long", "window_span": "long", "window_distinct": "boolean",
 }
+REQUEST_COLUMNS = (
+    "client_key", "agent_key", "device_agent", "request_key", "referer_key", "remote_user_key", "vhost_key", "t",
+    "file_rank", "line_number", "status", "bytes", "request_time_ms", "good_bot", "fake", "count_mask", "malformed",
+    "payload",
+)
 
-Rule = Callable[[DataFrame, DataFrame, Any], DataFrame]  # (requests, events, detectors.Detection) -> signals
+
+@dataclass(frozen=True)
+class RuleInput:
+    """What every rule reads (module docstring)."""
+
+    requests: DataFrame
+    candidates: DataFrame
+    events: DataFrame
+    facts: RequestFacts
+    lookups: Lookups
+    detection: Detection
+    texts: Callable[[DataFrame], DataFrame]
+
+
+Rule = Callable[[RuleInput], DataFrame]
 
 
 def to_signals(df: DataFrame, **values: Any) -> DataFrame:
@@ -64,6 +95,18 @@ def threshold_rule(category: str, threshold: float, window: int | None) -> dict[
     rule = rules.THRESHOLD_RULES[category]
     return {"category": category, "rule_id": rule.rule_id, "severity": rule.severity, "threshold": threshold,
             "window_minutes": window}
+
+
+def request_texts() -> dict[str, Column]:
+    """The signal columns of a request row that `RuleInput.texts` gave its texts: time, path, user
+    (the remote user, null for '-'), request (the raw line, or 'METHOD path') and status."""
+    return {
+        "ts": functions.timestamp_micros("t"),
+        "path": functions.col("path"),
+        "user_id": functions.when(~functions.col("remote_user").isin("-", ""), functions.col("remote_user")),
+        "request": functions.coalesce(functions.col("request"), functions.concat_ws(" ", "method", "path")),
+        "status": functions.col("status"),
+    }
 
 
 def login_event_text(outcome: str) -> Column:

@@ -143,6 +143,10 @@ def build_spark_session(
         # two partitions instead of spark.sql.shuffle.partitions, and every query reading it as many
         # tasks. A coalesced hash partitioning still clusters by its keys: no reshuffle downstream.
         .config("spark.sql.optimizer.canChangeCachedPlanOutputPartitioning", "true")
+        # Memory pages of 2 MiB instead of the default (64 MiB for a 2g driver): a broadcast join on an
+        # integer key (the lookups of analytics/lookups.py) holds its map in such a page, and a query
+        # joining a few dozen small lookups otherwise ran the 2g heap out of memory on the sample day.
+        .config("spark.buffer.pageSize", "2m")
     )
     for key, value in settings.extra_conf.items():
         builder = builder.config(key, value)

@@ -64,12 +64,14 @@ def path_texts() -> dict[str, Column]:
     }
 
 
-# the text each payload target matches, as a column of `target_steps`
-TARGET_TEXT = {"path": "_v_path", "path_query": "_v_path_query", "everywhere": "_v_everywhere", "request": "_request"}
+# the text each payload target matches on the request side, as a column of `target_steps`: an
+# `everywhere` rule matches the path and query here, and the referer and user agent in their own
+# lookups (analytics/lookups.py), never across two parts
+TARGET_TEXT = {"path": "_v_path", "path_query": "_v_path_query", "everywhere": "_v_path_query", "request": "_request"}
 
 
 def target_steps(targets: Iterable[str]) -> list[dict[str, Column]]:
-    """Steps giving the column TARGET_TEXT[target] of each of `targets` (request targets only)."""
+    """Steps giving the column TARGET_TEXT[target] of each of `targets` (request-side targets only)."""
     wanted = set(targets)
     raw = path_texts()
     varied = {}
@@ -77,12 +79,7 @@ def target_steps(targets: Iterable[str]) -> list[dict[str, Column]]:
         varied["_v_path"] = raw["_path"]
     if wanted & {"path_query", "everywhere"}:
         varied["_v_path_query"] = raw["_path_query"]
-    if "everywhere" in wanted:
-        varied["_v_referer"] = functions.col("referer")
     steps = variant_steps(varied)
     if "request" in wanted:
         steps[0]["_request"] = raw["_request"]
-    if "everywhere" in wanted:
-        joined = functions.concat_ws("\n", functions.col("_v_path_query"), functions.col("_v_referer"))
-        steps.append({"_v_everywhere": joined})
     return steps

@@ -31,7 +31,6 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics import signals
-from analytics.detectors import Detection
 # An HTTP version token as servers log it (HTTP/1.0, HTTP/1.1, HTTP/2.0, HTTP/2, HTTP/3). Case matters:
 # the protocol name is case-sensitive (RFC 9112), and servers answer 400 to 'http/1.1'.
 HTTP_PROTOCOL_RE = r"^HTTP/[0-9](\.[0-9])?$"
@@ -71,30 +70,23 @@ def malformed_reason(
     )
 
 
-def malformed_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
-    """Candidates of malformed_request (events not read): the malformed requests, counted per IP in the window."""
-    settings = detection.settings
-    reason = malformed_reason(
-        functions.col("request_kind"),
-        functions.col("method"),
-        functions.col("path"),
-        functions.col("protocol"),
-        functions.col("request"),
-        functions.col("status"),
-    )
-    rows = requests.withColumn("matched", reason).where(functions.col("matched").isNotNull())
+def malformed_signals(day: signals.RuleInput) -> DataFrame:
+    """Candidates of malformed_request: the malformed requests (`malformed`: the reason, decided once per
+    (request line, status), analytics/security.py), counted per IP in the window."""
+    settings = day.detection.settings
+    rows = day.candidates.where(functions.col("malformed").isNotNull())
     return signals.to_signals(
-        rows, user_id=functions.col("_user"), request=functions.col("_request"),
-        window_at=functions.col("ts_us"), window_span=settings.window_minutes * signals.US_PER_MINUTE,
+        rows, **signals.request_texts(), matched=functions.col("malformed"),
+        window_at=functions.col("t"), window_span=settings.window_minutes * signals.US_PER_MINUTE,
         **signals.threshold_rule("malformed_request", settings.malformed_requests, settings.window_minutes),
     )
 
 
-def credential_stuffing_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+def credential_stuffing_signals(day: signals.RuleInput) -> DataFrame:
     """Candidates of credential_stuffing (requests not read): login_failure events, counting distinct
     user ids per IP in the window."""
-    settings = detection.settings
-    failures = events.where(functions.col("event_type") == "login_failure")
+    settings = day.detection.settings
+    failures = day.events.where(functions.col("event_type") == "login_failure")
     return signals.to_signals(
         failures, ts=functions.col("occurred_at"), request=signals.login_event_text("failure"), matched=None,
         window_at=functions.unix_micros("occurred_at"), window_span=settings.window_minutes * signals.US_PER_MINUTE,
@@ -103,14 +95,14 @@ def credential_stuffing_signals(requests: DataFrame, events: DataFrame, detectio
     )
 
 
-def account_takeover_signals(requests: DataFrame, events: DataFrame, detection: Detection) -> DataFrame:
+def account_takeover_signals(day: signals.RuleInput) -> DataFrame:
     """Signals of account_takeover (requests not read): login successes after >= account_takeover_failures
     failures in the window.
 
     Its own window (a sum and the distinct failing users, over the login events only: a few per IP).
     """
-    settings = detection.settings
-    logins = events.where(
+    settings = day.detection.settings
+    logins = day.events.where(
         functions.col("event_type").isin("login_failure", "login_success") & functions.col("client_ip").isNotNull()
     ).withColumns(
         {"_us": functions.unix_micros("occurred_at"), "_failure": functions.col("event_type") == "login_failure"}

@@ -17,7 +17,7 @@ import pytest
 
 from analytics import pipeline
 from analytics.contracts import EVENTS, REQUESTS
-from analytics.security import security_findings
+from tests.analytics_day import analysis
 from config.settings import ParserSettings, SecuritySettings
 from parsers.access_log import parse_access_logs
 from tests.detection import corpus
@@ -42,7 +42,7 @@ def requests(spark: Any, clients: list[corpus.Client], tmp_path_factory: pytest.
 def _found(spark: Any, requests: Any, settings: SecuritySettings) -> dict[str, list[dict[str, Any]]]:
     events = spark.createDataFrame([], EVENTS)
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in security_findings(requests, events, settings).collect():
+    for row in analysis(requests, events, settings, day=corpus.DAY).findings.collect():
         out[row.client_ip].append(row.asDict())
     return out
 

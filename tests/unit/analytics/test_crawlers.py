@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics import crawlers
-from analytics.security import security_findings
+from tests.analytics_day import findings as security_findings
 from config.settings import SecuritySettings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)

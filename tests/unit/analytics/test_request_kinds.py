@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from pyspark.sql import DataFrame
 
-from analytics import contracts, performance, sessions, window_rules
-from analytics.security import ip_daily, security_findings
-from config.settings import SecuritySettings, SessionSettings
+from analytics import contracts, window_rules
+from analytics.day import DayAnalysis
+from config.settings import SecuritySettings
+from tests.analytics_day import analysis
 
 TLS = r"\x16\x03\x01\x00\xF4\x01\x00\x00\xF0\x03\x03"
 
@@ -59,16 +60,21 @@ def day(frames: Any) -> DataFrame:
     return requests(frames, human + human_junk + scanner).cache()
 
 
-def test_every_request_counts_in_status_and_traffic(day: DataFrame) -> None:
+@pytest.fixture(scope="module")
+def tables(day: DataFrame) -> dict[str, DataFrame]:
+    return analysis(day).tables()
+
+
+def test_every_request_counts_in_status_and_traffic(tables: dict[str, DataFrame]) -> None:
     # 3 + 3 human-device rows and 12 scanner rows
-    statuses = {r.status: (r.requests, r.bytes) for r in performance.status_daily(day).collect()}
+    statuses = {r.status: (r.requests, r.bytes) for r in tables["status_daily"].collect()}
     # 400: 2 human empties (0 B), TLS, HELP, PRI, RTSP (157 B each), 6 scanner empties (0 B)
     assert statuses == {200: (4, 400), 400: (12, 4 * 157), 405: (1, 157), 207: (1, 157)}
-    assert sum(r.requests for r in performance.traffic_minute(day).collect()) == 18
+    assert sum(r.requests for r in tables["traffic_minute"].collect()) == 18
 
 
-def test_endpoint_daily_templates_for_unsplittable_lines(day: DataFrame) -> None:
-    ends = {(r.method, r.path_template): (r.hits, r.bytes) for r in performance.endpoint_daily(day).collect()}
+def test_endpoint_daily_templates_for_unsplittable_lines(tables: dict[str, DataFrame]) -> None:
+    ends = {(r.method, r.path_template): (r.hits, r.bytes) for r in tables["endpoint_daily"].collect()}
     assert ends[("-", "(malformed)")] == (2, 314)
     assert ends[("-", "(empty)")] == (8, 0)
     assert ends[("OPTIONS", "(non-http)")] == (1, 157)
@@ -76,20 +82,17 @@ def test_endpoint_daily_templates_for_unsplittable_lines(day: DataFrame) -> None
     assert sum(h for h, _ in ends.values()) == 18
 
 
-def test_ip_daily_counts_junk(day: DataFrame, frames: Any) -> None:
-    no_findings = frames.spark.createDataFrame([], "client_ip string")
-    rows = {r.client_ip: r for r in ip_daily(day, no_findings).collect()}
+def test_ip_daily_counts_junk(tables: dict[str, DataFrame]) -> None:
+    rows = {r.client_ip: r for r in tables["ip_daily"].collect()}
     assert (rows["10.9.0.1"].requests, rows["10.9.0.1"].status_4xx, rows["10.9.0.1"].distinct_paths) == (12, 11, 3)
     assert rows["10.9.0.7"].requests == 6
 
 
 def test_sessions_and_page_views_use_well_formed_requests_only(day: DataFrame, frames: Any) -> None:
-    prepared = sessions.prepare_requests(day, SessionSettings()).cache()
-    junk_rows = prepared.where("request_kind <> 'http'").collect()
-    assert len(junk_rows) == 11 and all(r["_seq"] is None and not r["is_page_view"] for r in junk_rows)
-    empty_agents = frames.user_agents([])
-    no_events = frames.events([])
-    rows = sessions.session_rows(prepared, empty_agents, no_events, frames.users([])).collect()
+    analysed: DayAnalysis = analysis(day)
+    junk_rows = analysed.frame.where("junk").collect()
+    assert len(junk_rows) == 11 and all(r["seq"] is None and not r["page_view"] for r in junk_rows)
+    rows = analysed.sessions.collect()
     human = sorted((r.started_at.astimezone(UTC), r.requests, r.page_views) for r in rows if r.client_ip == "10.9.0.7")
     # the human's two sessions: 3 pages, then one 43 min later (the empties between are not requests of a visit)
     assert human == [(frames.at(0), 3, 3), (frames.at(2500 + 35 * 60), 1, 1)]
@@ -100,8 +103,7 @@ def test_sessions_and_page_views_use_well_formed_requests_only(day: DataFrame, f
 
 def test_malformed_request_sees_tls_probes_and_empty_bursts(day: DataFrame, frames: Any) -> None:
     settings = SecuritySettings(malformed_requests=10)
-    findings = {(r.client_ip, r.category): r for r in
-                security_findings(day, frames.events([]), settings).collect()}
+    findings = {(r.client_ip, r.category): r for r in analysis(day, None, settings).findings.collect()}
     finding = findings[("10.9.0.1", "malformed_request")]
     # TLS, HELP, PRI (method), SSTP (method), RTSP (protocol), 6 empties = 11 in 15 s; PROPFIND is WebDAV
     assert finding.request_count == 11 and finding.score == 11.0

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pyspark.sql import functions
 
-from analytics.security import automated_ips, ip_daily, security_findings
+from analytics.security import automated_clients
+from tests.analytics_day import analysis, findings as security_findings
 from config.settings import Bucket, Retry, SecuritySettings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
@@ -164,8 +165,9 @@ EXPECTED = {
 def findings(frames: Any):
     requests = frames.requests(traffic())
     events = frames.events(failures("10.0.7.1", ["u1", "u2", "u3"]) + failures("10.0.7.2", ["u9"] * 5 + ["u8"]))
-    found = security_findings(requests, events, SETTINGS).cache()
-    return requests, found, {(r.client_ip, r.category): r for r in found.collect()}
+    day = analysis(requests, events, SETTINGS)
+    found = day.findings
+    return day, found, {(r.client_ip, r.category): r for r in found.collect()}
 
 
 def test_each_rule_fires_and_near_misses_do_not(findings) -> None:
@@ -190,12 +192,12 @@ def test_finding_details(findings) -> None:
 
 
 def test_ip_daily_and_automated_ips(findings) -> None:
-    requests, found, _ = findings
-    auto = {r.client_ip for r in automated_ips(found, SETTINGS).collect()}
+    day, found, _ = findings
+    auto = {r.client_ip for r in automated_clients(found, SETTINGS).collect()}
     assert auto == {ip for ip, _ in EXPECTED}
     daily = {
         r.client_ip: r
-        for r in ip_daily(requests, found).where(functions.col("client_ip").startswith("10.0.0.")).collect()
+        for r in day.tables()["ip_daily"].where(functions.col("client_ip").startswith("10.0.0.")).collect()
     }
     assert daily["10.0.0.1"].is_flagged and not daily["10.0.0.2"].is_flagged
     assert (daily["10.0.0.4"].requests, daily["10.0.0.4"].status_4xx, daily["10.0.0.4"].distinct_paths) == (2, 1, 2)

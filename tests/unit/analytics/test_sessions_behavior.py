@@ -10,8 +10,10 @@ import pytest
 from pyspark.sql import functions
 
 from analytics import behavior
-from analytics.sessions import SESSION_COLUMNS, assign, flag_bots, prepare_requests, session_rows
+from analytics.day import DayAnalysis
+from analytics.sessions import SESSION_KEY, flag_bots
 from config.settings import SessionSettings
+from tests.analytics_day import analysis
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 HUMAN = "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0"
@@ -49,9 +51,9 @@ REQUESTS = [
     # C: bot by user agent; D: bot by automated IP
     req("3.3.3.3", 10, "/bot", 20, ua=BOT),
     req("4.4.4.4", 10, "/d", 21),
-    # E: crosses midnight (23:50 -> 00:10)
-    req("5.5.5.5", -36600, "/e1", 30),
-    req("5.5.5.5", -35400, "/e2", 31),
+    # E: crosses midnight (23:50 -> 00:10 of the next day): its session belongs to this day, whole
+    req("5.5.5.5", 49800, "/e1", 30),
+    req("5.5.5.5", 51000, "/e2", 31),
 ]
 EVENTS = [
     {"client_ip": "2.2.2.2", "occurred_at": at(150), "event_type": "login_success", "user_id": "u1"},
@@ -68,12 +70,13 @@ def device(ip: str, ua: str) -> str:
     return hashlib.sha256(f"{ip}\x1f{ua}".encode()).hexdigest()
 
 
-def _sessionized(inputs: tuple[Any, ...], settings: SessionSettings) -> tuple[Any, Any]:
-    """(requests with their session, sessions) by the steps analytics.pipeline.build_tables chains."""
+def _sessionized(inputs: tuple[Any, ...], settings: SessionSettings) -> tuple[DayAnalysis, Any]:
+    """(the day's analysis, its sessions with 4.4.4.4 as the automated IP) of 2026-05-01."""
     requests, user_agents, events, users, automated_ips = inputs
-    prepared = prepare_requests(requests, settings)
-    sessions = flag_bots(session_rows(prepared, user_agents, events, users, ["shop.example"]), automated_ips)
-    return assign(prepared, sessions), sessions.select(*SESSION_COLUMNS)
+    day = analysis(requests, events, None, users=users, user_agents=user_agents, day=T0.date(), sessions=settings,
+                   site_hosts=["shop.example"])
+    automated = automated_ips.join(day.facts.clients.withColumnRenamed("key", "client_key"), "client_ip")
+    return day, flag_bots(day.unflagged_sessions, automated)
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +88,11 @@ def sessionized(frames: Any, spark: Any):
         frames.users([{"user_id": "u1", "plan": "pro", "country": "DE"}]),
         spark.createDataFrame([("4.4.4.4",)], "client_ip string"),
     )
-    off_requests, off_sessions = _sessionized(inputs, SessionSettings())
+    off_day, off_sessions = _sessionized(inputs, SessionSettings())
     _, on_sessions = _sessionized(inputs, SessionSettings(split_at_midnight=True))
     sessions = off_sessions.cache()
     return (
-        off_requests.cache(),
+        off_day,
         sessions,
         {(r.client_ip, r.user_agent, r.started_at.astimezone(UTC)): r for r in sessions.collect()},
         on_sessions,
@@ -129,22 +132,26 @@ def test_sessions(sessionized) -> None:
         False,
         device("1.1.1.1", OTHER),
     )
-    assert session_by_key[("5.5.5.5", HUMAN, at(-36600))].requests == 2
+    assert session_by_key[("5.5.5.5", HUMAN, at(49800))].requests == 2
 
 
 def test_request_assignment_and_midnight_split(sessionized) -> None:
-    requests, sessions, _, on = sessionized
-    per_session = requests.groupBy("session_id").count().join(sessions.select("session_id", "requests"), "session_id")
+    day, sessions, _, on = sessionized
+    assigned = day.frame.where(functions.col("seq").isNotNull()).groupBy(*SESSION_KEY).count()
+    per_session = assigned.join(sessions.select(*SESSION_KEY, "requests"), list(SESSION_KEY))
+    assert per_session.count() == 7
     assert per_session.where(functions.col("count") != functions.col("requests")).count() == 0
+    # split at midnight: the 23:50 request is a session of this day, the 00:10 one starts the next day's
     split = [(r.client_ip, r.requests) for r in on.where(functions.col("client_ip") == "5.5.5.5").collect()]
-    assert sorted(split) == [("5.5.5.5", 1), ("5.5.5.5", 1)]
+    assert split == [("5.5.5.5", 1)]
 
 
 def test_page_daily(sessionized) -> None:
-    requests, _, _, _ = sessionized
+    day, sessions, _, _ = sessionized
+    page_views = day.frame.where(functions.col("page_view"))
     got = {
         r.path_template: tuple(r)[1:]
-        for r in behavior.page_daily(requests)
+        for r in behavior.page_daily(page_views, sessions, day.lookups.templates())
         .select(
             "path_template",
             "views",

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from analytics.sessions import prepare_requests
+from pyspark.sql import functions
+
 from config.settings import SessionSettings
+from tests.analytics_day import analysis
 
 DAY = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -41,10 +43,12 @@ ROWS = [
 
 
 def sessions_of(frames: Any, settings: SessionSettings) -> list[tuple[str, datetime, int]]:
-    """(ip, started_at, requests) of each session."""
-    reqs = prepare_requests(frames.requests(ROWS), settings)
-    rows = reqs.groupBy("client_ip", "_seq").agg({"requested_at": "min", "*": "count"}).collect()
-    return sorted((r["client_ip"], r["min(requested_at)"].astimezone(UTC), r["count(1)"]) for r in rows)
+    """(ip, started_at, requests) of each run of requests the islands make (any day)."""
+    day = analysis(frames.requests(ROWS), day=DAY.date(), sessions=settings)
+    per_session = day.frame.groupBy("client_key", "seq").agg(
+        functions.timestamp_micros(functions.min("t")).alias("started_at"), functions.count(functions.lit(1)).alias("n"))
+    rows = per_session.join(day.facts.clients.withColumnRenamed("key", "client_key"), "client_key").collect()
+    return sorted((r.client_ip, r.started_at.astimezone(UTC), r.n) for r in rows)
 
 
 @pytest.mark.parametrize("overlap", [120, 121])  # 121: the cut moves with the setting, by one minute

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from analytics import sigma
-from analytics.security import security_findings
+from tests.analytics_day import findings as security_findings
 from config.settings import SecuritySettings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)

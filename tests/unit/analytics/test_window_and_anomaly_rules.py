@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from pyspark.sql import DataFrame, functions
 
-from analytics import anomalies, detectors
-from analytics.security import automated_ips, security_findings
+from analytics import anomalies
+from analytics.security import automated_clients
+from tests.analytics_day import analysis
 from config.settings import SecuritySettings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
@@ -111,7 +112,7 @@ def requests(frames: Any) -> DataFrame:
 
 @pytest.fixture(scope="module")
 def found(frames: Any, requests: DataFrame) -> tuple[DataFrame, dict[tuple[str, str], Any]]:
-    findings = security_findings(requests, frames.events(login_events()), SETTINGS).cache()
+    findings = analysis(requests, frames.events(login_events()), SETTINGS).findings
     return findings, {(r.client_ip, r.category): r for r in findings.collect()}
 
 
@@ -157,12 +158,14 @@ def test_error_ratio_finding(found) -> None:
 
 
 def test_error_ratio_near_misses(requests: DataFrame) -> None:
-    base = detectors.prepare(requests, detectors.load_detection(SETTINGS))
+    day = analysis(requests, None, SETTINGS)
+    per_client = day.rule_counts()[0]
+    addresses = day.facts.clients.withColumnRenamed("key", "client_key")
 
     def flagged(**overrides: Any) -> set[str]:
         settings = SETTINGS.model_copy(update=overrides)
-        signals = anomalies.error_ratio_signals(base, settings)
-        return {r.client_ip for r in signals.select("client_ip").distinct().collect()}
+        flags = anomalies.error_ratio_flags(per_client, settings).join(addresses, "client_key")
+        return {r.client_ip for r in flags.select("client_ip").collect()}
 
     assert flagged() == {"10.5.0.9"}
     assert flagged(error_ratio_score=4.73) == set()  # z 4.7215 just under
@@ -171,7 +174,7 @@ def test_error_ratio_near_misses(requests: DataFrame) -> None:
 
 def test_bot_categories_cover_the_certain_ones(found) -> None:
     findings, _ = found
-    auto = {r.client_ip for r in automated_ips(findings, SecuritySettings()).collect()}
+    auto = {r.client_ip for r in automated_clients(findings, SecuritySettings()).collect()}
     assert {"10.3.0.1", "10.4.0.1"} <= auto and "10.5.0.9" not in auto
 
 

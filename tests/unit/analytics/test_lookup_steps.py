@@ -1,5 +1,5 @@
-"""The base frame's texts built in steps equal the nested expressions; Sigma rules reading only the
-path keys or the user agent are evaluated per distinct value with the same result as per request."""
+"""The lookups' texts built in steps equal the nested expressions; a Sigma rule is evaluated once per
+distinct combination of the values it reads, with the same result as per request."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from pyspark.sql import functions
 
-from analytics import detectors, sigma, text_variants
-from analytics.distinct_values import with_distinct
+from analytics import detectors, request_rules, sigma, text_variants
 from config.settings import SecuritySettings
+from tests.analytics_day import analysis
 
 AGENT_RULE = """
 title: A scripted agent
@@ -73,15 +73,16 @@ def test_variant_steps_give_raw_once_and_twice_decoded_forms_like_the_nested_exp
     assert got["/p+q%"] == ("/p+q%\n/p q%",) * 2
 
 
-def test_target_steps_give_each_target_text(spark: Any) -> None:
-    rows = [("/a", "b=%31", "GET /a?b=%31 HTTP/1.1", "http://r/%41")]
-    df = spark.createDataFrame(rows, "path string, query string, request string, referer string")
-    steps = text_variants.target_steps(["path", "path_query", "everywhere", "request"])
-    outputs = {column: functions.col(column) for column in text_variants.TARGET_TEXT.values()}
-    row = with_distinct(df, ("path", "query", "request", "referer"), [*steps, outputs]).first()
+def test_target_steps_give_each_request_side_text(spark: Any) -> None:
+    rows = [("/a", "b=%31", "GET /a?b=%31 HTTP/1.1")]
+    df = spark.createDataFrame(rows, "path string, query string, request string")
+    for step in text_variants.target_steps(["path", "path_query", "everywhere", "request"]):
+        df = df.withColumns(step)
+    row = df.first()
     assert row._v_path == "/a"
+    # an `everywhere` rule matches the path and query here, and the referer and agent in their own lookups
+    assert text_variants.TARGET_TEXT["everywhere"] == text_variants.TARGET_TEXT["path_query"] == "_v_path_query"
     assert row._v_path_query == "/a?b=%31\n/a?b=1"
-    assert row._v_everywhere == "/a?b=%31\n/a?b=1\nhttp://r/%41\nhttp://r/A"
     assert row._request == "GET /a?b=%31 HTTP/1.1"
 
 
@@ -93,13 +94,14 @@ def _load(tmp_path: Path) -> sigma.SigmaLoad:
     return load
 
 
-def test_sigma_rules_are_placed_on_the_frame_of_the_columns_they_read(frames: Any, tmp_path: Path) -> None:
+def test_sigma_rules_are_evaluated_per_distinct_value_of_the_keys_they_read(frames: Any, tmp_path: Path) -> None:
     load = _load(tmp_path)
-    placed = detectors.sigma_placement(frames.requests([{"client_ip": "10.0.0.1"}]), load)
-    by_title = {rule.title: placed.get(index) for index, rule in enumerate(load.rules)}
+    columns = frames.requests([{"client_ip": "10.0.0.1"}])
+    keys = detectors.sigma_keys(load, columns)
+    by_title = {rule.title: keys[index] for index, rule in enumerate(load.rules)}
     assert by_title == {
-        "A scripted agent": ("user_agent",), "No agent at all": ("user_agent",),
-        "Export with a token": ("path", "query", "request"), "Export answered 200": None,
+        "A scripted agent": ("agent_key",), "No agent at all": ("agent_key",),
+        "Export with a token": ("request_key",), "Export answered 200": ("request_key", "status"),
     }
 
 
@@ -111,14 +113,16 @@ def test_sigma_per_distinct_value_matches_the_per_request_condition(frames: Any,
         {"client_ip": "10.0.0.3", "user_agent": "", "path": "/export", "query": "token=2", "status": 200},
         {"client_ip": "10.0.0.4", "user_agent": "curl/8.1", "path": "/home"},
     ]
-    requests = frames.requests(rows)
-    detection = detectors.load_detection(SecuritySettings())
-    detection = detectors.Detection(detection.patterns, detection.labels, detection.engines, load, detection.settings)
-    matched = detectors.match_payloads(requests, detection)
+    timed = [{**row, "requested_at": frames.at(index)} for index, row in enumerate(rows)]
+    day = analysis(frames.requests(timed), None, SecuritySettings(sigma_rules_dir=tmp_path))
+    matched = request_rules.sigma_matches(day.rule_day().requests, day.facts, day.detection)
+    named = matched.join(day.facts.clients.withColumnRenamed("key", "client_key"), "client_key")
     titles = [rule.title for rule in load.rules]
-    got = {row.client_ip: sorted(titles[index] for index in row._sigma) for row in matched.collect()}
+    got: dict[str, list[str]] = {}
+    for row in named.collect():
+        got.setdefault(row.client_ip, []).append(titles[row._index])
     # the null agent is not '' for a Sigma null match; status 200 is the default of frames.requests
-    assert got == {
+    assert {ip: sorted(names) for ip, names in got.items()} == {
         "10.0.0.1": ["A scripted agent", "Export answered 200", "Export with a token"],
         "10.0.0.2": ["No agent at all"],
         "10.0.0.3": ["Export answered 200", "Export with a token"],
