@@ -56,15 +56,15 @@ class ValueKeyEncoder:
                 self._keep_carried(keyed, value_key)
         return keyed
 
-    def _keys(self, requests: pl.DataFrame, value_key: ValueKey) -> pl.Expr:
+    def _keys(self, requests: pl.DataFrame, value_key: ValueKey) -> pl.Series:
         """The key column of one value: each value looked up in the category set, or once when the
         batch holds one value only (the source file always): a comparison costs a tenth of a lookup."""
         values = requests.get_column(value_key.source)
         categorical = self._types[value_key.dictionary]
         if values.len() and not values.null_count() and (values == values[0]).all():
             single = pl.Series([values[0]]).cast(categorical).to_physical().cast(pl.Int32).item()
-            return pl.repeat(single, values.len(), dtype=pl.Int32).alias(value_key.key_column)
-        return pl.col(value_key.source).cast(categorical).to_physical().cast(pl.Int32).alias(value_key.key_column)
+            return pl.repeat(single, values.len(), dtype=pl.Int32, eager=True).alias(value_key.key_column)
+        return values.cast(categorical).to_physical().cast(pl.Int32).alias(value_key.key_column)
 
     def _keep_carried(self, keyed: pl.DataFrame, value_key: ValueKey) -> None:
         """Keep the carried columns of the keys of ``keyed`` no earlier batch claimed, one row each."""
@@ -86,6 +86,9 @@ class ValueKeyEncoder:
             claimed[codes[rows]] = True
         if rows.size:
             taken = keyed.select(pl.col(value_key.key_column).alias(KEY), *value_key.carried)[rows]
+            # gathered string views still point into the batch's lines: copied out (through Arrow's large
+            # strings), or every batch with a new key would be held to the end of the parse
+            taken = pl.DataFrame(pl.from_arrow(taken.to_arrow()))
             with self._lock:
                 self._carried[value_key.dictionary].append(taken)
 

@@ -211,3 +211,23 @@ def test_a_failed_parse_publishes_no_dictionary(tmp_path: Path) -> None:
         parse_access_logs([good, garbage], DAY, out / "requests.parquet", out / "rejected.parquet", ParserSettings(),
                           timedelta(0))
     assert sorted(path.name for path in out.iterdir()) == []
+
+
+def test_kept_request_splits_hold_their_own_strings_not_the_batch() -> None:
+    """A gather of polars string views points into the batch's buffers (the whole lines, when the
+    compiled path parsed them): the encoder copies the few rows it keeps, or each batch with a new
+    request line would be held to the end of the parse (3.3 GiB at 10M lines before the copy)."""
+    target = "/" + "x" * 300  # past the 12 bytes a view holds inline: the string lives in a buffer
+    batch = _frame(["192.0.2.1"] * 20_000).with_columns(
+        pl.Series("request", [f"GET {target}/{number % 3} HTTP/1.1" for number in range(20_000)]),
+        pl.lit("GET").alias("method"),
+        pl.Series("path", [f"{target}/{number % 3}" for number in range(20_000)]),
+        pl.lit("HTTP/1.1").alias("protocol"),
+        pl.lit("http").alias("request_kind"),
+    )
+    encoder = ValueKeyEncoder()
+    encoder.encode(batch)
+    kept = pl.concat(encoder._carried["request_keys"]).to_arrow(compat_level=pl.CompatLevel.newest())
+    held = sum(buffer.size for column in kept.columns for chunk in column.chunks for buffer in chunk.buffers()
+               if buffer is not None)
+    assert kept.num_rows == 3 and held < 10_000, "3 paths of 306 bytes, not the batch's 6 MB"
