@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from config.catalog.value_keys import VALUE_KEYS
 from config.settings import ParserSettings
 from parsers.access_convert import (
     extract_fields,
@@ -39,10 +40,12 @@ log = logging.getLogger(__name__)
 
 SAMPLE_LINES = 1_000
 # Nearly one value per row: no dictionary. Long free text no reader filters on: no min/max
-# statistics (requested_at and client_ip keep theirs: investigations filter on them).
+# statistics (requested_at and client_ip keep theirs: investigations filter on them). The keyed
+# columns arrive as Categoricals (parsers/value_keys.py) and are written from their dictionaries.
 REQUESTS_ENCODING = ColumnEncoding(
     plain=frozenset({"line_number", "requested_at", "bytes"}),
     no_statistics=frozenset({"path", "query", "request", "referer", "user_agent"}),
+    categorical=frozenset(value_key.source for value_key in VALUE_KEYS),
 )
 REJECTED_ENCODING = ColumnEncoding(plain=frozenset({"line_number"}), no_statistics=frozenset({"raw_text"}))
 

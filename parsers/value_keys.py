@@ -49,22 +49,25 @@ class ValueKeyEncoder:
 
     def encode(self, requests: pl.DataFrame) -> pl.DataFrame:
         """``requests`` (parsed rows, all of them written) with the key columns appended, in VALUE_KEYS
-        order. Safe to call from several threads."""
-        keyed = requests.with_columns(self._keys(requests, value_key) for value_key in VALUE_KEYS)
+        order, and each keyed column as the Categorical it was keyed through (ParquetSink writes it
+        from its dictionary: ColumnEncoding.categorical). Safe to call from several threads."""
+        columns = [self._categorical(requests, value_key) for value_key in VALUE_KEYS]
+        keys = [column.to_physical().cast(pl.Int32).alias(value_key.key_column)
+                for column, value_key in zip(columns, VALUE_KEYS, strict=True)]
+        keyed = requests.with_columns(*columns, *keys)
         for value_key in VALUE_KEYS:
             if value_key.carried:
                 self._keep_carried(keyed, value_key)
         return keyed
 
-    def _keys(self, requests: pl.DataFrame, value_key: ValueKey) -> pl.Series:
-        """The key column of one value: each value looked up in the category set, or once when the
-        batch holds one value only (the source file always): a comparison costs a tenth of a lookup."""
+    def _categorical(self, requests: pl.DataFrame, value_key: ValueKey) -> pl.Series:
+        """One keyed column as a Categorical of its category set: each value looked up, or one lookup
+        when the batch holds a single value (the source file always; a comparison costs a tenth)."""
         values = requests.get_column(value_key.source)
         categorical = self._types[value_key.dictionary]
         if values.len() and not values.null_count() and (values == values[0]).all():
-            single = pl.Series([values[0]]).cast(categorical).to_physical().cast(pl.Int32).item()
-            return pl.repeat(single, values.len(), dtype=pl.Int32, eager=True).alias(value_key.key_column)
-        return values.cast(categorical).to_physical().cast(pl.Int32).alias(value_key.key_column)
+            return values.head(1).cast(categorical).new_from_index(0, values.len())
+        return values.cast(categorical)
 
     def _keep_carried(self, keyed: pl.DataFrame, value_key: ValueKey) -> None:
         """Keep the carried columns of the keys of ``keyed`` no earlier batch claimed, one row each."""
