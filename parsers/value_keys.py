@@ -5,7 +5,9 @@ Each keyed column is cast to a polars Categorical over a category set of its own
 from any thread (a category set is a concurrent map handing out codes 0, 1, 2, ...), so each batch is
 keyed on its parse thread, with no lock and no pass over the strings in the writer. The u32 code, as
 Int32, is the key; a null value has a null key. Only the written rows (the day window) are keyed, so
-at the end the category set itself, in code order, is the dictionary of the values.
+at the end the category set itself, in code order, is the dictionary of the values. The keyed
+columns stay Categoricals on their way to the Parquet writer, which takes each batch's distinct
+strings from them instead of hashing every string again (parsers/parquet_sink.py).
 
 Columns carried by a dictionary (the request line's method, path, ...) are taken from the rows: each
 batch keeps them for the keys no earlier batch claimed, one row per new key. Claiming looks the keys
