@@ -11,8 +11,17 @@ from datetime import date
 from pathlib import Path
 
 from config import catalog
+from config.catalog.value_keys import DICTIONARIES
 
 OUTPUT_TABLES: tuple[str, ...] = catalog.OUTPUT_TABLES
+
+
+def staging_file(directory: Path, name: str) -> Path:
+    """The Parquet file of the staging dataset ``name`` of the catalog in a staging ``directory``."""
+    declared = catalog.dataset(name)
+    if declared.kind != "staging":
+        raise ValueError(f"dataset {name!r} is {declared.kind}, not a staging dataset of config/catalog")
+    return Path(directory) / f"{declared.name}.parquet"
 
 
 @dataclass(frozen=True)
@@ -28,14 +37,44 @@ class DayLayout:
 
     def staging_dataset(self, name: str) -> Path:
         """The Parquet file of one staging dataset of the catalog."""
-        declared = catalog.dataset(name)
-        if declared.kind != "staging":
-            raise ValueError(f"dataset {name!r} is {declared.kind}, not a staging dataset of config/catalog")
-        return self.staging / f"{declared.name}.parquet"
+        return staging_file(self.staging, name)
 
     @property
     def requests(self) -> Path:
         return self.staging_dataset("requests")
+
+    @property
+    def value_key_dictionaries(self) -> dict[str, Path]:
+        """Every dictionary of the requests' value keys (config/catalog/value_keys.py): name -> file."""
+        return {name: self.staging_dataset(name) for name in DICTIONARIES}
+
+    @property
+    def client_keys(self) -> Path:
+        return self.staging_dataset("client_keys")
+
+    @property
+    def agent_keys(self) -> Path:
+        return self.staging_dataset("agent_keys")
+
+    @property
+    def request_keys(self) -> Path:
+        return self.staging_dataset("request_keys")
+
+    @property
+    def referer_keys(self) -> Path:
+        return self.staging_dataset("referer_keys")
+
+    @property
+    def vhost_keys(self) -> Path:
+        return self.staging_dataset("vhost_keys")
+
+    @property
+    def remote_user_keys(self) -> Path:
+        return self.staging_dataset("remote_user_keys")
+
+    @property
+    def file_keys(self) -> Path:
+        return self.staging_dataset("file_keys")
 
     @property
     def rejected(self) -> Path:

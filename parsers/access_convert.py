@@ -1,4 +1,4 @@
-"""polars side of access-log parsing: raw lines -> REQUESTS_SCHEMA rows or reject reasons.
+"""polars side of access-log parsing: raw lines -> PARSED_REQUESTS_SCHEMA rows or reject reasons.
 
 The Spark parser (parsers/spark_access_log.py) mirrors these rules with the same regexes; the parity
 test keeps the two in step.
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from parsers.log_format import JSON_KEYS, LogFormat
-from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA, UTC_TS
+from parsers.schema import PARSED_REQUESTS_SCHEMA, REJECTED_SCHEMA, UTC_TS
 
 # C0 controls except TAB, and DEL: web servers escape these, so raw ones mean a corrupt line.
 JUNK_RE = r"[\x00-\x08\x0B-\x1F\x7F]"
@@ -221,8 +221,8 @@ def to_requests(df: pl.DataFrame, fields: Sequence[str], trust_xff: bool) -> pl.
 
 
 def select_requests(df: pl.DataFrame) -> pl.DataFrame:
-    """Exactly the REQUESTS_SCHEMA columns, in order and typed."""
-    return df.select(pl.col(n).cast(t) for n, t in REQUESTS_SCHEMA.items())
+    """Exactly the PARSED_REQUESTS_SCHEMA columns, in order and typed."""
+    return df.select(pl.col(n).cast(t) for n, t in PARSED_REQUESTS_SCHEMA.items())
 
 
 def select_rejected(df: pl.DataFrame, raw_chars: int) -> pl.DataFrame:

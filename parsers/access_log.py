@@ -1,7 +1,9 @@
 """Access logs -> staging Parquet (requests + rejected lines), streaming, one batch at a time.
 
 Every line read is either parsed or rejected with a reason; parsed requests outside the day window
-are counted, not written. Both Parquet files are always written, possibly with zero rows.
+are counted, not written. Each written request carries the integer keys of its repeated strings
+(client IP, user agent, request line, ...), and the keys' dictionaries are written beside it
+(parsers/value_keys.py). Every Parquet file is always written, possibly with zero rows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from config.catalog.value_keys import VALUE_KEYS
 from config.settings import ParserSettings
 from parsers.access_convert import (
     extract_fields,
@@ -29,17 +32,20 @@ from parsers.line_reader import LineBatch, LineReader
 from parsers.log_format import LogFormat, compile_format, detect_format, named_formats
 from parsers.parquet_sink import ColumnEncoding, ParquetSink
 from parsers.pipeline import ordered_map, prefetch
-from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
+from parsers.schema import PARSED_REQUESTS_SCHEMA, REJECTED_SCHEMA, REQUESTS_SCHEMA
 from parsers.server_config import format_from_config
+from parsers.value_keys import ValueKeyEncoder, dictionary_sinks
 
 log = logging.getLogger(__name__)
 
 SAMPLE_LINES = 1_000
 # Nearly one value per row: no dictionary. Long free text no reader filters on: no min/max
-# statistics (requested_at and client_ip keep theirs: investigations filter on them).
+# statistics (requested_at and client_ip keep theirs: investigations filter on them). The keyed
+# columns arrive as Categoricals (parsers/value_keys.py) and are written from their dictionaries.
 REQUESTS_ENCODING = ColumnEncoding(
     plain=frozenset({"line_number", "requested_at", "bytes"}),
     no_statistics=frozenset({"path", "query", "request", "referer", "user_agent"}),
+    categorical=frozenset(value_key.source for value_key in VALUE_KEYS),
 )
 REJECTED_ENCODING = ColumnEncoding(plain=frozenset({"line_number"}), no_statistics=frozenset({"raw_text"}))
 
@@ -121,7 +127,7 @@ def _first_pass(batch: LineBatch, source: str, formats: Sequence[LogFormat], set
     if taken is not None:
         return taken
     numbers = pl.int_range(first, first + len(batch.lines), dtype=pl.Int64, eager=True)
-    return FirstPass(pl.DataFrame(schema=REQUESTS_SCHEMA), batch.lines, numbers)
+    return FirstPass(pl.DataFrame(schema=PARSED_REQUESTS_SCHEMA), batch.lines, numbers)
 
 
 def _partition(df: pl.DataFrame, column: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -137,7 +143,7 @@ def _partition(df: pl.DataFrame, column: str) -> tuple[pl.DataFrame, pl.DataFram
 def parse_batch(
     batch: LineBatch, source: str, formats: Sequence[LogFormat], settings: ParserSettings
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One batch of lines -> (requests in REQUESTS_SCHEMA, rejected in REJECTED_SCHEMA).
+    """One batch of lines -> (requests in PARSED_REQUESTS_SCHEMA, rejected in REJECTED_SCHEMA).
 
     The compiled path reads every line first; the lines it leaves (about 2% of a usual day) go
     through the checks, the compiled path again (it may take a line with invalid UTF-8 there) and
@@ -180,7 +186,7 @@ def _in_line_order(requests: list[pl.DataFrame]) -> pl.DataFrame:
     cheaper than merge_sorted of the fast part with the rest (0.09 against 0.2 CPU-s per 1M rows)."""
     parts = [part for part in requests if part.height]
     if not parts:
-        return pl.DataFrame(schema=REQUESTS_SCHEMA)
+        return pl.DataFrame(schema=PARSED_REQUESTS_SCHEMA)
     if len(parts) == 1:
         return parts[0]
     return pl.concat(parts).sort("line_number")
@@ -192,8 +198,9 @@ def parse_file(
     requests_sink: ParquetSink,
     rejected_sink: ParquetSink,
     settings: ParserSettings,
+    keys: ValueKeyEncoder,
 ) -> FileParseStats:
-    """Stream one file into the sinks and return its counts."""
+    """Stream one file into the sinks, its requests keyed through ``keys``, and return its counts."""
     formats = formats_for(path, settings)
     reader = LineReader(path, settings.batch_lines, settings.max_line_bytes)
     name = formats[0].name if formats else "none"
@@ -208,7 +215,7 @@ def parse_file(
             in_day = req  # the usual batch lies inside the window: no filter (a copy of every column)
         else:
             in_day = req.filter((pl.col("requested_at") >= start) & (pl.col("requested_at") < end))
-        return len(batch.lines), req.height, in_day, rej
+        return len(batch.lines), req.height, keys.encode(in_day), rej
 
     # the next batch is read and the previous one written while this one parses (parsers/pipeline.py)
     batches = prefetch(reader, depth=1)
@@ -235,18 +242,22 @@ def parse_access_logs(
     settings: ParserSettings,
     overlap: timedelta = timedelta(0),
 ) -> list[FileParseStats]:
-    """Parse access logs into ``requests_out`` (requests of the day window) and ``rejected_out``.
+    """Parse access logs into ``requests_out`` (requests of the day window) and ``rejected_out``, and
+    write the dictionaries of the requests' value keys beside ``requests_out`` (parsers/value_keys.py).
+    Every file is published only when all of them are complete.
 
     Raises LogFormatError naming the file when no format can be detected for it.
     """
     window = day_window(day, overlap)
     stats = []
+    keys = ValueKeyEncoder()
     with (
         ParquetSink(requests_out, REQUESTS_SCHEMA, REQUESTS_ENCODING) as req_sink,
         ParquetSink(rejected_out, REJECTED_SCHEMA, REJECTED_ENCODING) as rej_sink,
+        dictionary_sinks(Path(requests_out).parent) as dictionaries,
     ):
         for path in paths:
-            stats.append(parse_file(Path(path), window, req_sink, rej_sink, settings))
+            stats.append(parse_file(Path(path), window, req_sink, rej_sink, settings, keys))
             file_stats = stats[-1]
             log.info(
                 "%s: %s, %d read, %d parsed, %d rejected, %d outside day",
@@ -257,4 +268,5 @@ def parse_access_logs(
                 file_stats.lines_rejected,
                 file_stats.lines_outside_day,
             )
+        keys.write(dictionaries)
     return stats

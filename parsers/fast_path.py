@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 from parsers.log_format import LogFormat, field_delimiter
-from parsers.schema import REQUESTS_SCHEMA
+from parsers.schema import PARSED_REQUESTS_SCHEMA
 
 try:
     from parsers import _fastsplit
@@ -154,16 +154,16 @@ def _split(
 
 
 def _requests(kept: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
-    """REQUESTS_SCHEMA rows from the compiled columns and their lines' source_file, line_number and
+    """PARSED_REQUESTS_SCHEMA rows from the compiled columns and their lines' source_file, line_number and
     has_invalid_utf8 (``kept``, row for row)."""
     requests = pl.concat([kept, parsed], how="horizontal").with_columns(
         request_kind=pl.lit("http"), vhost=pl.lit(None, pl.String)
     )
-    return requests.select(pl.col(name).cast(dtype) for name, dtype in REQUESTS_SCHEMA.items())
+    return requests.select(pl.col(name).cast(dtype) for name, dtype in PARSED_REQUESTS_SCHEMA.items())
 
 
 def split_fast(lines: pl.DataFrame, program: FastProgram) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-    """(requests the compiled path took, in REQUESTS_SCHEMA; the other rows of ``lines``), or None
+    """(requests the compiled path took, in PARSED_REQUESTS_SCHEMA; the other rows of ``lines``), or None
     when the extension is missing. ``lines`` has the columns line, line_number, source_file,
     has_invalid_utf8 of parsers/access_log.py."""
     split = _split(lines.get_column("line"), program) if lines.height else None
@@ -179,7 +179,7 @@ def split_fast(lines: pl.DataFrame, program: FastProgram) -> tuple[pl.DataFrame,
 class FirstPass:
     """What the compiled path took from a whole batch before any other check, and the rest."""
 
-    requests: pl.DataFrame  # REQUESTS_SCHEMA, in line order
+    requests: pl.DataFrame  # PARSED_REQUESTS_SCHEMA, in line order
     rest_lines: pl.Series  # the lines it did not take, in order
     rest_line_numbers: pl.Series  # their line numbers (Int64)
 

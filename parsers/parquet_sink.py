@@ -21,16 +21,26 @@ class ColumnEncoding:
     ``plain``: columns with nearly one value per row (line numbers, timestamps, byte counts), where a
     dictionary is built only to be abandoned. ``no_statistics``: long free-text columns (request
     lines, user agents) that no reader filters on, where min/max means comparing every value.
+    ``categorical``: string columns the frames bring as polars Categoricals (the parser's value keys
+    make them anyway, parsers/value_keys.py); a frame may still bring one as a String. The file holds
+    the same strings either way.
     """
 
     plain: frozenset[str] = frozenset()
     no_statistics: frozenset[str] = frozenset()
+    categorical: frozenset[str] = frozenset()
 
 
-def arrow_schema(schema: dict[str, pl.DataType]) -> pa.Schema:
+# How a `categorical` column reaches the encoder: an Arrow dictionary of the batch's distinct strings,
+# which the Parquet writer takes as its dictionary page instead of hashing every string again.
+DICTIONARY_TYPE = pa.dictionary(pa.uint32(), pa.string())
+
+
+def arrow_schema(schema: dict[str, pl.DataType], categorical: frozenset[str] = frozenset()) -> pa.Schema:
     """The Arrow schema polars hands over for a staging schema without converting its strings
-    (string_view, UTC us timestamps)."""
-    return empty_frame(schema).to_arrow(compat_level=pl.CompatLevel.newest()).schema
+    (string_view, UTC us timestamps); the ``categorical`` columns as dictionaries."""
+    fields = empty_frame(schema).to_arrow(compat_level=pl.CompatLevel.newest()).schema
+    return pa.schema([field.with_type(DICTIONARY_TYPE) if field.name in categorical else field for field in fields])
 
 
 class ParquetSink:
@@ -49,8 +59,9 @@ class ParquetSink:
     def __init__(self, out: Path, schema: dict[str, pl.DataType], encoding: ColumnEncoding | None = None) -> None:
         self.out = Path(out)
         self.schema = schema
-        self.arrow = arrow_schema(schema)
         self.encoding = encoding or ColumnEncoding()
+        self.arrow = arrow_schema(schema, self.encoding.categorical)
+        self._categorical = pl.Categorical(pl.Categories.random())  # for a categorical column brought as a String
         self.rows = 0
         self._tmp = self.out.with_name(self.out.name + ".tmp")
         self._writer: pq.ParquetWriter | None = None
@@ -73,9 +84,15 @@ class ParquetSink:
         if df.height == 0:
             return
         assert self._writer is not None, "use ParquetSink as a context manager"
-        frame = df.select(pl.col(n).cast(t) for n, t in self.schema.items())
+        frame = df.select(self._column(name, dtype, df.schema[name]) for name, dtype in self.schema.items())
         self._writer.write_table(frame.to_arrow(compat_level=pl.CompatLevel.newest()).cast(self.arrow))
         self.rows += df.height
+
+    def _column(self, name: str, dtype: pl.DataType, given: pl.DataType) -> pl.Expr:
+        """Column ``name`` in its schema type, a categorical column as any Categorical (no re-encoding)."""
+        if name not in self.encoding.categorical:
+            return pl.col(name).cast(dtype)
+        return pl.col(name) if isinstance(given, pl.Categorical) else pl.col(name).cast(self._categorical)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -12,6 +12,7 @@ import polars as pl
 
 from config import catalog
 from config.catalog import ColumnType, Dataset
+from config.catalog.value_keys import DICTIONARIES, KEY_COLUMNS
 
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -36,6 +37,14 @@ def polars_schema(declared: Dataset) -> dict[str, pl.DataType]:
 
 # The staging datasets (config/catalog/staging.py describes each row and column).
 REQUESTS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("requests"))
+# A request as a line parser yields it: every requests column but the value keys, which the polars
+# parser adds per batch (parsers/value_keys.py) and the Spark parser does without.
+PARSED_REQUESTS_SCHEMA: dict[str, pl.DataType] = {
+    name: dtype for name, dtype in REQUESTS_SCHEMA.items() if name not in KEY_COLUMNS
+}
+DICTIONARY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    name: polars_schema(catalog.dataset(name)) for name in DICTIONARIES
+}
 REJECTED_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("rejected"))
 EVENTS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("events"))
 USERS_SCHEMA: dict[str, pl.DataType] = polars_schema(catalog.dataset("users"))

@@ -15,7 +15,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, functions
 
 from parsers.access_convert import HTTP_VERSION_RE, JUNK_RE, REQUEST_LINE_RE, STATUS_MAX, STATUS_MIN
 from parsers.log_format import JSON_KEYS, LogFormat, compile_format
-from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA, spark_type
+from parsers.schema import PARSED_REQUESTS_SCHEMA, REJECTED_SCHEMA, spark_type
 
 CLF_TIME = "dd/MMM/yyyy:HH:mm:ss Z"
 ISO_TIME = "yyyy-MM-dd'T'HH:mm:ss[.SSSSSSSSS]XXX"
@@ -163,7 +163,7 @@ def classify_lines(
     trust_x_forwarded_for: bool = False,
     max_line_bytes: int = 65_536,
 ) -> DataFrame:
-    """Every line with its REQUESTS_SCHEMA columns plus ``reason`` (null when parsed) and ``line``."""
+    """Every line with its PARSED_REQUESTS_SCHEMA columns plus ``reason`` (null when parsed) and ``line``."""
     formats = _formats(log_format)
     df = _read_lines(spark, paths)
     raw = functions.col("raw")
@@ -241,11 +241,11 @@ def parse_access_log_spark(
     trust_x_forwarded_for: bool = False,
     max_line_bytes: int = 65_536,
 ) -> DataFrame:
-    """Parsed requests with exactly the REQUESTS_SCHEMA columns (Spark types); formats are tried
-    in order like the polars parser's fallbacks."""
+    """Parsed requests with exactly the PARSED_REQUESTS_SCHEMA columns (Spark types; the value keys are
+    the polars parser's alone); formats are tried in order like the polars parser's fallbacks."""
     df = classify_lines(spark, paths, log_format, trust_x_forwarded_for, max_line_bytes)
     return df.filter(functions.col("reason").isNull()).select(
-        *[functions.col(n).cast(spark_type(t)).alias(n) for n, t in REQUESTS_SCHEMA.items()]
+        *[functions.col(n).cast(spark_type(t)).alias(n) for n, t in PARSED_REQUESTS_SCHEMA.items()]
     )
 
 

@@ -19,6 +19,7 @@ import polars as pl
 import psycopg2.extensions
 
 from config.layout import DayLayout
+from parsers.schema import PARSED_REQUESTS_SCHEMA
 
 MAX_WINDOW_DAYS = 31
 REQUEST_COLUMNS = ("requested_at", "client_ip", "method", "path", "query", "status", "bytes", "user_agent")
@@ -142,8 +143,9 @@ def scan_requests(
             continue
         scanned.append(day)
         low, high = _day_bounds(day)
+        # without the value keys, which days staged before them lack: the days concatenate whatever their age
         frames.append(
-            pl.scan_parquet(path).filter(
+            pl.scan_parquet(path).select(*PARSED_REQUESTS_SCHEMA).filter(
                 pl.col("requested_at").is_between(max(low, query.start), min(high, query.end), closed="left")
             )
         )

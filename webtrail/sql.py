@@ -4,7 +4,10 @@ Views (created only when the query names them, so a query of ``requests`` never 
 
 - ``requests``: every staged request of the window's days, with a ``day`` column. Each day's file
   also holds the neighbouring days' overlap (``WEBTRAIL_SESSIONS__OVERLAP_MINUTES``, for sessions);
-  the view keeps only the rows of the day's own UTC range, so no request is counted twice.
+  the view keeps only the rows of the day's own UTC range, so no request is counted twice. The value
+  keys (``client_key``, ...: config/catalog/value_keys.py) are left out: they are Spark's integers for
+  the strings the view already has, and belong to one day (the same key is another value another day),
+  so a join on them across days would be wrong; days staged before the keys read the same way.
 - ``rejected``: the quarantined lines of those days' runs, with a ``day`` column.
 - ``findings`` (``webtrail.security_findings``), ``sessions``, ``ip_daily``: the window's days of the
   warehouse tables, read through psycopg2 into Arrow (warehouse/arrow.py) and registered in DuckDB.
@@ -25,6 +28,7 @@ from typing import Any
 import duckdb
 
 from config.layout import DayLayout
+from parsers.schema import PARSED_REQUESTS_SCHEMA
 
 STAGING_VIEWS: dict[str, Callable[[DayLayout], Path]] = {
     "requests": lambda layout: layout.requests,
@@ -32,6 +36,8 @@ STAGING_VIEWS: dict[str, Callable[[DayLayout], Path]] = {
 }
 WAREHOUSE_VIEWS: dict[str, str] = {"findings": "security_findings", "sessions": "sessions", "ip_daily": "ip_daily"}
 VIEWS: tuple[str, ...] = (*STAGING_VIEWS, *WAREHOUSE_VIEWS)
+# The staged columns a staging view shows (every one when not listed).
+VIEW_COLUMNS: dict[str, tuple[str, ...]] = {"requests": tuple(PARSED_REQUESTS_SCHEMA)}
 MAX_DAYS = 366
 
 
@@ -160,7 +166,8 @@ class SqlWorkspace:
         for read in present:
             day, path = _literal(read.day.isoformat()), _literal(str(read.path))
             # hive_partitioning off: the directory name day=D would otherwise add a second `day` column.
-            select = f"SELECT DATE {day} AS day, * FROM read_parquet({path}, hive_partitioning = false)"  # noqa: S608
+            columns = ", ".join(VIEW_COLUMNS.get(view, ("*",)))
+            select = f"SELECT DATE {day} AS day, {columns} FROM read_parquet({path}, hive_partitioning = false)"  # noqa: S608
             if view == "requests":  # the day's own UTC range: the overlap rows belong to the neighbours
                 low, high = read.day.isoformat(), (read.day + timedelta(days=1)).isoformat()
                 select += (f" WHERE requested_at >= TIMESTAMPTZ {_literal(low + ' 00:00:00+00')}"

@@ -2,6 +2,8 @@
 
 Parquet carries no NOT NULL here: `required` marks the columns the input contracts check for
 missing values (checks/contracts/<name>.yml), and the primary key is the contract's duplicate check.
+The value-key dictionaries (config/catalog/value_keys.py) have no contract: the parser writes them from
+the keyed rows themselves (tests/unit/parsers/test_value_keys.py holds them to the rows' values).
 """
 
 from __future__ import annotations
@@ -19,33 +21,73 @@ from config.catalog.model import (
     optional,
     required,
 )
+from config.catalog.value_keys import KEY, VALUE_KEYS, ValueKey
+
+_PARSED_REQUEST_COLUMNS: tuple[Column, ...] = (
+    optional("source_file", TEXT, "the log file the line came from"),
+    required("line_number", INT64, "1-based line number in source_file"),
+    required("client_ip", TEXT, "IPv4, IPv6 or hostname; X-Forwarded-For when trusted"),
+    optional("remote_user", TEXT),
+    required("requested_at", TIMESTAMP),
+    optional("method", TEXT),
+    optional("path", TEXT),
+    optional("query", TEXT),
+    optional("protocol", TEXT),
+    optional("request", TEXT, "the raw request line, e.g. 'GET /a?b=1 HTTP/1.1'"),
+    required("request_kind", TEXT, "parsers.schema.REQUEST_KINDS: why method / path / protocol may be null"),
+    required("status", INT32),
+    optional("bytes", INT64),
+    optional("referer", TEXT),
+    optional("user_agent", TEXT),
+    optional("request_time_ms", FLOAT64),
+    optional("vhost", TEXT),
+    optional("has_invalid_utf8", BOOLEAN, "the line had bytes that are not UTF-8 (replaced)"),
+)
+
+
+def _key_column(value_key: ValueKey) -> Column:
+    return optional(
+        value_key.key_column,
+        INT32,
+        f"key of {value_key.source} in {value_key.dictionary} (config/catalog/value_keys.py); null exactly when"
+        f" {value_key.source} is null",
+    )
+
 
 REQUESTS = Dataset(
     name="requests",
     kind="staging",
     description="One access-log line with a client, a timestamp and a status, whatever its request line.",
-    columns=(
-        optional("source_file", TEXT, "the log file the line came from"),
-        required("line_number", INT64, "1-based line number in source_file"),
-        required("client_ip", TEXT, "IPv4, IPv6 or hostname; X-Forwarded-For when trusted"),
-        optional("remote_user", TEXT),
-        required("requested_at", TIMESTAMP),
-        optional("method", TEXT),
-        optional("path", TEXT),
-        optional("query", TEXT),
-        optional("protocol", TEXT),
-        optional("request", TEXT, "the raw request line, e.g. 'GET /a?b=1 HTTP/1.1'"),
-        required("request_kind", TEXT, "parsers.schema.REQUEST_KINDS: why method / path / protocol may be null"),
-        required("status", INT32),
-        optional("bytes", INT64),
-        optional("referer", TEXT),
-        optional("user_agent", TEXT),
-        optional("request_time_ms", FLOAT64),
-        optional("vhost", TEXT),
-        optional("has_invalid_utf8", BOOLEAN, "the line had bytes that are not UTF-8 (replaced)"),
-    ),
+    columns=(*_PARSED_REQUEST_COLUMNS, *(_key_column(value_key) for value_key in VALUE_KEYS)),
     primary_key=("source_file", "line_number"),
 )
+
+
+def _dictionary(value_key: ValueKey) -> Dataset:
+    """The dataset of one kind of keyed value: its key, the value (never null) and the carried columns."""
+    source = REQUESTS.column(value_key.source)
+    description = (
+        f"One distinct {value_key.source} of the day's staged requests with its key (requests.{value_key.key_column})."
+    )
+    if value_key.carried:
+        description += (
+            f" {', '.join(value_key.carried)} are as on the rows of that {value_key.source}: the parser derives them"
+            f" from the {value_key.source} alone, so each key has exactly one of each."
+        )
+    return Dataset(
+        name=value_key.dictionary,
+        kind="staging",
+        description=description,
+        columns=(
+            required(KEY, INT32, f"requests.{value_key.key_column}; unique within the day"),
+            required(source.name, source.type, source.description),
+            *(REQUESTS.column(name) for name in value_key.carried),
+        ),
+        primary_key=(KEY,),
+    )
+
+
+VALUE_KEY_DICTIONARIES: tuple[Dataset, ...] = tuple(_dictionary(value_key) for value_key in VALUE_KEYS)
 
 _REJECTED_COLUMNS: tuple[Column, ...] = (
     optional("source_file", TEXT),
@@ -146,5 +188,5 @@ REJECTED_LINES = Dataset(
 )
 
 STAGING_DATASETS: tuple[Dataset, ...] = (
-    REQUESTS, REJECTED, EVENTS, EVENTS_REJECTED, USERS, USER_AGENTS, PARSE_STATS,
+    REQUESTS, *VALUE_KEY_DICTIONARIES, REJECTED, EVENTS, EVENTS_REJECTED, USERS, USER_AGENTS, PARSE_STATS,
 )

@@ -143,6 +143,7 @@ def test_staging_schemas_come_from_the_catalog() -> None:
         "users": schema.USERS_SCHEMA,
         "user_agents": schema.USER_AGENTS_SCHEMA,
         "parse_stats": schema.PARSE_STATS_SCHEMA,
+        **schema.DICTIONARY_SCHEMAS,
     }
     assert set(derived) == {d.name for d in catalog.datasets_of_kind("staging") + catalog.datasets_of_kind("in_memory")}
     for name, polars_schema in derived.items():
@@ -156,6 +157,13 @@ def test_layout_paths_come_from_the_catalog(tmp_path: Path) -> None:
     assert layout.requests == staging / "requests.parquet"
     assert layout.events_rejected == staging / "events_rejected.parquet"
     assert layout.user_agents == staging / "user_agents.parquet"
+    assert layout.client_keys == staging / "client_keys.parquet"
+    assert layout.file_keys == staging / "file_keys.parquet"
+    assert layout.value_key_dictionaries == {
+        name: staging / f"{name}.parquet"
+        for name in ("client_keys", "agent_keys", "request_keys", "referer_keys", "vhost_keys", "remote_user_keys",
+                     "file_keys")
+    }
     assert layout.output_table("ip_daily") == tmp_path / "output" / "day=2026-11-24" / "ip_daily"
     with pytest.raises(ValueError, match="'requests' is staging, not an output table"):
         layout.output_table("requests")
@@ -177,3 +185,32 @@ def test_session_columns_come_from_the_catalog() -> None:
 
     assert SESSION_COLUMNS == catalog.dataset("sessions").column_names[1:]
     assert SESSION_COLUMNS[:2] == ("session_id", "visitor_key") and "day" not in SESSION_COLUMNS
+
+
+def test_value_keys_are_appended_to_requests_and_each_has_its_dictionary() -> None:
+    """config/catalog/value_keys.py is the one declaration: the key columns of `requests`, the
+    dictionary datasets and the parsed-row schema all follow it."""
+    requests = catalog.dataset("requests")
+    assert requests.column_names[-7:] == (
+        "client_key", "agent_key", "request_key", "referer_key", "vhost_key", "remote_user_key", "file_key",
+    )
+    assert all(requests.column(name).type == ColumnType.INT32 and requests.column(name).nullable
+               for name in requests.column_names[-7:])
+    assert list(schema.PARSED_REQUESTS_SCHEMA) == list(requests.column_names[:-7])
+    expected = {
+        "client_keys": ("key", "client_ip"),
+        "agent_keys": ("key", "user_agent"),
+        "request_keys": ("key", "request", "method", "path", "query", "protocol", "request_kind"),
+        "referer_keys": ("key", "referer"),
+        "vhost_keys": ("key", "vhost"),
+        "remote_user_keys": ("key", "remote_user"),
+        "file_keys": ("key", "source_file"),
+    }
+    for name, columns in expected.items():
+        declared = catalog.dataset(name)
+        assert (declared.kind, declared.column_names, declared.primary_key) == ("staging", columns, ("key",))
+        assert declared.column("key").type == ColumnType.INT32
+        assert not declared.column("key").nullable and not declared.column(columns[1]).nullable
+        assert [declared.column(c).type for c in columns[1:]] == [requests.column(c).type for c in columns[1:]]
+    assert catalog.dataset("request_keys").column("method").nullable
+    assert "from the request alone" in catalog.dataset("request_keys").description

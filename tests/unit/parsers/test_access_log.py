@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
+from parsers.schema import PARSED_REQUESTS_SCHEMA, REJECTED_SCHEMA
 
 TIMESTAMP = "[24/Nov/2026:13:55:36 +0000]"
 
@@ -28,7 +28,7 @@ def row(df: pl.DataFrame, line_number: int = 1) -> dict:
 
 def test_sample_generator_line(parse_lines) -> None:
     req, rej, st = parse_lines([line(req="GET /product/123?ref=home HTTP/1.1")])
-    assert dict(req.schema) == REQUESTS_SCHEMA and dict(rej.schema) == REJECTED_SCHEMA
+    assert dict(req.schema) == PARSED_REQUESTS_SCHEMA and dict(rej.schema) == REJECTED_SCHEMA
     parsed = row(req)
     assert st.format_name == "combined_timed"
     assert parsed["client_ip"] == "203.0.113.9" and parsed["remote_user"] is None
@@ -230,7 +230,7 @@ def test_json_lines_access_log(parse_lines) -> None:
 def test_empty_file_writes_empty_outputs(parse_lines) -> None:
     req, rej, st = parse_lines(b"")
     assert req.height == rej.height == st.lines_read == 0
-    assert dict(req.schema) == REQUESTS_SCHEMA
+    assert dict(req.schema) == PARSED_REQUESTS_SCHEMA
 
 
 def test_undetectable_file_is_refused(parse_lines) -> None:

@@ -70,3 +70,23 @@ def test_polars_pyarrow_and_duckdb_read_the_values_written(tmp_path: Path) -> No
     assert types == {"line_number": "BIGINT", "at": "TIMESTAMP WITH TIME ZONE", "kind": "VARCHAR", "text": "VARCHAR"}
     read = con.sql("SELECT * FROM read_parquet(?) ORDER BY line_number", params=[str(path)])
     assert_frame_equal(read.pl(), ROWS)
+
+
+def test_categorical_columns_are_written_as_the_same_strings(tmp_path: Path) -> None:
+    """A `categorical` column may come as a polars Categorical (written from its dictionary) or as a
+    String, batch by batch; the file holds plain UTF-8 strings either way, with their statistics."""
+    encoding = ColumnEncoding(categorical=frozenset({"kind", "text"}))
+    categories = pl.Categorical(pl.Categories.random())
+    path = tmp_path / "out.parquet"
+    with ParquetSink(path, SCHEMA, encoding) as sink:
+        sink.write(ROWS.head(2).with_columns(pl.col("kind", "text").cast(categories)))
+        sink.write(ROWS.tail(1))
+    assert_frame_equal(pl.read_parquet(path), ROWS)
+    meta = pq.ParquetFile(path).metadata
+    assert [str(meta.schema.column(i).logical_type) for i in (2, 3)] == ["String", "String"]
+    text = meta.row_group(0).column(3)
+    assert text.dictionary_page_offset is not None
+    assert (text.statistics.min, text.statistics.max) == ("", "a string longer than twelve bytes")
+    con = duckdb.connect()
+    described = con.sql("DESCRIBE SELECT kind, text FROM read_parquet(?)", params=[str(path)]).fetchall()
+    assert [row[:2] for row in described] == [("kind", "VARCHAR"), ("text", "VARCHAR")]

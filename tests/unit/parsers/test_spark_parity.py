@@ -1,4 +1,8 @@
-"""The Spark parser and the polars parser agree row for row on the same (awkward) input."""
+"""The Spark parser and the polars parser agree row for row on the same (awkward) input.
+
+The polars parser also writes the value keys (parsers/value_keys.py), which the Spark parser does
+without: the rows are compared on every other column, and the keys are checked against their
+dictionaries (tests/unit/parsers/keyed.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from pyspark.sql import functions
 
 from config.settings import ParserSettings
 from parsers.access_log import formats_for, parse_access_logs
-from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
+from parsers.schema import PARSED_REQUESTS_SCHEMA, REJECTED_SCHEMA
 from parsers.spark_access_log import classify_lines, parse_access_log_spark, rejected_lines_spark, spark_type
+from tests.unit.parsers.keyed import check_value_keys
 
 pytestmark = pytest.mark.integration
 
@@ -55,11 +60,16 @@ def test_spark_matches_polars(spark, tmp_path: Path) -> None:
     formats = formats_for(path, settings)
 
     sdf = parse_access_log_spark(spark, [path], formats, max_line_bytes=300)
-    assert [(f.name, f.dataType) for f in sdf.schema.fields] == [(n, spark_type(t)) for n, t in REQUESTS_SCHEMA.items()]
+    assert [(f.name, f.dataType) for f in sdf.schema.fields] == [
+        (n, spark_type(t)) for n, t in PARSED_REQUESTS_SCHEMA.items()
+    ]
     spark_rows = sdf.withColumn("requested_at", functions.unix_micros("requested_at")).orderBy("line_number").collect()
     got = [r.asDict() for r in spark_rows]
+    staged = pl.read_parquet(req_out)
+    check_value_keys(staged, tmp_path)
     expected = (
-        pl.read_parquet(req_out).with_columns(pl.col("requested_at").dt.epoch("us")).sort("line_number").to_dicts()
+        staged.select(*PARSED_REQUESTS_SCHEMA).with_columns(pl.col("requested_at").dt.epoch("us"))
+        .sort("line_number").to_dicts()
     )
     assert len(expected) == stats.lines_parsed == 15
     assert {r["request_kind"] for r in expected} == {"http", "empty", "malformed", "non_http"}
@@ -127,7 +137,10 @@ def test_spark_matches_polars_json_and_apache(spark, tmp_path: Path, fmt: str, l
         r.asDict()
         for r in sdf.withColumn("requested_at", functions.unix_micros("requested_at")).orderBy("line_number").collect()
     ]
-    expected = pl.read_parquet(req_out).with_columns(pl.col("requested_at").dt.epoch("us")).sort("line_number")
+    staged = pl.read_parquet(req_out)
+    check_value_keys(staged, tmp_path)
+    expected = staged.select(*PARSED_REQUESTS_SCHEMA).with_columns(pl.col("requested_at").dt.epoch("us"))
+    expected = expected.sort("line_number")
     assert expected.height >= 2
     assert got == expected.to_dicts()
     classified = classify_lines(spark, [path], fmt, trust_x_forwarded_for=True)

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from config.layout import DayLayout
-from parsers.schema import REQUESTS_SCHEMA
+from parsers.schema import PARSED_REQUESTS_SCHEMA, REQUESTS_SCHEMA
 from report.investigate import (
     InvestigationQuery,
     InvestigationResult,
@@ -35,10 +35,11 @@ def _request(ts: datetime, ip: str, path: str, status: int = 200, user_agent: st
     }
 
 
-def _stage(data_dir: Path, day: date, rows: list[dict]) -> None:
+def _stage(data_dir: Path, day: date, rows: list[dict], keyed: bool = True) -> None:
+    """One staged day; ``keyed`` False writes requests as staged before the value keys."""
     path = DayLayout(data_dir, day).requests
     path.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(rows, schema=REQUESTS_SCHEMA).write_parquet(path)
+    pl.DataFrame(rows, schema=REQUESTS_SCHEMA if keyed else PARSED_REQUESTS_SCHEMA).write_parquet(path)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +86,8 @@ def test_query_validation_and_days() -> None:
 def test_scan_counts_overlap_lines_once_and_filters(tmp_path: Path) -> None:
     late = START - timedelta(minutes=5)  # a previous-day line, also staged with DAY (the session overlap)
     early = START + timedelta(days=1, minutes=5)  # a next-day line staged with DAY; its own day is not staged
-    _stage(tmp_path, DAY - timedelta(days=1), [_request(late, "192.0.2.1", "/login")])
+    # the previous day was staged before the value keys: a window over both days reads alike
+    _stage(tmp_path, DAY - timedelta(days=1), [_request(late, "192.0.2.1", "/login")], keyed=False)
     _stage(tmp_path, DAY, [
         _request(late, "192.0.2.1", "/login"),
         _request(early, "192.0.2.1", "/late-night"),

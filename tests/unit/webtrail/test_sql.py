@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from config.layout import DayLayout
-from parsers.schema import REJECTED_SCHEMA, REQUESTS_SCHEMA
+from parsers.schema import PARSED_REQUESTS_SCHEMA, REJECTED_SCHEMA, REQUESTS_SCHEMA
 from webtrail.sql import QueryRefused, SqlWorkspace, check_read_only, referenced_views, window_days
 
 DAY = date(2026, 11, 24)
@@ -25,10 +25,11 @@ def _request(ts: datetime, ip: str, path: str, status: int = 200) -> dict:
     }
 
 
-def _stage(data_dir: Path, day: date, rows: list[dict], rejected: int = 0) -> None:
+def _stage(data_dir: Path, day: date, rows: list[dict], rejected: int = 0, keyed: bool = True) -> None:
+    """One staged day; ``keyed`` False writes requests as staged before the value keys."""
     layout = DayLayout(data_dir, day)
     layout.staging.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(rows, schema=REQUESTS_SCHEMA).write_parquet(layout.requests)
+    pl.DataFrame(rows, schema=REQUESTS_SCHEMA if keyed else PARSED_REQUESTS_SCHEMA).write_parquet(layout.requests)
     bad = [{"source_file": "access.log", "line_number": n, "reason": "no_format_match", "raw_text": "junk"}
            for n in range(rejected)]
     pl.DataFrame(bad, schema=REJECTED_SCHEMA).write_parquet(layout.rejected)
@@ -61,13 +62,27 @@ def test_requests_view_counts_each_request_in_its_own_day(data_dir: Path) -> Non
         result = ws.query("SELECT day, count(*) AS n FROM requests GROUP BY day ORDER BY day")
         assert result.table.to_pylist() == [{"day": BEFORE, "n": 2}, {"day": DAY, "n": 3}]
         columns = ws.query("SELECT * FROM requests LIMIT 1").columns
-        assert columns == ["day", *REQUESTS_SCHEMA], "one day column: the directory name adds none"
+        assert columns == ["day", *PARSED_REQUESTS_SCHEMA], "one day column (the directory name adds none), no keys"
         paths = ws.query("SELECT path FROM requests WHERE client_ip = ? ORDER BY requested_at", ["198.51.100.7"])
         assert paths.table.column("path").to_pylist() == ["/late", "/early"]
         assert ws.query("SELECT day, count(*) n FROM rejected GROUP BY 1 ORDER BY 1").table.to_pylist() == [
             {"day": BEFORE, "n": 1}, {"day": DAY, "n": 2}]
     assert [(p.view, p.day, p.exists, p.rows) for p in result.partitions] == [
         ("requests", BEFORE, True, 3), ("requests", DAY, True, 4)]
+
+
+def test_the_value_keys_stay_out_of_the_requests_view_and_older_days_read_alike(tmp_path: Path) -> None:
+    """Keys belong to one day's dictionaries: the view shows the strings only, so a day staged before
+    the keys and one after them make one view."""
+    _stage(tmp_path, BEFORE, [_request(datetime(2026, 11, 23, 12, tzinfo=UTC), "192.0.2.9", "/old")], keyed=False)
+    keyed = {**_request(datetime(2026, 11, 24, 12, tzinfo=UTC), "192.0.2.9", "/new"), "client_key": 0, "file_key": 0}
+    _stage(tmp_path, DAY, [keyed])
+    with SqlWorkspace(tmp_path, [BEFORE, DAY], _no_warehouse) as ws:
+        rows = ws.query("SELECT day, client_ip, path FROM requests ORDER BY day").table.to_pylist()
+        assert rows == [{"day": BEFORE, "client_ip": "192.0.2.9", "path": "/old"},
+                        {"day": DAY, "client_ip": "192.0.2.9", "path": "/new"}]
+        with pytest.raises(ValueError, match="\"client_key\" not found"):
+            ws.query("SELECT client_key FROM requests")
 
 
 def test_missing_days_are_reported_and_an_empty_window_is_an_error(data_dir: Path) -> None:
