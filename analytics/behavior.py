@@ -77,7 +77,8 @@ def page_daily(page_views: DataFrame, sessions: DataFrame, templates: DataFrame)
         (next_seq.isNull() | (next_seq != seq)).alias("_exit"),
         functions.when(next_seq == seq, functions.lead("t").over(device)).alias("_next"),
     )
-    human = ordered.join(sessions.where(~functions.col("is_bot")).select(*SESSION_KEY, "visitor_key"), list(SESSION_KEY))
+    human_sessions = sessions.where(~functions.col("is_bot")).select(*SESSION_KEY, "visitor_key")
+    human = ordered.join(human_sessions, list(SESSION_KEY))
     on_page = (functions.col("_next") - functions.col("t")) / 1000.0
     out = human.groupBy("template_key").agg(
         functions.count(functions.lit(1)).alias("views"),

@@ -92,7 +92,8 @@ class DayInputs:
 
 def _within(col: str, day: date) -> Column:
     start = datetime.combine(day, time(0), tzinfo=UTC)
-    return (functions.col(col) >= functions.lit(start)) & (functions.col(col) < functions.lit(start + timedelta(days=1)))
+    end = start + timedelta(days=1)
+    return (functions.col(col) >= functions.lit(start)) & (functions.col(col) < functions.lit(end))
 
 
 def _bounded_user_id(df: DataFrame) -> DataFrame:
@@ -118,7 +119,8 @@ class DayAnalysis:
     def lookups(self) -> lookups.Lookups:
         """The day's lookups (analytics/lookups.py), kept: each is read by several queries."""
         keep, keep_all = self.keeper.keep, self.keeper.keep_all
-        referers, vhosts = keep_all([lookups.referer_lookup(self.facts, self.detection), lookups.vhost_lookup(self.facts)])
+        referers, vhosts = keep_all(
+            [lookups.referer_lookup(self.facts, self.detection), lookups.vhost_lookup(self.facts)])
         host_names = keep(lookups.host_dictionary(referers, vhosts))
         requests, agents, referers, vhosts, files = keep_all([
             lookups.request_lookup(self.facts, self.detection),
@@ -221,16 +223,20 @@ class DayAnalysis:
         automated = self.automated.join(addresses, "client_ip")
         return self.keeper.keep(sessions.flag_bots(self.unflagged_sessions, automated))
 
+    @cached_property
+    def per_line(self) -> DataFrame:
+        """The day's requests counted per (request line, status, latency), with each line's endpoint
+        (performance.endpoint_daily's input), kept: endpoint_daily and status_daily read it."""
+        endpoints = self.lookups.requests.select(
+            functions.col("key").alias("request_key"), "endpoint_key", "endpoint_method", "endpoint_template",
+            "foldable")
+        counted = performance.lines_per_status_and_latency(self.in_day)
+        return self.keeper.keep(counted.join(functions.broadcast(endpoints), "request_key"))
+
     def tables(self) -> dict[str, DataFrame]:
         """Every output table, each with `day` and the columns of the SQL contract in order."""
         self.prepare()
-        session_rows, in_day = self.sessions, self.in_day
-        per_line = self.keeper.keep(performance.lines_per_status_and_latency(in_day).join(
-            functions.broadcast(self.lookups.requests.select(
-                functions.col("key").alias("request_key"), "endpoint_key", "endpoint_method", "endpoint_template",
-                "foldable")),
-            "request_key",
-        ))
+        session_rows, in_day, per_line = self.sessions, self.in_day, self.per_line
         minute = (functions.col("t") - functions.pmod("t", functions.lit(performance.MINUTE_US))).alias("minute_us")
         clients_per_minute = in_day.groupBy("client_key", minute).count().groupBy("minute_us").agg(
             functions.count(functions.lit(1)).alias("unique_clients"))

@@ -19,18 +19,13 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession, Window, functions, types
 
 from analytics import contracts
+from config.catalog.value_keys import KEY, VALUE_KEYS
 from config.layout import DayLayout
 
 # key column of REQUESTS -> (its dictionary's staging dataset, the dictionary's value columns; the first
 # one is the column the key stands for, the others are functions of it: the split request line)
 KEYED_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "client_key": ("client_keys", ("client_ip",)),
-    "agent_key": ("agent_keys", ("user_agent",)),
-    "request_key": ("request_keys", ("request", "method", "path", "query", "protocol", "request_kind")),
-    "referer_key": ("referer_keys", ("referer",)),
-    "vhost_key": ("vhost_keys", ("vhost",)),
-    "remote_user_key": ("remote_user_keys", ("remote_user",)),
-    "file_key": ("file_keys", ("source_file",)),
+    value_key.key_column: (value_key.dictionary, value_key.value_columns) for value_key in VALUE_KEYS
 }
 # The numbers of a request, read as they are.
 MEASURES = ("line_number", "requested_at", "status", "bytes", "request_time_ms")
@@ -57,14 +52,16 @@ class RequestFacts:
 
 
 
-# dataclass field of each key column's dictionary, in KEYED_COLUMNS order
-_FIELD_OF = dict(zip(KEYED_COLUMNS, ("clients", "agents", "requests", "referers", "vhosts", "remote_users", "files"),
-                     strict=True))
+# the RequestFacts field of each key column's dictionary
+_FIELD_OF = {
+    "client_key": "clients", "agent_key": "agents", "request_key": "requests", "referer_key": "referers",
+    "vhost_key": "vhosts", "remote_user_key": "remote_users", "file_key": "files",
+}
 
 
 def _dictionary_schema(values: tuple[str, ...]) -> types.StructType:
     return types.StructType(
-        [types.StructField("key", types.IntegerType(), True)]
+        [types.StructField(KEY, types.IntegerType(), True)]
         + [contracts.REQUESTS[name] for name in values]
     )
 
@@ -87,7 +84,7 @@ def read_facts(spark: SparkSession, layout: DayLayout) -> RequestFacts:
     rows = spark.read.schema(schema).parquet(str(layout.requests))
     dictionaries = {}
     for key_column, (dataset, values) in KEYED_COLUMNS.items():
-        path = layout.staging / f"{dataset}.parquet"  # TODO(merge wt-A): layout.staging_dataset(dataset)
+        path = layout.staging_dataset(dataset)
         dictionaries[_FIELD_OF[key_column]] = spark.read.schema(_dictionary_schema(values)).parquet(str(path))
     return RequestFacts(rows=rows, **dictionaries)
 

@@ -66,7 +66,8 @@ def traffic_minute(requests: DataFrame, clients_per_minute: DataFrame) -> DataFr
     per_minute = per_latency.groupBy("minute_us").agg(
         functions.sum("n").alias("requests"),
         _zero_if_null(functions.sum("bytes")).alias("bytes"),
-        *[_zero_if_null(functions.sum(f"_s{low // 100}")).alias(f"status_{low // 100}xx") for low in (200, 300, 400, 500)],
+        *[_zero_if_null(functions.sum(f"_s{low // 100}")).alias(f"status_{low // 100}xx")
+          for low in (200, 300, 400, 500)],
         *_percentiles("n"),
     )
     return per_minute.join(clients_per_minute, "minute_us").withColumn(

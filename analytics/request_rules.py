@@ -164,9 +164,9 @@ def sigma_signals(day: signals.RuleInput) -> DataFrame:
     )
 
 
-def minute_of(t: str = "t") -> Column:
-    """The epoch microseconds of the minute holding `t`."""
-    return functions.col(t) - functions.pmod(functions.col(t), functions.lit(MINUTE_US))
+def minute_of(time_us: str = "t") -> Column:
+    """The epoch microseconds of the minute holding the epoch microseconds in column `time_us`."""
+    return functions.col(time_us) - functions.pmod(functions.col(time_us), functions.lit(MINUTE_US))
 
 
 def flood_signals(day: signals.RuleInput) -> DataFrame:

@@ -116,7 +116,9 @@ def findings_of(day: signals_shape.RuleInput, settings: SecuritySettings) -> Dat
     return findings_from_signals(windows.fire(named.repartition("client_ip")), settings)
 
 
-def allowed_events(events: DataFrame, requests: DataFrame, facts: RequestFacts, settings: SecuritySettings) -> DataFrame:
+def allowed_events(
+    events: DataFrame, requests: DataFrame, facts: RequestFacts, settings: SecuritySettings
+) -> DataFrame:
     """The events that count for the rules: those of an allowlisted client address are left out."""
     if not (settings.allow_ips or settings.allow_cidrs):
         return events

@@ -80,7 +80,8 @@ def islands(requests: DataFrame, settings: SessionSettings, device: Sequence[str
 
 def _first(condition: Column, value: str, last: bool = False) -> Column:
     """Value of the first (or last) row in request order where condition holds."""
-    keyed = functions.when(condition, functions.struct("t", "file_rank", "line_number", functions.col(value).alias("v")))
+    ordered = functions.struct("t", "file_rank", "line_number", functions.col(value).alias("v"))
+    keyed = functions.when(condition, ordered)
     return (functions.max(keyed) if last else functions.min(keyed)).getField("v")
 
 
@@ -161,9 +162,11 @@ def session_rows(keyed: DataFrame, names: dict[str, DataFrame], logins: DataFram
     )
     clients = names["clients"].select(functions.col("key").alias("client_key"), "client_ip")
     templates = names["templates"]
-    entry = templates.select(functions.col("key").alias("entry_key"), functions.col("path_template").alias("entry_path"))
+    entry = templates.select(functions.col("key").alias("entry_key"),
+                             functions.col("path_template").alias("entry_path"))
     exit_ = templates.select(functions.col("key").alias("exit_key"), functions.col("path_template").alias("exit_path"))
-    hosts = names["hosts"].select(functions.col("key").alias("referrer_key"), functions.col("host").alias("referrer_domain"))
+    hosts = names["hosts"].select(functions.col("key").alias("referrer_key"),
+                                  functions.col("host").alias("referrer_domain"))
     user_info = users.select(
         "user_id", functions.col("plan").alias("user_plan"), functions.col("country").alias("user_country")
     ).dropDuplicates(["user_id"])
@@ -189,7 +192,10 @@ def session_rows(keyed: DataFrame, names: dict[str, DataFrame], logins: DataFram
             "session_id",
             functions.substring(
                 functions.sha2(
-                    functions.concat_ws(SEP, "visitor_key", functions.date_format("started_at", ISO_MICROS), device), 256
+                    functions.concat_ws(
+                        SEP, "visitor_key", functions.date_format("started_at", ISO_MICROS), device
+                    ),
+                    256
                 ),
                 1,
                 32,

@@ -296,7 +296,8 @@ class SparkSettings(BaseModel):
     quick_jit_max_log_mib: int = Field(
         default=256,
         ge=0,
-        description="With driver_jit `auto`: the largest day (its access logs' bytes as stored) run with the quick JIT.",
+        description="With driver_jit `auto`: the largest day (its access logs' bytes as stored) run with the "
+        "quick JIT.",
     )
     class_archive: bool = Field(
         default=True,

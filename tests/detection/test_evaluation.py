@@ -17,9 +17,9 @@ import pytest
 
 from analytics import pipeline
 from analytics.contracts import EVENTS, REQUESTS
-from tests.analytics_day import analysis
 from config.settings import ParserSettings, SecuritySettings
 from parsers.access_log import parse_access_logs
+from tests.analytics_day import analysis
 from tests.detection import corpus
 
 CDN_NETWORK = "172.70.40.0/24"

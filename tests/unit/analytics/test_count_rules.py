@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from analytics import count_rules
-from tests.analytics_day import findings as security_findings
 from config.settings import Bucket, Retry, SecuritySettings
+from tests.analytics_day import findings as security_findings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 CAPACITY, LEAK_SECONDS = 4, 10.0  # probing bucket of the test: 5 distinct 404 paths within 40 s overflow it

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from analytics import crawlers
-from tests.analytics_day import findings as security_findings
 from config.settings import SecuritySettings
+from tests.analytics_day import findings as security_findings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

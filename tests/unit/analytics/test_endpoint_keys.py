@@ -8,8 +8,9 @@ from typing import Any
 from pyspark.sql import SparkSession, functions
 
 from analytics import contracts, performance
+from analytics.hosts import normalize_host
 from analytics.paths import path_template
-from analytics.sessions import normalize_host
+from tests.analytics_day import analysis
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 
@@ -27,8 +28,8 @@ def test_rare_404s_fold_per_method(frames: Any) -> None:
         + [req("/rare", 200, ms=1.0), req("/rare", 404, ms=3.0)]  # 2 hits: the 404 folds, the 200 stays
         + [req(f"/product/{i}", 404 if i == 0 else 200) for i in range(6)]  # a busy template keeps its 404
     )
-    requests = frames.requests(rows).cache()
-    got = {(r.method, r.path_template): (r.hits, r.p50_ms) for r in performance.endpoint_daily(requests).collect()}
+    day = analysis(frames.requests(rows))
+    got = {(r.method, r.path_template): (r.hits, r.p50_ms) for r in day.tables()["endpoint_daily"].collect()}
     assert got == {
         ("GET", "{unmatched-404}"): (4, 10.0),  # /probe-0..2 and the 404 of /rare: p50 of 10, 10, 10, 3
         ("POST", "{unmatched-404}"): (1, 10.0),
@@ -36,7 +37,7 @@ def test_rare_404s_fold_per_method(frames: Any) -> None:
         ("GET", "/rare"): (1, 1.0),
         ("GET", "/product/{id}"): (6, 10.0),
     }
-    unfolded = performance.endpoint_daily(requests, rare_404_hits=0)
+    unfolded = performance.endpoint_daily(day.per_line, rare_404_hits=0)
     assert unfolded.count() == 7 and unfolded.agg(functions.sum("hits")).first()[0] == len(rows)
 
 

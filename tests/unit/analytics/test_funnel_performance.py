@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from analytics import behavior, performance
+from analytics import behavior
+from tests.analytics_day import analysis
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 STEPS = ["page_view:/product/", "add_to_cart", "checkout", "purchase"]
@@ -73,14 +74,14 @@ def test_performance_tables(frames: Any) -> None:
         },
         {"client_ip": "2.2.2.2", "requested_at": at(10), "path": "/"},
     ]
-    requests = frames.requests(rows).cache()
+    tables = analysis(frames.requests(rows)).tables()
     # numpy.percentile([10, 20, 30, 40, 100], [50, 95, 99]) == [30, 88, 97.6] (rank 0.95 * 4 = 3.8 -> 40 + 0.8 * 60)
-    minutes = {r.minute_at.astimezone(UTC): r for r in performance.traffic_minute(requests).collect()}
+    minutes = {r.minute_at.astimezone(UTC): r for r in tables["traffic_minute"].collect()}
     m0, m1 = minutes[at(0)], minutes[at(60)]
     assert (m0.requests, m0.bytes, m0.status_2xx, m0.status_3xx, m0.status_4xx, m0.status_5xx) == (7, 700, 4, 1, 1, 1)
     assert (m0.p50_ms, m0.p95_ms, m0.p99_ms, m0.unique_clients) == (30.0, pytest.approx(88.0), pytest.approx(97.6), 2)
     assert (m1.requests, m1.p50_ms, m1.p99_ms, m1.unique_clients) == (1, None, None, 1)
-    ends = {(r.method, r.path_template): r for r in performance.endpoint_daily(requests).collect()}
+    ends = {(r.method, r.path_template): r for r in tables["endpoint_daily"].collect()}
     product = ends[("GET", "/product/{id}")]
     assert (product.hits, product.errors, product.error_rate, product.max_ms, product.bytes) == (
         6,
@@ -92,5 +93,5 @@ def test_performance_tables(frames: Any) -> None:
     assert (product.p50_ms, product.p95_ms, product.p99_ms) == (30.0, pytest.approx(88.0), pytest.approx(97.6))
     cart = ends[("POST", "/api/cart")]
     assert (cart.hits, cart.errors, cart.error_rate, cart.p50_ms, cart.max_ms) == (1, 1, 1.0, None, None)
-    statuses = {r.status: (r.requests, r.bytes) for r in performance.status_daily(requests).collect()}
+    statuses = {r.status: (r.requests, r.bytes) for r in tables["status_daily"].collect()}
     assert statuses == {200: (4, 400), 301: (1, 100), 404: (1, 100), 500: (1, 100), 503: (1, 100)}

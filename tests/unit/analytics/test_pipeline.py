@@ -12,7 +12,16 @@ from analytics.contracts import OUTPUT_SCHEMAS
 from analytics.pipeline import build_tables, write_tables
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.settings import WebtrailSettings
-from parsers.schema import EVENTS_SCHEMA, REQUESTS_SCHEMA, USER_AGENTS_SCHEMA, USERS_SCHEMA, empty_frame
+from parsers.parquet_sink import ParquetSink
+from parsers.schema import (
+    EVENTS_SCHEMA,
+    PARSED_REQUESTS_SCHEMA,
+    REQUESTS_SCHEMA,
+    USER_AGENTS_SCHEMA,
+    USERS_SCHEMA,
+    empty_frame,
+)
+from parsers.value_keys import ValueKeyEncoder, dictionary_sinks
 
 UA = "Mozilla/5.0 Firefox/126.0"
 
@@ -49,9 +58,14 @@ def write_staging(layout: DayLayout) -> None:
             "vhost": [None] * row_count,
             "has_invalid_utf8": [False] * row_count,
         },
-        schema=REQUESTS_SCHEMA,
+        schema=PARSED_REQUESTS_SCHEMA,
     )
-    requests.write_parquet(layout.requests)
+    # keyed as the parser keys them: the key columns and the dictionaries Spark reads
+    encoder = ValueKeyEncoder()
+    with ParquetSink(layout.requests, REQUESTS_SCHEMA) as sink:
+        sink.write(encoder.encode(requests))
+    with dictionary_sinks(layout.staging) as sinks:
+        encoder.write(sinks)
     empty_frame(EVENTS_SCHEMA).write_parquet(layout.events)
     empty_frame(USERS_SCHEMA).write_parquet(layout.users)
     pl.DataFrame(
@@ -92,8 +106,9 @@ def test_build_and_write_tables(spark: Any, tmp_path: Path) -> None:
         assert df.schema.fieldNames() == OUTPUT_SCHEMAS[name].fieldNames(), name
     kept = list(tables.kept)
     assert kept and all(_is_kept(spark, df) for df in kept)
-    # the per-request frame (kept first) is held on local disk, none of it in the heap
-    memory_bytes, disk_bytes = _bytes_held(spark, kept[0])
+    # the per-request frame is held on local disk, none of it in the heap
+    assert tables.analysis is not None and any(df is tables.analysis.frame for df in kept)
+    memory_bytes, disk_bytes = _bytes_held(spark, tables.analysis.frame)
     assert memory_bytes == 0 and disk_bytes > 0
     paths = write_tables(tables, layout)
     assert not tables.kept and not any(_is_kept(spark, df) for df in kept)  # released after writing

@@ -10,8 +10,9 @@ import pytest
 from pyspark.sql import functions
 
 from analytics.security import automated_clients
-from tests.analytics_day import analysis, findings as security_findings
 from config.settings import Bucket, Retry, SecuritySettings
+from tests.analytics_day import analysis
+from tests.analytics_day import findings as security_findings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

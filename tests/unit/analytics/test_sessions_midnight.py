@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from pyspark.sql import functions
 
 from config.settings import SessionSettings
@@ -46,7 +45,9 @@ def sessions_of(frames: Any, settings: SessionSettings) -> list[tuple[str, datet
     """(ip, started_at, requests) of each run of requests the islands make (any day)."""
     day = analysis(frames.requests(ROWS), day=DAY.date(), sessions=settings)
     per_session = day.frame.groupBy("client_key", "seq").agg(
-        functions.timestamp_micros(functions.min("t")).alias("started_at"), functions.count(functions.lit(1)).alias("n"))
+        functions.timestamp_micros(functions.min("t")).alias("started_at"),
+        functions.count(functions.lit(1)).alias("n"),
+    )
     rows = per_session.join(day.facts.clients.withColumnRenamed("key", "client_key"), "client_key").collect()
     return sorted((r.client_ip, r.started_at.astimezone(UTC), r.n) for r in rows)
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from analytics import sigma
-from tests.analytics_day import findings as security_findings
 from config.settings import SecuritySettings
+from tests.analytics_day import findings as security_findings
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 

@@ -61,8 +61,8 @@ def test_run_timeline_parts() -> None:
         "stages": stages,
         "flow_body_outside_stages": 13.5,  # 45 - 31.5
         "main_total": 60.0,
-        "spark": {"early_start": True, "jobs": 12, "stages": 20, "stages_run": 15, "start_seconds": 11.75, "ready_after_main_seconds": 12.25,
-                  "analytics_waited_seconds": 0.75},
+        "spark": {"early_start": True, "jobs": 12, "stages": 20, "stages_run": 15, "start_seconds": 11.75,
+                  "ready_after_main_seconds": 12.25, "analytics_waited_seconds": 0.75},
     }
     assert timeline.to_dict({}, None, None)["spark"] == {"early_start": False, "jobs": None, "stages": None}
 

@@ -12,8 +12,8 @@ from pyspark.sql import DataFrame, functions
 
 from analytics import anomalies
 from analytics.security import automated_clients
-from tests.analytics_day import analysis
 from config.settings import SecuritySettings
+from tests.analytics_day import analysis
 
 T0 = datetime(2026, 5, 1, 10, 0, 0, tzinfo=UTC)
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
