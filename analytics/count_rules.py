@@ -2,8 +2,9 @@
 
 Each rule is a filter on a request's terms (`Terms`: its request line, status and crawler status),
 an optional value counted distinctly (`DISTINCT_KEYS`), and a limit from settings: a `Bucket`
-(capacity C, leak L seconds) or a `Retry` (maxretry N, findtime F). Grouped by client IP, every rule is a sliding window (t - W, t] ending at
-each qualifying row, that fires when it holds >= threshold rows (or distinct keys):
+(capacity C, leak L seconds) or a `Retry` (maxretry N, findtime F). Grouped by client IP, every rule
+is a sliding window (t - W, t] ending at each qualifying row, that fires when it holds >= threshold
+rows (or distinct keys):
 
 - Retry: threshold N, W = F: fail2ban's own semantics.
 - Bucket: threshold C + 1, W = C x L. A bucket overflows on the event poured into a full bucket.
