@@ -81,7 +81,7 @@ def _unbounded_template(rooted: Column, rules: Sequence[PathRule]) -> Column:
 
 
 def path_template_steps(path: Column, name: str, rules: Sequence[PathRule] = PATH_RULES) -> list[dict[str, Column]]:
-    """`path_template(path)` as steps (analytics/distinct_values.py) ending in column `name`: each
+    """`path_template(path)` as steps (analytics/lookups.py `_steps`) ending in column `name`: each
     intermediate text, read several times, is one column instead of copies of its expression."""
     trimmed, rooted, template = (f"{name}__{step}" for step in ("trimmed", "rooted", "unbounded"))
     return [

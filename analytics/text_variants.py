@@ -4,7 +4,7 @@ A rule matches its target raw and URL-decoded once and twice (each distinct form
 newlines: `variants`). Written as one nested expression, the decoded-twice text holds three copies
 of the decoded-once text and the variants three of each, and a target made of two texts nests
 those again: plans of thousands of expression nodes, analysed, optimised and compiled for every
-query. Here each text is a column of its own step (analytics/distinct_values.py `Steps`), computed
+query. Here each text is a column of its own step (analytics/lookups.py `_steps`), computed
 once and read by name, so every expression stays small.
 """
 

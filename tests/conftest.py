@@ -22,8 +22,8 @@ def spark():
     from analytics.spark import build_spark_session
     from config.settings import SparkSettings
 
-    # 3g, not the production 2g: this one driver hosts every test module's days in turn, and
-    # broadcasts of distinct values (analytics/distinct_values.py) need headroom beside them
+    # 3g, not the production 2g: this one driver hosts every test module's days in turn, each with its
+    # kept lookups and frames (analytics/day.py) until the module ends
     session = build_spark_session(
         SparkSettings(master="local[2]", driver_memory="3g", shuffle_partitions=2), app_name="webtrail-tests"
     )
