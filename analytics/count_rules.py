@@ -65,15 +65,17 @@ class CountRule:
     distinct: str | None = None  # what is counted distinctly: a key of DISTINCT_KEYS, or None (rows)
 
 
-# The values a rule may count distinctly: (the per-request key column of that value, its text as the
-# evidence shows it). The keys come from the lookups (analytics/lookups.py): the path ('' when the request
-# line has none), the path with '?query', the query, the user agent ('' when missing: its device agent).
-DISTINCT_KEYS: dict[str, tuple[str, str]] = {
-    "path": ("rule_path_key", "_rule_path"),
-    "path_query": ("path_query_key", "_path_query"),
-    "query": ("query_key", "query"),
-    "agent": ("device_agent", "_ua"),
-}
+# The statuses the rules compare a request's status with (Terms.status is compared with nothing
+# else, and neither is the malformed rule's): every other status is decided alike, as OTHER_STATUS, so
+# the rules are evaluated once per request line for each of these (analytics/count_signals.py).
+# tests/unit/analytics/test_count_rules.py holds every rule to it for every status 100-599.
+NAMED_STATUSES: tuple[int, ...] = (200, 400, 401, 403, 404)
+OTHER_STATUS = 0
+
+# The values a rule may count distinctly, by the column of their text on a rule's candidate rows
+# (analytics/rule_input.py `texts`): the path ('' when the request line has none), the path with
+# '?query', the query, the user agent ('' when missing).
+DISTINCT_KEYS: dict[str, str] = {"path": "_rule_path", "path_query": "_path_query", "query": "query", "agent": "_ua"}
 
 
 COUNT_RULES: tuple[CountRule, ...] = (

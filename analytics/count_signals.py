@@ -1,9 +1,11 @@
 """The count rules (analytics/count_rules.py) over a day's requests, as window candidates.
 
 A rule's filter reads a request's line (path, query, method, protocol), its status and whether its
-client is a crawler (or claims to be one falsely). So the filters are evaluated once per distinct
-(request line, status) of the day, for each of the three crawler cases, into bitmasks (`classes`);
-a request takes the mask of its case (`count_mask`, bit i = COUNT_RULES[i]).
+client is a crawler (or claims to be one falsely). The rules compare the status with a few named
+statuses only (count_rules.NAMED_STATUSES), so the filters are evaluated once per request line
+(in its lookup, analytics/lookups.py) for each named status, any other status, and each of the three
+crawler cases, into bitmasks (`mask_columns`); a request takes the mask of its status and case
+(`count_mask`, bit i = COUNT_RULES[i]).
 
 Most requests qualify for some rule (every non-static request of a browser qualifies for the crawl
 rule), but few clients come near a threshold. A client can only fire a rule when it has at least
@@ -22,44 +24,59 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame, functions
 
 from analytics import rules, signals
-from analytics.count_rules import COUNT_RULES, DISTINCT_KEYS, Terms, describe, limit
-from analytics.detectors import Detection
+from analytics.count_rules import COUNT_RULES, DISTINCT_KEYS, NAMED_STATUSES, OTHER_STATUS, Terms, describe, limit
 from config.settings import SecuritySettings
 
 SCALE = 1_000_000  # window units per window
-# The crawler cases a request's client can be in: (mask column, crawler, fake claim).
-CASES = (("mask_plain", False, False), ("mask_crawler", True, False), ("mask_fake", False, True))
+# The crawler cases a request's client can be in: (name, crawler, fake claim).
+CASES = (("plain", False, False), ("crawler", True, False), ("fake", False, True))
+STATUSES = (*NAMED_STATUSES, OTHER_STATUS)
 
 
-def terms(patterns: dict[str, list[str]], settings: SecuritySettings, crawler: Column, fake: Column) -> Terms:
-    """The Terms of a frame with the request-line columns and `status`."""
+def term_columns(patterns: dict[str, list[str]], settings: SecuritySettings) -> dict[str, Column]:
+    """The status-free parts of Terms, as columns of a frame with the request-line columns: computed
+    once per request line, read by every (status, case) mask."""
     path = functions.coalesce(functions.col("path"), functions.lit(""))
     last_name = functions.substring_index(path, "/", -1)
     ext = functions.lower(functions.substring_index(last_name, ".", -1))
-    denied = functions.col("status").isin(403, 404)
 
     def matches(name: str) -> Column:
-        return functions.when(denied, path.rlike(rules.combined_regex(patterns.get(name) or ["$^"]))).otherwise(
-            functions.lit(False)
-        )
+        return path.rlike(rules.combined_regex(patterns.get(name) or ["$^"]))
 
+    return {
+        "_t_path": path,
+        "_t_lower_path": functions.lower(path),
+        "_t_method": functions.upper(functions.coalesce("method", functions.lit(""))),
+        "_t_static": last_name.contains(".") & ext.isin(*settings.static_extensions),
+        "_t_admin": matches("admin_interfaces"),
+        "_t_cms": matches("cms_scan"),
+        "_t_login": matches("login_endpoints"),
+        "_t_last_name": last_name,
+    }
+
+
+def terms(status: Column, crawler: Column, fake: Column) -> Terms:
+    """The Terms of a request line of `term_columns`, answered `status`, in one crawler case."""
+    code = status
+    denied = code.isin(403, 404)
     return Terms(
-        path=path,
-        lower_path=functions.lower(path),
+        path=functions.col("_t_path"),
+        lower_path=functions.col("_t_lower_path"),
         query=functions.col("query"),
-        method=functions.upper(functions.coalesce("method", functions.lit(""))),
-        status=functions.col("status"),
-        static=last_name.contains(".") & ext.isin(*settings.static_extensions),
+        method=functions.col("_t_method"),
+        status=code,
+        static=functions.col("_t_static"),
         crawler=crawler,
-        admin=matches("admin_interfaces"),
-        cms=matches("cms_scan"),
-        login=path.rlike(rules.combined_regex(patterns.get("login_endpoints") or ["$^"])),
-        last_name=last_name,
+        admin=denied & functions.col("_t_admin"),
+        cms=denied & functions.col("_t_cms"),
+        login=functions.col("_t_login"),
+        last_name=functions.col("_t_last_name"),
         fake=fake,
     )
 
 
-def _mask(row: Terms) -> Column:
+def mask(row: Terms) -> Column:
+    """The bitmask of the COUNT_RULES a request of these terms qualifies for (bit i: COUNT_RULES[i])."""
     bits = [
         functions.when(functions.coalesce(rule.when(row), functions.lit(False)), functions.lit(1 << index))
         .otherwise(functions.lit(0))
@@ -68,29 +85,37 @@ def _mask(row: Terms) -> Column:
     return reduce(lambda left, right: left.bitwiseOR(right), bits)
 
 
-def class_masks(classes: DataFrame, detection: Detection) -> DataFrame:
-    """`classes` (request_key, status and the request lookup's columns) plus one mask per crawler case."""
-    settings = detection.settings
-    return classes.withColumns({
-        name: _mask(terms(detection.patterns, settings, functions.lit(crawler), functions.lit(fake)))
-        for name, crawler, fake in CASES
-    })
+def mask_name(status: int, case: str) -> str:
+    return f"_mask_{case}_{status}"
+
+
+def mask_columns() -> dict[str, Column]:
+    """One mask per (status of STATUSES, crawler case), over the columns of `term_columns`."""
+    return {
+        mask_name(status, case): mask(terms(functions.lit(status), functions.lit(crawler), functions.lit(fake)))
+        for status in STATUSES for case, crawler, fake in CASES
+    }
 
 
 def count_mask() -> Column:
-    """The mask of a request of the classes frame, by its crawler case (`good_bot`, `fake`)."""
-    return (
-        functions.when(functions.col("fake"), functions.col("mask_fake"))
-        .when(functions.col("good_bot"), functions.col("mask_crawler"))
-        .otherwise(functions.col("mask_plain"))
-    )
+    """A request's mask: the one of its status (else OTHER_STATUS) and its crawler case (`good_bot`,
+    `fake`), from the request line's `_masks` array (`mask_columns` in STATUSES x CASES order)."""
+    status = functions.col("status")
+    position = functions.lit(len(NAMED_STATUSES))
+    for index, named in reversed(list(enumerate(NAMED_STATUSES))):
+        position = functions.when(status == named, functions.lit(index)).otherwise(position)
+    case = functions.when(functions.col("fake"), functions.lit(2)).when(functions.col("good_bot"), functions.lit(1)) \
+        .otherwise(functions.lit(0))
+    return functions.element_at(functions.col("_masks"), position * len(CASES) + case + 1)
 
 
 def rule_totals() -> list[Column]:
-    """Per-client aggregates: the requests qualifying for each rule (`_rule_<i>`)."""
+    """Per-client aggregates of the counted requests: those qualifying for each rule (`_rule_<i>`)."""
     mask = functions.col("count_mask")
+    counted = functions.col("counted")
     return [
-        functions.count(functions.when(mask.bitwiseAND(functions.lit(1 << index)) != 0, 1)).alias(f"_rule_{index}")
+        functions.count(functions.when(counted & (mask.bitwiseAND(functions.lit(1 << index)) != 0), 1)).alias(
+            f"_rule_{index}")
         for index in range(len(COUNT_RULES))
     ]
 
@@ -122,7 +147,7 @@ def count_signals(day: signals.RuleInput) -> DataFrame:
     tags = []
     for index, rule in enumerate(COUNT_RULES):
         lim = limit(rule, settings)
-        key, text = DISTINCT_KEYS[rule.distinct] if rule.distinct else (None, None)
+        key = DISTINCT_KEYS[rule.distinct] if rule.distinct else None
         tag = functions.struct(
             functions.lit(rule.rule_id).alias("rule_id"),
             functions.lit(rule.category).alias("category"),
@@ -130,7 +155,6 @@ def count_signals(day: signals.RuleInput) -> DataFrame:
             functions.lit(float(lim.threshold)).alias("threshold"),
             functions.lit(int(lim.window_seconds * 1_000_000)).cast("long").alias("window_us"),
             (functions.col(key) if key else functions.lit(None)).cast("string").alias("key"),
-            (functions.col(text) if text else functions.lit(None)).cast("string").alias("key_text"),
             functions.lit(rule.distinct is not None).alias("distinct"),
             functions.lit(describe(rule, settings)).alias("detail"),
         )
@@ -141,7 +165,7 @@ def count_signals(day: signals.RuleInput) -> DataFrame:
     ).select("*", "_rule.*")
     window_us = functions.col("window_us")
     return signals.to_signals(
-        tagged, **signals.request_texts(), matched=functions.col("key_text"),
+        tagged, **signals.request_texts(), matched=functions.col("key"),
         window_minutes=functions.ceil(window_us / signals.US_PER_MINUTE), window_at=_scaled_time(window_us),
         window_span=SCALE, window_key=functions.col("key"), window_distinct=functions.col("distinct"),
     )

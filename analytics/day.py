@@ -101,7 +101,13 @@ def _bounded_user_id(df: DataFrame) -> DataFrame:
 
 
 class DayAnalysis:
-    """The tables of one day, from its inputs (module docstring)."""
+    """The tables of one day, from its inputs (module docstring).
+
+    The steps, each kept and computed with the others of its line at once (one query's planning
+    overlaps another's tasks): the lookups and the day's referer counts; the per-request frame; the
+    counts per client, per (client, minute), per (request line, status, latency) and per (minute,
+    latency), and the session keys; the rules' candidates; the findings and the sessions; the tables.
+    """
 
     def __init__(self, inputs: DayInputs, settings: WebtrailSettings, site_hosts: Sequence[str] | None = None) -> None:
         self.day = inputs.day
@@ -116,20 +122,22 @@ class DayAnalysis:
         self.keeper = Keeper()
 
     @cached_property
+    def _first(self) -> tuple[lookups.Lookups, DataFrame]:
+        """(the day's lookups, the day's requests counted per (referer, vhost)), kept."""
+        plans = lookups.day_lookups(self.facts, self.user_agents, self.detection)
+        day_rows = self.facts.rows.where(_within("requested_at", self.day))
+        referer_counts = day_rows.groupBy(
+            lookups.key_or_null("referer_key").alias("referer_key"), lookups.key_or_null("vhost_key").alias(
+                "vhost_key")).count()
+        kept = dict(zip([*plans, "_referer_counts"], self.keeper.keep_all([*plans.values(), referer_counts]),
+                        strict=True))
+        counts = kept.pop("_referer_counts")
+        return lookups.Lookups(**{"clients": None, **kept}), counts
+
+    @property
     def lookups(self) -> lookups.Lookups:
         """The day's lookups (analytics/lookups.py), kept: each is read by several queries."""
-        keep, keep_all = self.keeper.keep, self.keeper.keep_all
-        referers, vhosts = keep_all(
-            [lookups.referer_lookup(self.facts, self.detection), lookups.vhost_lookup(self.facts)])
-        host_names = keep(lookups.host_dictionary(referers, vhosts))
-        requests, agents, referers, vhosts, files = keep_all([
-            lookups.request_lookup(self.facts, self.detection),
-            lookups.agent_lookup(self.facts, self.user_agents, self.detection),
-            lookups.with_host_key(referers, "referer_host", host_names, "referer_host_key"),
-            lookups.with_host_key(vhosts, "vhost_host", host_names, "vhost_host_key"),
-            lookups.file_lookup(self.facts),
-        ])
-        return lookups.Lookups(requests, agents, referers, vhosts, files, host_names)
+        return self._first[0]
 
     @cached_property
     def frame(self) -> DataFrame:
@@ -145,44 +153,37 @@ class DayAnalysis:
     @cached_property
     def site_keys(self) -> list[int]:
         """The host keys of the site's own hosts (internal referers)."""
-        return site_host_keys(self.in_day, self.site_hosts, self.lookups.hosts)
+        return site_host_keys(self._first[1], self.site_hosts, self.lookups)
 
     @cached_property
-    def _counted(self) -> tuple[DataFrame, DataFrame]:
-        """(every request of the day with the rules' columns; those that count: not allowlisted)."""
-        tags = rule_input.client_tags(self.in_day, self.facts, self.lookups.agents, self.detection)
-        kinds = rule_input.classes(self.in_day, self.lookups.requests, self.detection)
-        if tags is None:
-            kinds = self.keeper.keep(kinds)
-        else:
-            tags, kinds = self.keeper.keep_all([tags, kinds])
-        rows = rule_input.rule_rows(self.in_day, self.lookups, tags, kinds)
-        return rows, rows.where(~functions.col("allowed"))
-
-    @cached_property
-    def _counts(self) -> tuple[DataFrame, DataFrame, DataFrame]:
-        """(per-client and per-minute counts of the counted requests, the day's session keys), kept."""
-        counted = self._counted[1]
+    def _counts(self) -> dict[str, DataFrame]:
+        """The day's counts (per_client, per_minute, per_line, per_latency) and session keys, kept."""
+        in_day = self.in_day
         day_start = request_frame.day_micros(self.day)
         started = functions.col("started_us")
-        keyed = sessions.session_keys(self.frame, external_referer(self.site_keys)).where(
-            (started >= day_start) & (started < day_start + request_frame.DAY_US))
-        kept = self.keeper.keep_all([rule_input.per_client(counted), rule_input.per_minute(counted), keyed])
-        return kept[0], kept[1], kept[2]
+        plans = {
+            "per_client": rule_input.per_client(in_day),
+            "per_minute": rule_input.per_minute(in_day),
+            "per_line": performance.lines_per_status_and_latency(in_day),
+            "per_latency": performance.minutes_per_latency(in_day),
+            "session_keys": sessions.session_keys(self.frame, external_referer(self.site_keys)).where(
+                (started >= day_start) & (started < day_start + request_frame.DAY_US)),
+        }
+        return dict(zip(plans, self.keeper.keep_all(list(plans.values())), strict=True))
 
     def rule_counts(self) -> tuple[DataFrame, DataFrame]:
-        """(per-client, per-minute) counts of the requests that count for the rules (analytics/rule_input.py)."""
-        per_client, per_minute, _ = self._counts
-        return per_client, per_minute
+        """(per-client, per-minute) counts of the day's requests (analytics/rule_input.py)."""
+        return self._counts["per_client"], self._counts["per_minute"]
 
     def rule_day(self) -> signals.RuleInput:
         """What the security rules read (analytics/signals.py)."""
-        rows, counted = self._counted
-        per_client, per_minute, _ = self._counts
-        chosen = rule_input.candidates(counted, per_client, per_minute, self.settings.security)
+        in_day = self.in_day
+        per_client, per_minute = self.rule_counts()
+        chosen = rule_input.candidates(in_day, per_client, per_minute, self.settings.security)
         return signals.RuleInput(
-            requests=counted, candidates=self.keeper.keep(rule_input.texts(chosen, self.facts, self.lookups)),
-            events=security.allowed_events(self.events, rows, self.facts, self.settings.security),
+            requests=in_day.where(functions.col("counted")),
+            candidates=self.keeper.keep(rule_input.texts(chosen, self.facts, self.lookups)),
+            events=security.allowed_events(self.events, in_day, self.facts, self.settings.security),
             facts=self.facts, lookups=self.lookups, detection=self.detection,
             texts=lambda some: rule_input.texts(some, self.facts, self.lookups),
         )
@@ -191,8 +192,8 @@ class DayAnalysis:
         """The day's sessions before is_bot (a plan)."""
         logins = sessions.device_logins(self.events_all, self.facts, self.lookups.agents)
         names = {"clients": self.facts.clients, "agents": self.lookups.agents, "templates": self.lookups.templates(),
-                 "hosts": self.lookups.hosts}
-        return sessions.session_rows(self._counts[2], names, logins, self.users)
+                 "hosts": self.lookups.hosts()}
+        return sessions.session_rows(self._counts["session_keys"], names, logins, self.users)
 
     def prepare(self) -> None:
         """Compute the findings and the unflagged sessions now, together (neither reads the other)."""
@@ -223,22 +224,19 @@ class DayAnalysis:
         automated = self.automated.join(addresses, "client_ip")
         return self.keeper.keep(sessions.flag_bots(self.unflagged_sessions, automated))
 
-    @cached_property
+    @property
     def per_line(self) -> DataFrame:
         """The day's requests counted per (request line, status, latency), with each line's endpoint
-        (performance.endpoint_daily's input), kept: endpoint_daily and status_daily read it."""
+        (performance.endpoint_daily's input)."""
         endpoints = self.lookups.requests.select(
-            functions.col("key").alias("request_key"), "endpoint_key", "endpoint_method", "endpoint_template",
-            "foldable")
-        counted = performance.lines_per_status_and_latency(self.in_day)
-        return self.keeper.keep(counted.join(functions.broadcast(endpoints), "request_key"))
+            functions.col("key").alias("request_key"), "endpoint_method", "endpoint_template", "foldable")
+        return self._counts["per_line"].join(functions.broadcast(endpoints), "request_key")
 
     def tables(self) -> dict[str, DataFrame]:
         """Every output table, each with `day` and the columns of the SQL contract in order."""
         self.prepare()
-        session_rows, in_day, per_line = self.sessions, self.in_day, self.per_line
-        minute = (functions.col("t") - functions.pmod("t", functions.lit(performance.MINUTE_US))).alias("minute_us")
-        clients_per_minute = in_day.groupBy("client_key", minute).count().groupBy("minute_us").agg(
+        session_rows, counts, per_line = self.sessions, self._counts, self.per_line
+        clients_per_minute = counts["per_minute"].groupBy("minute_us").agg(
             functions.count(functions.lit(1)).alias("unique_clients"))
         human_events = behavior.human_events(self.events, self.user_agents, self.automated)
         tables = {
@@ -250,11 +248,12 @@ class DayAnalysis:
             "client_daily": behavior.client_daily(session_rows),
             "referrer_daily": behavior.referrer_daily(session_rows),
             "traffic_minute": anomalies.minute_spikes(
-                performance.traffic_minute(in_day, clients_per_minute), self.settings.security.spike_score),
+                performance.traffic_minute(counts["per_latency"], clients_per_minute),
+                self.settings.security.spike_score),
             "endpoint_daily": performance.endpoint_daily(per_line),
             "status_daily": performance.status_daily(per_line),
             "security_findings": self.findings,
-            "ip_daily": security.ip_daily(in_day, self.findings, self.facts, self.lookups),
+            "ip_daily": security.ip_daily(counts["per_client"], self.findings, self.facts),
         }
         assert set(tables) == set(OUTPUT_TABLES)
         return {name: contracts.conform(tables[name], name, self.day) for name in OUTPUT_TABLES}
@@ -264,22 +263,29 @@ class DayAnalysis:
         self.keeper.release()
 
 
-def site_host_keys(in_day: DataFrame, site_hosts: Sequence[str] | None, host_names: DataFrame) -> list[int]:
+def site_host_keys(referer_counts: DataFrame, site_hosts: Sequence[str] | None,
+                   day_lookups: lookups.Lookups) -> list[int]:
     """The host keys of the site itself: `site_hosts` (normalized names) when given, else the day's
-    vhosts and its most frequent referer host (ties: the first by name), whose links are internal."""
+    vhosts and its most frequent referer host (ties: the first by name), whose links are internal.
+
+    `referer_counts`: the day's requests counted per (referer_key, vhost_key).
+    """
+    vhosts = day_lookups.vhosts.select(functions.col("key").alias("vhost_key"), "vhost_host", "vhost_host_key")
+    referers = day_lookups.referers.select(functions.col("key").alias("referer_key"), "referer_host",
+                                           "referer_host_key")
     if site_hosts is not None:
         names = [name.lower().removeprefix("www.") for name in site_hosts]
-        return [row.key for row in host_names.where(functions.col("host").isin(names)).collect()]
-    counts = in_day.groupBy("referer_host_key", "vhost_host_key").count().collect()
-    keys = {row.vhost_host_key for row in counts if row.vhost_host_key is not None}
-    referer_counts: dict[int, int] = {}
-    for row in counts:
-        if row.referer_host_key is not None:
-            referer_counts[row.referer_host_key] = referer_counts.get(row.referer_host_key, 0) + row["count"]
-    if referer_counts:
-        named = host_names.where(functions.col("key").isin(list(referer_counts))).collect()
-        names_of = {row.key: row.host for row in named}
-        keys.add(min(referer_counts, key=lambda key: (-referer_counts[key], names_of[key])))
+        keys = {row.referer_host_key for row in referers.where(functions.col("referer_host").isin(names)).collect()}
+        keys |= {row.vhost_host_key for row in vhosts.where(functions.col("vhost_host").isin(names)).collect()}
+        return sorted(keys)
+    named = referer_counts.join(functions.broadcast(vhosts), "vhost_key").join(
+        functions.broadcast(referers), "referer_key")
+    keys = {row.vhost_host_key for row in named.select("vhost_host_key").distinct().collect()
+            if row.vhost_host_key is not None}
+    top = named.where(functions.col("referer_host_key").isNotNull()).groupBy("referer_host_key", "referer_host").agg(
+        functions.sum("count").alias("requests")).orderBy(functions.desc("requests"), "referer_host").first()
+    if top is not None:
+        keys.add(top.referer_host_key)
     return sorted(keys)
 
 

@@ -3,17 +3,18 @@
 A day has far fewer distinct request lines, user agents, referers and hosts than requests (10M
 generated requests: 41k request lines, 210 agents, 18k referers), and a regex gives the same answer
 each time it sees a value. So every regex (security patterns, path templates, host normalization,
-crawler claims) runs here, over the dictionaries of analytics/facts.py, and the per-request frames
-join the answers by their integer keys. Every lookup also has a row for key -1, the null value (the
-facts' null keys are read as -1: `key_or_null`).
+crawler claims, the count rules' filters) runs here, over the dictionaries of analytics/facts.py, and
+the per-request frame joins the answers by their integer keys. Every lookup also has a row for key
+-1, the null value (the facts' null keys are read as -1: `key_or_null`).
 
 Payload patterns match within one part of a request: the path and query (raw and URL-decoded once
 and twice), the referer (likewise), the user agent; never across two parts. A rule's `everywhere`
 match is its match in the path and query, else in the referer, else in the user agent.
 
-Several lookups give a *canonical key*: the smallest request key of the values that share a text
-(a path, a path template, a path with its query), so that counting distinct paths or grouping by
-template is done on integers.
+Several lookups give a *canonical key*: the smallest key of the values that share a text (a path, a
+path template; a host), so that counting distinct paths or grouping by
+template is done on integers. Hosts are keyed in the referers' key space: a vhost's host gets the
+canonical key of the referers with the same host, or a negative key of its own when no referer has it.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, Window, functions
 
-from analytics import crawlers, detectors, hosts, paths, rules, text_variants
+from analytics import count_signals, crawlers, detectors, hosts, paths, rules, text_variants, window_rules
 from analytics.contracts import MAX_METHOD_CHARS, bounded_text
 from analytics.detectors import Detection
 from analytics.facts import RequestFacts
 from analytics.performance import KIND_TEMPLATES
 
 NULL_KEY = -1
+_ANY = "exists({0}, match -> match != '')"
 
 
 def key_or_null(key_column: str) -> Column:
@@ -41,6 +43,11 @@ def with_null_row(dictionary: DataFrame) -> DataFrame:
     null_row = dictionary.sparkSession.createDataFrame([(NULL_KEY, *[None] * (len(dictionary.columns) - 1))],
                                                        dictionary.schema)
     return dictionary.unionByName(null_row)
+
+
+def any_match(column: str) -> Column:
+    """Whether an array of per-rule matches holds one ('' is no match)."""
+    return functions.expr(_ANY.format(column))
 
 
 def _steps(frame: DataFrame, steps: list[dict[str, Column]]) -> DataFrame:
@@ -57,18 +64,19 @@ def _canonical(frame: DataFrame, value: Column, name: str) -> DataFrame:
 
 def request_lookup(facts: RequestFacts, detection: Detection) -> DataFrame:
     """Per request key: the dictionary's columns plus path template, page and session eligibility,
-    the endpoint it counts under, canonical keys of its path, template and path+query, and `_own`:
-    per payload rule (rules.payload_rules order) its first match in the request-side text ('' if none)."""
+    the endpoint it counts under, canonical keys of its path and template, `_own` (per
+    payload rule, rules.payload_rules order, its first match in the request-side text, '' if none),
+    `_masks` (the count rules it qualifies for, per status and crawler case: count_signals.count_mask),
+    and `_malformed_line` (why the request line is malformed whatever its status, or null)."""
     active = rules.payload_rules(detection.patterns)
     frame = with_null_row(facts.requests)
     method, path, query = functions.col("method"), functions.col("path"), functions.col("query")
     kind = functions.col("request_kind")
     by_kind = functions.create_map(*[functions.lit(x) for pair in sorted(KIND_TEMPLATES.items()) for x in pair])
     kind_template = functions.try_element_at(by_kind, kind)
-    page = paths.is_page_view(method, functions.lit(200), path)
     frame = _steps(frame, paths.path_template_steps(path, "path_template"))
     frame = frame.withColumns({
-        "page_eligible": page,
+        "page_eligible": paths.is_page_view(method, functions.lit(200), path),
         "junk": ~functions.coalesce(kind == "http", method.isNotNull()),
         "endpoint_method": bounded_text(functions.coalesce(functions.upper(method), functions.lit("-")),
                                         MAX_METHOD_CHARS),
@@ -77,6 +85,9 @@ def request_lookup(facts: RequestFacts, detection: Detection) -> DataFrame:
         "_rule_path": functions.coalesce(path, functions.lit("")),
         "_path_query": functions.when(query.isNull(), functions.coalesce(path, functions.lit(""))).otherwise(
             functions.concat(functions.coalesce(path, functions.lit("")), functions.lit("?"), query)),
+        "_malformed_line": window_rules.malformed_reason(
+            kind, method, path, functions.col("protocol"), functions.col("request"), functions.lit(0)),
+        **count_signals.term_columns(detection.patterns, detection.settings),
     })
     frame = _steps(frame, text_variants.target_steps({rule.target for rule in active if rule.target != "user_agent"}))
     own = []
@@ -86,14 +97,10 @@ def request_lookup(facts: RequestFacts, detection: Detection) -> DataFrame:
             continue
         regex = rules.combined_regex(detection.patterns[rule.category])
         own.append(detectors.first_match(functions.col(text_variants.TARGET_TEXT[rule.target]), regex))
-    frame = frame.withColumn("_own", functions.array(*own))
-    frame = _canonical(frame, path, "path_key")
-    frame = _canonical(frame, functions.col("_rule_path"), "rule_path_key")
-    frame = _canonical(frame, functions.col("path_template"), "template_key")
-    frame = _canonical(frame, functions.col("_path_query"), "path_query_key")
-    frame = _canonical(frame, query, "query_key")
-    frame = _canonical(frame, functions.struct("endpoint_method", "endpoint_template"), "endpoint_key")
-    kept = [name for name in frame.columns if not name.startswith(("_v_", "_request")) and "__" not in name]
+    masks = count_signals.mask_columns()
+    frame = frame.withColumn("_own", functions.array(*own)).withColumn("_masks", functions.array(*masks.values()))
+    frame = _canonical(_canonical(frame, path, "path_key"), functions.col("path_template"), "template_key")
+    kept = [name for name in frame.columns if not name.startswith(("_v_", "_request", "_t_")) and "__" not in name]
     return frame.select(*kept)
 
 
@@ -115,8 +122,9 @@ def agent_lookup(facts: RequestFacts, user_agents: DataFrame, detection: Detecti
 
 
 def referer_lookup(facts: RequestFacts, detection: Detection) -> DataFrame:
-    """Per referer key: `referer_host` (normalized host of an absolute URL, else null) and `_ref_m`: per
-    payload rule with target `everywhere` its first match in the referer, raw and decoded ('' if none)."""
+    """Per referer key: `referer_host` (normalized host of an absolute URL, else null), its canonical
+    `referer_host_key`, and `_ref_m`: per payload rule with target `everywhere` its first match in the
+    referer, raw and decoded ('' if none)."""
     referers = with_null_row(facts.referers)
     referers = _steps(referers, hosts.host_steps({"referer_host": hosts.referer_raw_host(functions.col("referer"))}))
     referers = _steps(referers, text_variants.variant_steps({"_v_referer": functions.col("referer")}))
@@ -127,28 +135,24 @@ def referer_lookup(facts: RequestFacts, detection: Detection) -> DataFrame:
             continue
         regex = rules.combined_regex(detection.patterns[rule.category])
         matches.append(detectors.first_match(functions.col("_v_referer"), regex))
-    return referers.select("key", "referer", "referer_host", functions.array(*matches).alias("_ref_m"))
+    named = referers.select("key", "referer", "referer_host", functions.array(*matches).alias("_ref_m"))
+    return _canonical(named, functions.col("referer_host"), "referer_host_key")
 
 
 def vhost_lookup(facts: RequestFacts) -> DataFrame:
-    """Per vhost key: `vhost_host`, the normalized host (lower case, no port, no www.)."""
-    vhosts = with_null_row(facts.vhosts)
-    vhosts = _steps(vhosts, hosts.host_steps({"vhost_host": functions.col("vhost")}))
-    return vhosts.select("key", "vhost", "vhost_host")
-
-
-def host_dictionary(referers: DataFrame, vhosts: DataFrame) -> DataFrame:
-    """Every normalized host of the referers and vhosts, numbered: key, host."""
-    names = referers.select(functions.col("referer_host").alias("host")).union(
-        vhosts.select(functions.col("vhost_host").alias("host"))
-    ).where(functions.col("host").isNotNull()).distinct()
-    return names.select((functions.row_number().over(Window.orderBy("host")) - 1).alias("key"), "host")
-
-
-def with_host_key(lookup: DataFrame, host_column: str, host_names: DataFrame, name: str) -> DataFrame:
-    """lookup plus `name`: the key of its `host_column` in the host dictionary (null for no host)."""
-    named = host_names.select(functions.col("host").alias(host_column), functions.col("key").alias(name))
-    return lookup.join(functions.broadcast(named), host_column, "left")
+    """Per vhost key: `vhost_host`, the normalized host (lower case, no port, no www.), and its key in the
+    referers' host keys (`vhost_host_key`: a negative key of its own when no referer has that host)."""
+    vhosts = _steps(with_null_row(facts.vhosts), hosts.host_steps({"vhost_host": functions.col("vhost")}))
+    referer_hosts = _steps(facts.referers, hosts.host_steps(
+        {"_host": hosts.referer_raw_host(functions.col("referer"))}))
+    shared = referer_hosts.where(functions.col("_host").isNotNull()).groupBy(
+        functions.col("_host").alias("vhost_host")).agg(functions.min("key").alias("_referer_host_key"))
+    own_key = functions.lit(-2) - functions.col("key")  # never a referer's (those are >= -1)
+    return vhosts.join(functions.broadcast(shared), "vhost_host", "left").select(
+        "key", "vhost", "vhost_host",
+        functions.when(functions.col("vhost_host").isNotNull(),
+                       functions.coalesce("_referer_host_key", own_key)).alias("vhost_host_key"),
+    )
 
 
 def file_lookup(facts: RequestFacts) -> DataFrame:
@@ -159,39 +163,55 @@ def file_lookup(facts: RequestFacts) -> DataFrame:
     return files.select("key", "source_file", rank.alias("file_rank"))
 
 
-def client_tags(clients: DataFrame, detection: Detection) -> DataFrame:
-    """Per client of `clients` (client_key, client_ip): `_engine` (the search engine whose published
-    ranges hold the address, or null) and `_allowed` (allowlisted address or network)."""
+def client_tags(facts: RequestFacts, detection: Detection) -> DataFrame | None:
+    """client_key, `_engine` (the search engine whose published ranges hold the address, or null) and
+    `_client_allowed` (allowlisted address or network) of the clients whose tags can matter: every
+    client when an address allowlist is configured, else those whose agent claims a search engine;
+    None when no client can have a tag (no engine ranges and no allowlist)."""
     settings = detection.settings
+    allowlist = bool(settings.allow_ips or settings.allow_cidrs)
+    if not allowlist and not detection.engines:
+        return None
+    clients = facts.clients.select(functions.col("key").alias("client_key"), "client_ip")
+    if not allowlist:
+        claim = crawlers.claimed_engine(functions.col("user_agent"), detection.engines)
+        claiming = facts.agents.where(claim.isNotNull()).select(functions.col("key").alias("agent_key"))
+        keys = facts.rows.join(functions.broadcast(claiming), "agent_key").select("client_key").distinct()
+        clients = clients.join(keys, "client_key")
     tags = crawlers.ip_tags(clients, detection.engines, settings.allow_ips, settings.allow_cidrs)
-    return clients.join(tags, "client_ip")
+    return clients.join(tags, "client_ip").select(
+        "client_key", "_engine", functions.col("_allowed").alias("_client_allowed"))
 
 
 @dataclass(frozen=True)
 class Lookups:
-    """The lookups of one day (each a small frame keyed by `key`)."""
+    """The lookups of one day (each a small frame keyed by `key`; `clients` by client_key, or None)."""
 
     requests: DataFrame  # request_lookup
     agents: DataFrame  # agent_lookup
-    referers: DataFrame  # referer_lookup plus referer_host_key
-    vhosts: DataFrame  # vhost_lookup plus vhost_host_key
+    referers: DataFrame  # referer_lookup
+    vhosts: DataFrame  # vhost_lookup
     files: DataFrame  # file_lookup
-    hosts: DataFrame  # host_dictionary: key, host
+    clients: DataFrame | None  # client_tags
 
     def templates(self) -> DataFrame:
         """key, path_template: the text of each template key (a request key whose template it is)."""
         return self.requests.select("key", "path_template")
 
+    def hosts(self) -> DataFrame:
+        """key, host: the text of each host key (referrer_domain)."""
+        return self.referers.where(functions.col("key") == functions.col("referer_host_key")).select(
+            "key", functions.col("referer_host").alias("host"))
 
-def day_lookups(facts: RequestFacts, user_agents: DataFrame, detection: Detection) -> Lookups:
-    """Every lookup of the day, as plans (analytics/pipeline.py computes and keeps them)."""
-    referers, vhosts = referer_lookup(facts, detection), vhost_lookup(facts)
-    host_names = host_dictionary(referers, vhosts)
-    return Lookups(
-        requests=request_lookup(facts, detection),
-        agents=agent_lookup(facts, user_agents, detection),
-        referers=with_host_key(referers, "referer_host", host_names, "referer_host_key"),
-        vhosts=with_host_key(vhosts, "vhost_host", host_names, "vhost_host_key"),
-        files=file_lookup(facts),
-        hosts=host_names,
-    )
+
+def day_lookups(facts: RequestFacts, user_agents: DataFrame, detection: Detection) -> dict[str, DataFrame]:
+    """Every lookup of the day, as plans by Lookups field (analytics/day.py computes and keeps them)."""
+    plans = {
+        "requests": request_lookup(facts, detection),
+        "agents": agent_lookup(facts, user_agents, detection),
+        "referers": referer_lookup(facts, detection),
+        "vhosts": vhost_lookup(facts),
+        "files": file_lookup(facts),
+    }
+    tags = client_tags(facts, detection)
+    return plans if tags is None else {**plans, "clients": tags}

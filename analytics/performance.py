@@ -49,13 +49,10 @@ def _zero_if_null(total: Column) -> Column:
     return functions.coalesce(total, functions.lit(0))
 
 
-def traffic_minute(requests: DataFrame, clients_per_minute: DataFrame) -> DataFrame:
-    """Per UTC minute: requests, bytes, 2xx..5xx counts, latency percentiles, unique client IPs.
-
-    `requests`: the day's rows with `t` (epoch us), status, bytes, request_time_ms.
-    `clients_per_minute`: minute_us, unique_clients (the distinct clients of each minute).
-    """
-    per_latency = requests.groupBy(
+def minutes_per_latency(requests: DataFrame) -> DataFrame:
+    """The day's requests counted per (calendar minute, latency): minute_us, request_time_ms, n, bytes
+    (sum, null when every request's bytes is null) and `_s2`..`_s5` (the 2xx..5xx answers)."""
+    return requests.groupBy(
         (functions.col("t") - functions.pmod("t", functions.lit(MINUTE_US))).alias("minute_us"), "request_time_ms"
     ).agg(
         functions.count(functions.lit(1)).alias("n"),
@@ -63,6 +60,14 @@ def traffic_minute(requests: DataFrame, clients_per_minute: DataFrame) -> DataFr
         *[functions.count(functions.when(functions.col("status").between(low, low + 99), 1)).alias(f"_s{low // 100}")
           for low in (200, 300, 400, 500)],
     )
+
+
+def traffic_minute(per_latency: DataFrame, clients_per_minute: DataFrame) -> DataFrame:
+    """Per UTC minute: requests, bytes, 2xx..5xx counts, latency percentiles, unique client IPs.
+
+    `per_latency`: `minutes_per_latency` of the day's requests. `clients_per_minute`: minute_us and
+    `unique_clients`, the distinct clients of each minute.
+    """
     per_minute = per_latency.groupBy("minute_us").agg(
         functions.sum("n").alias("requests"),
         _zero_if_null(functions.sum("bytes")).alias("bytes"),
@@ -79,12 +84,13 @@ def endpoint_daily(per_line: DataFrame, rare_404_hits: int = RARE_404_HITS) -> D
     """Per (method, path template): hits, 5xx errors, error rate, latency percentiles and max, bytes.
 
     `per_line`: the day's requests counted per (request line, status, latency), with each line's
-    endpoint (`endpoint_key`, `endpoint_method`, `endpoint_template`, `foldable`): columns n, bytes.
+    endpoint (`endpoint_method`, `endpoint_template`, `foldable`): columns n, bytes.
     Rare 404s are folded into `{unmatched-404}` (module docstring); `rare_404_hits=0` turns folding off.
     """
-    seen = per_line.groupBy("endpoint_key").agg(functions.sum("n").alias("_seen"))
+    endpoint = ["endpoint_method", "endpoint_template"]
+    seen = per_line.groupBy(*endpoint).agg(functions.sum("n").alias("_seen"))
     rare = (functions.col("status") == 404) & (functions.col("_seen") < rare_404_hits) & functions.col("foldable")
-    folded = per_line.join(functions.broadcast(seen), "endpoint_key").withColumn(
+    folded = per_line.join(functions.broadcast(seen), endpoint).withColumn(
         "path_template",
         functions.when(rare, functions.lit(UNMATCHED_404)).otherwise(functions.col("endpoint_template")),
     ).withColumnRenamed("endpoint_method", "method")

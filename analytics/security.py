@@ -23,10 +23,9 @@ import functools
 
 from pyspark.sql import DataFrame, Window, functions
 
-from analytics import anomalies, count_signals, lookups, request_rules, rules, window_rules, windows
+from analytics import anomalies, count_signals, request_rules, rules, window_rules, windows
 from analytics import signals as signals_shape
 from analytics.facts import RequestFacts
-from analytics.lookups import Lookups
 from config.settings import SecuritySettings
 
 SAMPLES = 5
@@ -133,25 +132,15 @@ def automated_clients(findings: DataFrame, settings: SecuritySettings) -> DataFr
     return findings.where(bot).select("client_ip").distinct()
 
 
-def ip_daily(requests: DataFrame, findings: DataFrame, facts: RequestFacts, day_lookups: Lookups) -> DataFrame:
+def ip_daily(per_client: DataFrame, findings: DataFrame, facts: RequestFacts) -> DataFrame:
     """Per client IP: requests, bytes, 4xx, 5xx, distinct paths / user agents, first/last seen, is_flagged.
 
-    `requests`: the day's rows of the per-request frame (analytics/request_frame.py).
+    `per_client`: analytics/rule_input.py `per_client` (the day's counts per client key).
     """
-    status = functions.col("status")
-    paths = day_lookups.requests.select(functions.col("key").alias("request_key"), "path_key")
-    per_client = requests.join(functions.broadcast(paths), "request_key").groupBy("client_key").agg(
-        functions.count(functions.lit(1)).alias("requests"),
-        functions.coalesce(functions.sum("bytes"), functions.lit(0)).alias("bytes"),
-        functions.count(functions.when(status.between(400, 499), 1)).alias("status_4xx"),
-        functions.count(functions.when(status.between(500, 599), 1)).alias("status_5xx"),
-        functions.countDistinct("path_key").alias("distinct_paths"),
-        functions.countDistinct(functions.when(functions.col("agent_key") != lookups.NULL_KEY, functions.col(
-            "agent_key"))).alias("distinct_user_agents"),
-        functions.timestamp_micros(functions.min("t")).alias("first_seen_at"),
-        functions.timestamp_micros(functions.max("t")).alias("last_seen_at"),
-    )
     addresses = facts.clients.select(functions.col("key").alias("client_key"), "client_ip")
     flagged = findings.select("client_ip").distinct().withColumn("is_flagged", functions.lit(True))
-    joined = per_client.join(addresses, "client_key").join(functions.broadcast(flagged), "client_ip", "left")
+    named = per_client.join(addresses, "client_key").withColumns({
+        "first_seen_at": functions.timestamp_micros("first_us"), "last_seen_at": functions.timestamp_micros("last_us"),
+    })
+    joined = named.join(functions.broadcast(flagged), "client_ip", "left")
     return joined.withColumn("is_flagged", functions.coalesce("is_flagged", functions.lit(False)))

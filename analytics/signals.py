@@ -2,12 +2,12 @@
 
 A rule (analytics/security.py `RULES`) is a pure function `rule(day: RuleInput) -> signal rows`:
 
-- `day.requests`: the day's requests that count for the rules (allowlisted ones left out), as keys and
-  numbers (REQUEST_COLUMNS): the fact keys, `t` (epoch microseconds), `status`, `good_bot` (a verified
-  or declared crawler), `fake` (a claim of a search engine from outside its ranges), `count_mask` (the
-  count rules the request qualifies for, analytics/count_signals.py), `malformed` (why the request is
-  malformed, or null: analytics/window_rules.py) and the `payload` flag (some pattern matched one of its
-  parts, analytics/lookups.py).
+- `day.requests`: the day's requests that count for the rules (allowlisted ones left out), as the
+  per-request frame has them (analytics/request_frame.py): the fact keys, `t` (epoch microseconds),
+  `status`, `good_bot` (a verified or declared crawler), `fake` (a claim of a search engine from outside
+  its ranges), `count_mask` (the count rules the request qualifies for, analytics/count_signals.py),
+  `malformed` (analytics/window_rules.py) and `payload` (some pattern matched one of its parts,
+  analytics/lookups.py).
 - `day.candidates`: the few of those requests a request rule can turn into a signal, with their texts
   (analytics/rule_input.py `candidates`: what the day's per-client and per-minute counts say of them).
 - `day.events`: the day's application events (EVENTS columns), allowlisted addresses left out.
@@ -52,11 +52,6 @@ _TYPES = {
     "client_key": "int", "status": "int", "metric": "double", "threshold": "double", "window_minutes": "int",
     "ts": "timestamp", "window_at": "long", "window_span": "long", "window_distinct": "boolean",
 }
-REQUEST_COLUMNS = (
-    "client_key", "agent_key", "device_agent", "request_key", "referer_key", "remote_user_key", "vhost_key", "t",
-    "file_rank", "line_number", "status", "bytes", "request_time_ms", "good_bot", "fake", "count_mask", "malformed",
-    "payload",
-)
 
 
 @dataclass(frozen=True)

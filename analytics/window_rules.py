@@ -72,12 +72,12 @@ def malformed_reason(
 
 
 def malformed_signals(day: signals.RuleInput) -> DataFrame:
-    """Candidates of malformed_request: the malformed requests (`malformed`: the reason, decided once per
-    (request line, status), analytics/security.py), counted per IP in the window."""
+    """Candidates of malformed_request: the malformed requests (`malformed_reason`: the request line's
+    reason, decided once per line in analytics/lookups.py, else 'status 400'), counted per IP in the window."""
     settings = day.detection.settings
-    rows = day.candidates.where(functions.col("malformed").isNotNull())
+    rows = day.candidates.where(functions.col("malformed"))
     return signals.to_signals(
-        rows, **signals.request_texts(), matched=functions.col("malformed"),
+        rows, **signals.request_texts(), matched=functions.col("malformed_reason"),
         window_at=functions.col("t"), window_span=settings.window_minutes * signals.US_PER_MINUTE,
         **signals.threshold_rule("malformed_request", settings.malformed_requests, settings.window_minutes),
     )

@@ -101,3 +101,42 @@ def test_every_count_rule_has_a_public_counterpart_and_a_setting() -> None:
         assert rule.public.startswith(("CrowdSec ", "fail2ban "))
         assert count_rules.limit(rule, settings).threshold >= 1
     assert len({r.rule_id for r in count_rules.COUNT_RULES}) == len(count_rules.COUNT_RULES)
+
+
+# Request lines that reach every rule's filter (method, path, query, protocol), from the public rules'
+# descriptions: a WordPress login POST, xmlrpc, an admin page, a plugin file, a home directory, a
+# script, a login page, a random upper-case name, an author query, a cache-buster, a bad HTTP version.
+RULE_LINES = [
+    ("POST", "/wp-login.php", None, "HTTP/1.1"), ("POST", "/xmlrpc.php", None, "HTTP/1.1"),
+    ("GET", "/admin/", None, "HTTP/1.1"), ("GET", "/wp-content/plugins/x/readme.txt", None, "HTTP/1.1"),
+    ("GET", "/~alice", None, "HTTP/1.1"), ("GET", "/shell.php", None, "HTTP/1.1"), ("POST", "/login", None, "HTTP/1.1"),
+    ("GET", "/QWERTY", None, "HTTP/1.1"), ("GET", "/", "author=1", "HTTP/1.1"), ("GET", "/news", "1234567", "HTTP/1.1"),
+    ("GET", "/style.css", None, "HTTP/1.1"), ("OPTIONS", "/dav", None, "HTTP/1.1"), ("GET", "/", None, "HTTP/4.2"),
+]
+
+
+def test_rules_compare_a_status_only_with_the_named_ones(spark: Any) -> None:
+    """Every rule decides every status 100-599 as it decides its class (count_rules.NAMED_STATUSES, else
+    OTHER_STATUS), in each crawler case: what lets the lookups evaluate the rules once per status class."""
+    from pyspark.sql import functions
+
+    from analytics import count_signals
+    from analytics.detectors import load_detection
+
+    detection = load_detection(SecuritySettings())
+    lines = spark.createDataFrame(RULE_LINES, "method string, path string, query string, protocol string")
+    statuses = spark.range(100, 600).select(functions.col("id").cast("int").alias("status"))
+    rows = (
+        lines.crossJoin(statuses)
+        .withColumns(count_signals.term_columns(detection.patterns, detection.settings))
+        .withColumn("_masks", functions.array(*count_signals.mask_columns().values()))
+    )
+    cases = {"plain": (False, False), "crawler": (True, False), "fake": (False, True)}
+    for case, (crawler, fake) in cases.items():
+        chosen = rows.withColumns({"good_bot": functions.lit(crawler), "fake": functions.lit(fake)})
+        direct = count_signals.mask(count_signals.terms(functions.col("status"), functions.lit(crawler),
+                                                        functions.lit(fake)))
+        differ = chosen.where(count_signals.count_mask() != direct)
+        assert differ.count() == 0, (case, differ.select("method", "path", "status").head(5))
+    # the rules do fire on these lines: the check is not vacuous
+    assert rows.where(functions.col("_masks")[0] != 0).count() > 0
