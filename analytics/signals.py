@@ -28,14 +28,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame, functions
 
 from analytics import rules
-from analytics.detectors import Detection
-from analytics.facts import RequestFacts
-from analytics.lookups import Lookups
+
+if TYPE_CHECKING:  # the lookups evaluate the count rules, whose signals are of this shape
+    from analytics.detectors import Detection
+    from analytics.facts import RequestFacts
+    from analytics.lookups import Lookups
 
 US_PER_MINUTE = 60_000_000
 
