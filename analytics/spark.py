@@ -56,7 +56,10 @@ def check_java() -> str:
 # threads take CPU from the work itself (a flight recording of the sample day: 40,468 compilations,
 # 2 min 41 s of compiler time in a 148 s stage). On long scans C2's code wins it back (BENCHMARKS.md,
 # "The driver JVM": faster at 1M lines, slower at 10M).
-QUICK_JIT_OPTION = "-XX:TieredStopAtLevel=1"
+# With C1 alone HotSpot reserves only 48 MiB for compiled code (240 MiB with C2), and a day's
+# generated classes filled it ("Out of space in CodeCache for adapters", sample day with code
+# generation on): the quick JIT keeps the tiered size.
+QUICK_JIT_OPTION = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 JAVA_OPTIONS_KEY = "spark.driver.extraJavaOptions"
 
 

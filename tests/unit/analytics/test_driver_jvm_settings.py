@@ -44,7 +44,7 @@ def test_java_options_add_the_quick_jit_to_the_users_own() -> None:
     mine = SparkSettings(extra_conf={"spark.driver.extraJavaOptions": " -Dfile.encoding=UTF-8 "})
     assert driver_java_options(mine, 1) == f"-Dfile.encoding=UTF-8 {QUICK_JIT_OPTION}"
     assert driver_java_options(mine, None) == "-Dfile.encoding=UTF-8"
-    assert driver_java_options(SparkSettings(), 1) == "-XX:TieredStopAtLevel=1"
+    assert driver_java_options(SparkSettings(), 1) == QUICK_JIT_OPTION
     assert driver_java_options(SparkSettings(), None) is None
 
 
