@@ -31,6 +31,7 @@ from analytics import (
     signals,
 )
 from analytics.facts import RequestFacts, encode_requests
+from analytics.spark import interpreted
 from config.layout import OUTPUT_TABLES
 from config.settings import WebtrailSettings
 
@@ -120,6 +121,7 @@ class DayAnalysis:
         self.events = self.events_all.where(_within("occurred_at", inputs.day))
         self.detection = detectors.load_detection(settings.security)
         self.keeper = Keeper()
+        self.spark = inputs.facts.rows.sparkSession
 
     @cached_property
     def _first(self) -> tuple[lookups.Lookups, DataFrame]:
@@ -129,8 +131,9 @@ class DayAnalysis:
         referer_counts = day_rows.groupBy(
             lookups.key_or_null("referer_key").alias("referer_key"), lookups.key_or_null("vhost_key").alias(
                 "vhost_key")).count()
-        kept = dict(zip([*plans, "_referer_counts"], self.keeper.keep_all([*plans.values(), referer_counts]),
-                        strict=True))
+        with interpreted(self.spark):  # many expressions over a few distinct values each
+            kept = dict(zip([*plans, "_referer_counts"], self.keeper.keep_all([*plans.values(), referer_counts]),
+                            strict=True))
         counts = kept.pop("_referer_counts")
         return lookups.Lookups(**{"clients": None, **kept}), counts
 
@@ -153,7 +156,8 @@ class DayAnalysis:
     @cached_property
     def site_keys(self) -> list[int]:
         """The host keys of the site's own hosts (internal referers)."""
-        return site_host_keys(self._first[1], self.site_hosts, self.lookups)
+        with interpreted(self.spark):
+            return site_host_keys(self._first[1], self.site_hosts, self.lookups)
 
     @cached_property
     def _counts(self) -> dict[str, DataFrame]:
@@ -179,10 +183,12 @@ class DayAnalysis:
         """What the security rules read (analytics/signals.py)."""
         in_day = self.in_day
         per_client, per_minute = self.rule_counts()
-        chosen = rule_input.candidates(in_day, per_client, per_minute, self.settings.security)
+        chosen = rule_input.texts(
+            rule_input.candidates(in_day, per_client, per_minute, self.settings.security), self.facts, self.lookups)
+        with interpreted(self.spark):
+            chosen = self.keeper.keep(chosen)
         return signals.RuleInput(
-            requests=in_day.where(functions.col("counted")),
-            candidates=self.keeper.keep(rule_input.texts(chosen, self.facts, self.lookups)),
+            requests=in_day.where(functions.col("counted")), candidates=chosen,
             events=security.allowed_events(self.events, in_day, self.facts, self.settings.security),
             facts=self.facts, lookups=self.lookups, detection=self.detection,
             texts=lambda some: rule_input.texts(some, self.facts, self.lookups),
@@ -198,19 +204,24 @@ class DayAnalysis:
     def prepare(self) -> None:
         """Compute the findings and the unflagged sessions now, together (neither reads the other)."""
         if "findings" not in self.__dict__ and "unflagged_sessions" not in self.__dict__:
-            found, unflagged = self.keeper.keep_all(
-                [security.findings_of(self.rule_day(), self.settings.security), self._session_rows()])
+            plans = [security.findings_of(self.rule_day(), self.settings.security), self._session_rows()]
+            with interpreted(self.spark):  # the rules' many expressions over their few candidates
+                found, unflagged = self.keeper.keep_all(plans)
             self.__dict__["findings"], self.__dict__["unflagged_sessions"] = found, unflagged
 
     @cached_property
     def findings(self) -> DataFrame:
         """The day's security findings (security_findings without `day`), kept."""
-        return self.keeper.keep(security.findings_of(self.rule_day(), self.settings.security))
+        plan = security.findings_of(self.rule_day(), self.settings.security)
+        with interpreted(self.spark):
+            return self.keeper.keep(plan)
 
     @cached_property
     def unflagged_sessions(self) -> DataFrame:
         """The day's sessions before is_bot (sessions.session_rows), kept."""
-        return self.keeper.keep(self._session_rows())
+        plan = self._session_rows()
+        with interpreted(self.spark):
+            return self.keeper.keep(plan)
 
     @cached_property
     def automated(self) -> DataFrame:
@@ -222,7 +233,9 @@ class DayAnalysis:
         """The day's sessions (SESSION_KEY and the sessions table's columns), kept."""
         addresses = self.facts.clients.select(functions.col("key").alias("client_key"), "client_ip")
         automated = self.automated.join(addresses, "client_ip")
-        return self.keeper.keep(sessions.flag_bots(self.unflagged_sessions, automated))
+        plan = sessions.flag_bots(self.unflagged_sessions, automated)
+        with interpreted(self.spark):
+            return self.keeper.keep(plan)
 
     @property
     def per_line(self) -> DataFrame:

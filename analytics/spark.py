@@ -150,6 +150,11 @@ def build_spark_session(
         # integer key (the lookups of analytics/lookups.py) holds its map in such a page, and a query
         # joining a few dozen small lookups otherwise ran the 2g heap out of memory on the sample day.
         .config("spark.buffer.pageSize", "2m")
+        # PySpark's call-site capture for error messages: on, every DataFrame API call (each column
+        # operation of a plan) also asks the JVM for the session, a setting and an origin, and walks
+        # the Python stack; the sample day's plans took 60k calls to the JVM. Errors still name the
+        # failing expression.
+        .config("spark.python.sql.dataFrameDebugging.enabled", "false")
     )
     for key, value in settings.extra_conf.items():
         builder = builder.config(key, value)
@@ -279,11 +284,24 @@ def generated_code_for(spark: SparkSession, requests: int, settings: SparkSettin
     if requests > settings.interpreted_max_requests:
         yield True
         return
+    with interpreted(spark):
+        yield False
+
+
+@contextmanager
+def interpreted(spark: SparkSession) -> Iterator[None]:
+    """Run the block's queries without code generation (the session's values restored afterwards).
+
+    For queries of many expressions over few rows: the lookups (a regex per pattern over a day's
+    distinct values), the security rules over their candidates. Compiling their generated classes
+    took longer than running them (the findings of the sample day: over a minute with code
+    generation, 2 s without).
+    """
     previous = {key: spark.conf.get(key, None) for key in _INTERPRETED_CONF}
     for key, value in _INTERPRETED_CONF.items():
         spark.conf.set(key, value)
     try:
-        yield False
+        yield
     finally:
         for key, value in previous.items():
             if value is None:
