@@ -25,6 +25,7 @@ from pyspark.sql import Column, DataFrame, functions
 
 from analytics import rules, signals
 from analytics.count_rules import COUNT_RULES, DISTINCT_KEYS, NAMED_STATUSES, OTHER_STATUS, Terms, describe, limit
+from analytics.request_rules import literal_array
 from config.settings import SecuritySettings
 
 SCALE = 1_000_000  # window units per window
@@ -150,33 +151,42 @@ def _scaled_time(window_us: Column) -> Column:
 
 
 def count_signals(day: signals.RuleInput) -> DataFrame:
-    """Candidates of every COUNT_RULES rule of the clients that can fire it (module docstring)."""
+    """Candidates of every COUNT_RULES rule of the clients that can fire it (module docstring).
+
+    Each candidate row is exploded into one row per rule it qualifies for; the rules' fields come from
+    arrays indexed by the rule's position (one literal each, not an expression per rule).
+    """
     settings = day.detection.settings
-    texts = day.candidates.withColumn(
-        "_mask", functions.col("count_mask").bitwiseAND(functions.col("_possible"))
-    ).where(functions.col("_mask") != 0)
-    tags = []
-    for index, rule in enumerate(COUNT_RULES):
-        lim = limit(rule, settings)
-        key = DISTINCT_KEYS[rule.distinct] if rule.distinct else None
-        tag = functions.struct(
-            functions.lit(rule.rule_id).alias("rule_id"),
-            functions.lit(rule.category).alias("category"),
-            functions.lit(rule.severity).alias("severity"),
-            functions.lit(float(lim.threshold)).alias("threshold"),
-            functions.lit(int(lim.window_seconds * 1_000_000)).cast("long").alias("window_us"),
-            (functions.col(key) if key else functions.lit(None)).cast("string").alias("key"),
-            functions.lit(rule.distinct is not None).alias("distinct"),
-            functions.lit(describe(rule, settings)).alias("detail"),
-        )
-        qualifies = functions.col("_mask").bitwiseAND(functions.lit(1 << index)) != 0
-        tags.append(functions.when(qualifies, tag))
-    tagged = texts.select(
-        "*", functions.explode(functions.array_compact(functions.array(*tags))).alias("_rule")
-    ).select("*", "_rule.*")
+    limits = [limit(rule, settings) for rule in COUNT_RULES]
+    slots = list(DISTINCT_KEYS)
+
+    def field(values: list[object]) -> Column:
+        return literal_array([str(value) for value in values])
+
+    meta = {
+        "rule_id": field([rule.rule_id for rule in COUNT_RULES]),
+        "category": field([rule.category for rule in COUNT_RULES]),
+        "severity": field([rule.severity for rule in COUNT_RULES]),
+        "detail": field([describe(rule, settings) for rule in COUNT_RULES]),
+        "threshold": field([float(lim.threshold) for lim in limits]).cast("array<double>"),
+        "window_us": field([int(lim.window_seconds * 1_000_000) for lim in limits]).cast("array<long>"),
+        "slot": field([slots.index(rule.distinct) + 1 if rule.distinct else 0 for rule in COUNT_RULES]).cast(
+            "array<int>"),
+    }
+    mask = functions.col("count_mask").bitwiseAND(functions.col("_possible"))
+    qualifying = functions.filter(
+        functions.sequence(functions.lit(0), functions.lit(len(COUNT_RULES) - 1)),
+        # bit `bit` of the mask (exact in a double: the masks have 18 bits)
+        lambda bit: functions.pmod(functions.floor(mask / functions.pow(functions.lit(2), bit)), functions.lit(2)) == 1,
+    )
+    exploded = day.candidates.where(mask != 0).select("*", functions.explode(qualifying).alias("_bit"))
+    position = functions.col("_bit") + 1
+    tagged = exploded.withColumns({name: functions.element_at(values, position) for name, values in meta.items()})
+    texts = functions.array(*[functions.col(DISTINCT_KEYS[slot]).cast("string") for slot in slots])
+    key = functions.when(functions.col("slot") > 0, functions.element_at(texts, functions.col("slot")))
     window_us = functions.col("window_us")
     return signals.to_signals(
-        tagged, **signals.request_texts(), matched=functions.col("key"),
+        tagged.withColumn("key", key), **signals.request_texts(), matched=functions.col("key"),
         window_minutes=functions.ceil(window_us / signals.US_PER_MINUTE), window_at=_scaled_time(window_us),
-        window_span=SCALE, window_key=functions.col("key"), window_distinct=functions.col("distinct"),
+        window_span=SCALE, window_key=functions.col("key"), window_distinct=functions.col("slot") > 0,
     )
