@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             postgres_start = start_embedded_early(settings, args.database_url)
             timeline.api_waiting()
-            timeline.early_api = adopt(globals().get("EARLY_API"))
+            timeline.early_api = adopt(globals().get("EARLY_API"), terminal.log_file)
             if postgres_start is not None:
                 postgres_start.join()  # before the flow: its first task then finds the server up
             timeline.calling_flow()

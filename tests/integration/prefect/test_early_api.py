@@ -67,10 +67,12 @@ def test_the_flow_runs_on_the_early_server_and_it_stops_at_exit(tmp_path: Path) 
 
 LAST_WORDS = "the last log line of the early-api exit probe"
 EXIT_SCRIPT = f"""
+import os
+from pathlib import Path
 from flows.early_api import start_api_early, adopt
 early = start_api_early()
 from prefect import flow, get_run_logger
-adopt(early)
+adopt(early, Path(os.environ["RUN_LOG"]))
 
 @flow(name="early-api-exit-probe")
 def probe() -> None:
@@ -82,16 +84,19 @@ exit_now(0)
 """
 
 
-def test_at_exit_the_server_gets_the_last_logs(tmp_path: Path) -> None:
+def test_at_exit_the_server_gets_the_last_logs_and_its_own_output_goes_to_the_run_log(tmp_path: Path) -> None:
     """How `python -m flows.daily` ends (flows.quick_exit): Prefect's log worker drains, then the server stops.
 
     Logs are batched (every 2 s by default); here the interval is an hour, so every log of the run is
     still queued at exit. The other order sent them to a stopped server: lost, and `--- Error logging
     to API ---` / `All connection attempts failed` on the user's stderr after the run's last message.
+    The server's own output (INFO here, so that there is some) goes to the run's log, not to stderr.
     """
     home = tmp_path / "prefect-home"  # its own API database, read below once the server has stopped
+    run_log = tmp_path / "run.log"
     env = {key: value for key, value in os.environ.items() if key != "PREFECT_API_URL"}
-    env.update({"PYTHONPATH": str(ROOT), "PREFECT_HOME": str(home), "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "3600"})
+    env.update({"PYTHONPATH": str(ROOT), "PREFECT_HOME": str(home), "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "3600",
+                "PREFECT_SERVER_LOGGING_LEVEL": "INFO", "RUN_LOG": str(run_log)})
     env.pop("WEBTRAIL_EARLY_API", None)
     done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=600)
@@ -101,3 +106,6 @@ def test_at_exit_the_server_gets_the_last_logs(tmp_path: Path) -> None:
         messages = [row[0] for row in database.execute("SELECT message FROM log")]
     assert LAST_WORDS in messages, messages
     assert any(message.startswith("Finished in state Completed") for message in messages), messages
+    server_lines = run_log.read_text()
+    assert "prefect.server.services" in server_lines, server_lines[-3000:]
+    assert "prefect.server" not in done.stderr, done.stderr[-3000:]
