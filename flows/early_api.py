@@ -4,10 +4,10 @@ Without a configured API (PREFECT_API_URL), the first Prefect client of a proces
 API server in a subprocess (prefect.server.api.server.SubprocessASGIServer) and waits for it: 10-20 s
 here, and it began only after our 2.5-5 s of imports. This module launches the same subprocess, with
 the same command and environment Prefect uses, before anything heavy is imported, so the server's
-start overlaps the imports and the JVM's. `adopt` then hands the process to Prefect's own
-SubprocessASGIServer singleton once it answers /health: from there Prefect uses and stops it exactly
-as one it had started itself. Whenever an API is configured, or the early server does not come up,
-nothing is adopted and Prefect behaves as before.
+start overlaps the imports and the JVM's. `adopt` then gives Prefect the server's URL once it answers
+/health, as a configured API (so Prefect never imports its server application here), and the server
+is stopped at exit once Prefect's workers have sent what they hold. Whenever an API is configured, or
+the early server does not come up, nothing is adopted and Prefect behaves as before.
 
 The server's output (stdout and stderr, one pipe) is copied to this process's stderr as it comes, or,
 once the run names its log file (a terminal or --quiet run), to that file. Launched before the run
@@ -102,17 +102,17 @@ class EarlyApi:
         return f"http://127.0.0.1:{self.port}/api"
 
     def discard(self) -> None:
-        """Stop the subprocess (it was not needed, or did not come up); once adopted, Prefect stops it
-        (an atexit handler registered after this one, so run before it) and this copies its last output."""
-        if not self.adopted and self.process.poll() is None:
+        """Stop the subprocess, as SubprocessASGIServer.stop does, and copy its last output. Registered
+        at exit when launched: it runs after every later atexit handler, and after Prefect's workers
+        have sent what they held (threading's exit functions run first)."""
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.poll() is not None:
-            self.output.finish()
+        self.output.finish()
 
 
 def _configured_elsewhere(environ: dict[str, str], cwd: Path) -> bool:
@@ -185,7 +185,7 @@ def start_api_early() -> EarlyApi | None:
     prefect_dir = Path(next(iter(spec.submodule_search_locations)))
     output = ServerOutput()
     early = EarlyApi(_launch(port, prefect_dir, output), port, prefect_dir, output=output)
-    atexit.register(early.discard)  # a usage error or a crash before the flow: no orphan server
+    atexit.register(early.discard)  # stopped at exit, also after a usage error or a crash before the flow
     return early
 
 
@@ -218,7 +218,13 @@ def wait_ready(early: EarlyApi, timeout_seconds: float) -> bool:
 
 
 def adopt(early: EarlyApi | None, log_file: Path | None = None) -> EarlyApi | None:
-    """Hand the early server to Prefect's SubprocessASGIServer once it is up; else discard it.
+    """Point Prefect at the early server once it is up, as at a configured API; else discard it.
+
+    Prefect's own ephemeral start (SubprocessASGIServer) would first import the whole server
+    application in this process, 2 s of CPU while the server, the JVM and PostgreSQL start on the same
+    cores; with the server's URL set, Prefect's client only talks HTTP to it. The UI is off on this
+    server, so Prefect logs no UI links (PREFECT_UI_URL empty). The server is stopped at exit by
+    EarlyApi.discard, after Prefect's log and event workers have drained (flows/quick_exit.py).
 
     With `log_file` (the run's log, when the run sends stderr there), the server's output goes to that
     file from now on, up to its last line at exit. Returns the server Prefect now uses, or None
@@ -228,23 +234,22 @@ def adopt(early: EarlyApi | None, log_file: Path | None = None) -> EarlyApi | No
         return None
     if log_file is not None:
         early.output.to_file(log_file)
-    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.context import refresh_global_settings_context
     from prefect.settings import (
         PREFECT_API_URL,
         PREFECT_SERVER_EPHEMERAL_ENABLED,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
     )
 
-    server = SubprocessASGIServer()
     # Prefect would use a configured API, or refuse to start a server: then ours is not wanted
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value() or server.running:
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
         early.discard()
         return None
     timeout = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value() or DEFAULT_TIMEOUT_SECONDS)
     if not wait_ready(early, timeout):
         early.discard()
         return None
-    server.port, server.server_process, server.running = early.port, early.process, True
+    os.environ.update({"PREFECT_API_URL": early.api_url, "PREFECT_UI_URL": ""})
+    refresh_global_settings_context()  # the settings Prefect read at import, with these two
     early.adopted = True
-    atexit.register(server.stop)  # as SubprocessASGIServer.start does
     return early
