@@ -33,6 +33,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -253,3 +254,20 @@ def adopt(early: EarlyApi | None, log_file: Path | None = None) -> EarlyApi | No
     refresh_global_settings_context()  # the settings Prefect read at import, with these two
     early.adopted = True
     return early
+
+
+@contextlib.contextmanager
+def flow_settings(early: EarlyApi | None) -> Iterator[None]:
+    """Prefect settings for a flow run on the early server: no flow-run heartbeats.
+
+    Heartbeats let a long-lived server notice a flow whose process died; this server stops with the
+    process. They cost the run the join of their thread when the flow ends, which sleeps in 1 s steps
+    (0-1 s per run, 0.84 s in a measured sample day). Other APIs keep Prefect's setting.
+    """
+    if early is None:
+        yield
+        return
+    from prefect.settings import temporary_settings
+
+    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
+        yield
