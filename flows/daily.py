@@ -35,7 +35,7 @@ from checks.runner import QualityGateError
 from config.layout import OUTPUT_TABLES, DayLayout
 from config.plan import resolve_plan
 from config.settings import WebtrailSettings
-from flows.early_api import adopt
+from flows.early_api import adopt, flow_settings
 from flows.early_warehouse import start_embedded_early
 from flows.stage_timer import StageTimer
 from parsers.inputs import stored_bytes
@@ -234,23 +234,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with capture as terminal.log_file, console_logging((QualityGateError,), console_level), \
                 observing(run_observer), run_observer:
-            # The JVM starts now, in the background, while Prefect starts and the parsers run (analytics.spark);
-            # inside the capture, so that its stderr goes to the run's log as before.
+            # The JVM starts now, in the background, while Prefect starts and the parsers run; stderr: the log.
             spark_starter = (
                 start_spark_early(settings.spark, log_bytes=_access_log_bytes(settings, args))
                 if settings.spark.early_start else None
             )
             postgres_start = start_embedded_early(settings, args.database_url)
             timeline.api_waiting()
-            timeline.early_api = adopt(globals().get("EARLY_API"))
+            timeline.early_api = adopt(globals().get("EARLY_API"), terminal.log_file)
             if postgres_start is not None:
                 postgres_start.join()  # before the flow: its first task then finds the server up
             timeline.calling_flow()
-            result = daily.with_options(on_running=[timeline.on_running])(
-                day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,
-                database_url=SecretStr(args.database_url) if args.database_url else None,
-                force=args.force, events_api=args.events_api,
-            )
+            with flow_settings(timeline.early_api):
+                result = daily.with_options(on_running=[timeline.on_running])(
+                    day=args.date, access_log=args.access_log, events=args.events, users_db=args.users_db,
+                    database_url=SecretStr(args.database_url) if args.database_url else None,
+                    force=args.force, events_api=args.events_api,
+                )
             timeline.flow_done()
             result["timings"] = timeline.to_dict(run_observer.finished, spark_starter, spark_counts())
             result["timings"]["contracts"] = result.pop("contract_seconds", None) or {}

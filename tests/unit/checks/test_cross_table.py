@@ -3,6 +3,7 @@ user references against the users snapshot, and the session rule on a staging wi
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,51 @@ def test_every_variable_is_required(tmp_path: Path, missing: str) -> None:
     report = verify_cross_table(paths, {k: v for k, v in VARIABLES.items() if k != missing})
     assert report.infrastructure_error and missing in report.infrastructure_error
     assert not report.has_blocking_failure
+
+
+def day_session_requests(rows: list[tuple[str, str | None, datetime]], gap_minutes: int, carry_minutes: int) -> int:
+    """The session rule of analytics/sessions.py, request by request: the requests of the sessions begun on DAY."""
+    gap, carry, day = gap_minutes * 60_000_000, carry_minutes * 60_000_000, 86_400_000_000
+    day_start = int(MIDNIGHT.timestamp()) * 1_000_000
+    devices: dict[tuple[str, str], list[int]] = {}
+    for ip, agent, at in rows:
+        devices.setdefault((ip, agent or ""), []).append(int(at.timestamp()) * 1_000_000)
+    counted = 0
+    for times in devices.values():
+        sessions: list[list[int]] = []  # [first request, requests]
+        previous = island_start = part = None
+        for at in sorted(times):
+            gap_start = previous is None or at - previous > gap
+            island_start = at if gap_start else island_start
+            at_part = max(0, (at - carry - (island_start - island_start % day)) // day)
+            if gap_start or at_part != part:
+                sessions.append([at, 0])
+            sessions[-1][1] += 1
+            previous, part = at, at_part
+        counted += sum(requests for first, requests in sessions if day_start <= first < day_start + day)
+    return counted
+
+
+@pytest.mark.parametrize(("seed", "gap_minutes", "carry_minutes"),
+                         [(1, 30, 120), (2, 30, 0), (3, 30, 60), (4, 180, 120), (5, 5, 120), (6, 30, 1500)])
+def test_the_session_recount_agrees_with_the_rule_request_by_request(
+    tmp_path: Path, seed: int, gap_minutes: int, carry_minutes: int
+) -> None:
+    """Random days (the day and 2 h on both sides, whole minutes so that requests tie, a device's user
+    agent missing or empty alike) against the rule applied one request after the other."""
+    generator = random.Random(seed)
+    rows = [(f"10.0.0.{generator.randint(1, 6)}", generator.choice(["ua-a", "ua-b", None, ""]),
+             MIDNIGHT + timedelta(minutes=generator.randint(-120, 1440 + 120))) for _ in range(400)]
+    requests = pl.DataFrame(
+        [{name: row.get(name) for name in REQUESTS_SCHEMA}
+         for row in ({"source_file": "access.log", "line_number": number, "client_ip": ip, "user_agent": agent,
+                      "requested_at": at, "method": "GET", "path": "/", "status": 200, "bytes": 1,
+                      "request_kind": "http"} for number, (ip, agent, at) in enumerate(rows, start=1))],
+        schema=REQUESTS_SCHEMA,
+    )
+    variables = {**VARIABLES, "SESSION_GAP_MINUTES": str(gap_minutes), "SESSION_CARRY_OVER_MINUTES": str(carry_minutes)}
+    no_sessions = pl.DataFrame({"session_id": ["none"], "user_id": [None], "is_bot": [True], "requests": [0]})
+    results = run(tmp_path, inputs(requests=requests, sessions=no_sessions), variables)
+    expected = day_session_requests(rows, gap_minutes, carry_minutes)
+    assert expected > 0
+    assert results["sessions_requests_match_staged"][1] == -expected

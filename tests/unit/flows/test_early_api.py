@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,19 @@ def test_no_early_start_when_an_api_url_or_the_opt_out_is_set(monkeypatch: pytes
     monkeypatch.delenv("PREFECT_API_URL")
     monkeypatch.setenv("WEBTRAIL_EARLY_API", "false")
     assert early_api.start_api_early() is None
+
+
+def test_flow_runs_on_the_early_server_send_no_heartbeats() -> None:
+    """The early server stops with the process: heartbeats would only cost the join of their thread."""
+    from prefect.settings import get_current_settings
+
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default is not None  # Prefect's default: a heartbeat thread per flow run
+    server = subprocess.Popen([sys.executable, "-c", "pass"])  # stands for the server process
+    server.wait()
+    early = early_api.EarlyApi(server, 8000, Path(sys.prefix))
+    with early_api.flow_settings(early):
+        assert get_current_settings().flows.heartbeat_frequency is None
+    with early_api.flow_settings(None):  # Prefect's own server or a configured API: unchanged
+        assert get_current_settings().flows.heartbeat_frequency == default
+    assert get_current_settings().flows.heartbeat_frequency == default
