@@ -86,32 +86,25 @@ def mask(row: Terms) -> Column:
     return reduce(lambda left, right: left.bitwiseOR(right), bits)
 
 
-def with_masks(lines: DataFrame) -> DataFrame:
-    """lines (one per `key`, with the columns of `term_columns`) plus `_masks`: the mask of each
-    (status of STATUSES, crawler case), in that order.
+def masks() -> Column:
+    """The mask of each (status of STATUSES, crawler case), in that order, of a request line with the
+    columns of `term_columns`.
 
-    The rules are evaluated once over a grid of the lines and the 18 (status, case) pairs, as one
-    expression with the status and the case as columns: written out as 18 expressions, the mask's
-    Python-side construction took seconds (a py4j call per column operation, 38k of them).
+    One expression evaluated for each of the 18 (status, case) pairs (a `transform` over them): written
+    out 18 times, the masks' Python-side construction took seconds (a JVM call per column operation,
+    38k of them), and a join of the lines with a grid of the pairs took seconds to run.
     """
-    grid = lines.sparkSession.createDataFrame(
-        [(position, status, crawler, fake) for position, (status, (_, crawler, fake))
-         in enumerate((status, case) for status in STATUSES for case in CASES)],
-        "_position int, _status int, _crawler boolean, _fake boolean",
-    )
-    read = ["key", *[name for name in lines.columns if name.startswith("_t_")], "query", "protocol"]
-    graded = lines.select(*read).crossJoin(functions.broadcast(grid))
-    row = terms(functions.col("_status"), functions.col("_crawler"), functions.col("_fake"))
-    per_key = graded.groupBy("key").agg(
-        functions.sort_array(functions.collect_list(functions.struct("_position", mask(row).alias("m")))).alias(
-            "_graded"))
-    masks = per_key.select("key", functions.transform("_graded", lambda entry: entry["m"]).alias("_masks"))
-    return lines.join(masks, "key")
+    pairs = functions.array(*[
+        functions.struct(functions.lit(status).alias("status"), functions.lit(crawler).alias("crawler"),
+                         functions.lit(fake).alias("fake"))
+        for status in STATUSES for _, crawler, fake in CASES
+    ])
+    return functions.transform(pairs, lambda pair: mask(terms(pair["status"], pair["crawler"], pair["fake"])))
 
 
 def count_mask() -> Column:
     """A request's mask: the one of its status (else OTHER_STATUS) and its crawler case (`good_bot`,
-    `fake`), from the request line's `_masks` array (`with_masks`: STATUSES x CASES order)."""
+    `fake`), from the request line's `_masks` array (`masks`: STATUSES x CASES order)."""
     status = functions.col("status")
     position = functions.lit(len(NAMED_STATUSES))
     for index, named in reversed(list(enumerate(NAMED_STATUSES))):

@@ -31,7 +31,6 @@ from analytics import (
     signals,
 )
 from analytics.facts import RequestFacts, encode_requests
-from analytics.spark import interpreted
 from config.layout import OUTPUT_TABLES
 from config.settings import WebtrailSettings
 
@@ -121,7 +120,6 @@ class DayAnalysis:
         self.events = self.events_all.where(_within("occurred_at", inputs.day))
         self.detection = detectors.load_detection(settings.security)
         self.keeper = Keeper()
-        self.spark = inputs.facts.rows.sparkSession
 
     @cached_property
     def _first(self) -> tuple[lookups.Lookups, DataFrame]:
@@ -131,9 +129,8 @@ class DayAnalysis:
         referer_counts = day_rows.groupBy(
             lookups.key_or_null("referer_key").alias("referer_key"), lookups.key_or_null("vhost_key").alias(
                 "vhost_key")).count()
-        with interpreted(self.spark):  # many expressions over a few distinct values each
-            kept = dict(zip([*plans, "_referer_counts"], self.keeper.keep_all([*plans.values(), referer_counts]),
-                            strict=True))
+        kept = dict(zip([*plans, "_referer_counts"], self.keeper.keep_all([*plans.values(), referer_counts]),
+                        strict=True))
         counts = kept.pop("_referer_counts")
         return lookups.Lookups(**{"clients": None, **kept}), counts
 
@@ -156,8 +153,7 @@ class DayAnalysis:
     @cached_property
     def site_keys(self) -> list[int]:
         """The host keys of the site's own hosts (internal referers)."""
-        with interpreted(self.spark):
-            return site_host_keys(self._first[1], self.site_hosts, self.lookups)
+        return site_host_keys(self._first[1], self.site_hosts, self.lookups)
 
     @cached_property
     def _counts(self) -> dict[str, DataFrame]:
@@ -185,8 +181,7 @@ class DayAnalysis:
         per_client, per_minute = self.rule_counts()
         chosen = rule_input.texts(
             rule_input.candidates(in_day, per_client, per_minute, self.settings.security), self.facts, self.lookups)
-        with interpreted(self.spark):
-            chosen = self.keeper.keep(chosen)
+        chosen = self.keeper.keep(chosen)
         return signals.RuleInput(
             requests=in_day.where(functions.col("counted")), candidates=chosen,
             events=security.allowed_events(self.events, in_day, self.facts, self.settings.security),
@@ -205,23 +200,18 @@ class DayAnalysis:
         """Compute the findings and the unflagged sessions now, together (neither reads the other)."""
         if "findings" not in self.__dict__ and "unflagged_sessions" not in self.__dict__:
             plans = [security.findings_of(self.rule_day(), self.settings.security), self._session_rows()]
-            with interpreted(self.spark):  # the rules' many expressions over their few candidates
-                found, unflagged = self.keeper.keep_all(plans)
+            found, unflagged = self.keeper.keep_all(plans)
             self.__dict__["findings"], self.__dict__["unflagged_sessions"] = found, unflagged
 
     @cached_property
     def findings(self) -> DataFrame:
         """The day's security findings (security_findings without `day`), kept."""
-        plan = security.findings_of(self.rule_day(), self.settings.security)
-        with interpreted(self.spark):
-            return self.keeper.keep(plan)
+        return self.keeper.keep(security.findings_of(self.rule_day(), self.settings.security))
 
     @cached_property
     def unflagged_sessions(self) -> DataFrame:
         """The day's sessions before is_bot (sessions.session_rows), kept."""
-        plan = self._session_rows()
-        with interpreted(self.spark):
-            return self.keeper.keep(plan)
+        return self.keeper.keep(self._session_rows())
 
     @cached_property
     def automated(self) -> DataFrame:
@@ -233,9 +223,7 @@ class DayAnalysis:
         """The day's sessions (SESSION_KEY and the sessions table's columns), kept."""
         addresses = self.facts.clients.select(functions.col("key").alias("client_key"), "client_ip")
         automated = self.automated.join(addresses, "client_ip")
-        plan = sessions.flag_bots(self.unflagged_sessions, automated)
-        with interpreted(self.spark):
-            return self.keeper.keep(plan)
+        return self.keeper.keep(sessions.flag_bots(self.unflagged_sessions, automated))
 
     @property
     def per_line(self) -> DataFrame:

@@ -97,7 +97,7 @@ def request_lookup(facts: RequestFacts, detection: Detection) -> DataFrame:
             continue
         regex = rules.combined_regex(detection.patterns[rule.category])
         own.append(detectors.first_match(functions.col(text_variants.TARGET_TEXT[rule.target]), regex))
-    frame = count_signals.with_masks(frame.withColumn("_own", functions.array(*own)))
+    frame = frame.withColumns({"_own": functions.array(*own), "_masks": count_signals.masks()})
     frame = _canonical(_canonical(frame, path, "path_key"), functions.col("path_template"), "template_key")
     kept = [name for name in frame.columns if not name.startswith(("_v_", "_request", "_t_")) and "__" not in name]
     return frame.select(*kept)

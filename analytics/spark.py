@@ -290,13 +290,7 @@ def generated_code_for(spark: SparkSession, requests: int, settings: SparkSettin
 
 @contextmanager
 def interpreted(spark: SparkSession) -> Iterator[None]:
-    """Run the block's queries without code generation (the session's values restored afterwards).
-
-    For queries of many expressions over few rows: the lookups (a regex per pattern over a day's
-    distinct values), the security rules over their candidates. Compiling their generated classes
-    took longer than running them (the findings of the sample day: over a minute with code
-    generation, 2 s without).
-    """
+    """Run the block's queries without code generation (the session's values restored afterwards)."""
     previous = {key: spark.conf.get(key, None) for key in _INTERPRETED_CONF}
     for key, value in _INTERPRETED_CONF.items():
         spark.conf.set(key, value)

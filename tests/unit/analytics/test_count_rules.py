@@ -126,10 +126,11 @@ def test_rules_compare_a_status_only_with_the_named_ones(spark: Any) -> None:
     detection = load_detection(SecuritySettings())
     lines = spark.createDataFrame(RULE_LINES, "method string, path string, query string, protocol string")
     statuses = spark.range(100, 600).select(functions.col("id").cast("int").alias("status"))
-    keyed = lines.withColumn("key", functions.monotonically_increasing_id())
-    rows = count_signals.with_masks(
-        keyed.withColumns(count_signals.term_columns(detection.patterns, detection.settings))
-    ).crossJoin(statuses)
+    rows = (
+        lines.withColumns(count_signals.term_columns(detection.patterns, detection.settings))
+        .withColumn("_masks", count_signals.masks())
+        .crossJoin(statuses)
+    )
     cases = {"plain": (False, False), "crawler": (True, False), "fake": (False, True)}
     for case, (crawler, fake) in cases.items():
         chosen = rows.withColumns({"good_bot": functions.lit(crawler), "fake": functions.lit(fake)})
