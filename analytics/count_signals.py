@@ -8,10 +8,12 @@ crawler cases, into bitmasks (`mask_columns`); a request takes the mask of its s
 (`count_mask`, bit i = COUNT_RULES[i]).
 
 Most requests qualify for some rule (every non-static request of a browser qualifies for the crawl
-rule), but few clients come near a threshold. A client can only fire a rule when it has at least
-`threshold` qualifying requests in the day (a distinct count never exceeds the row count), and for
-the rule counting distinct user agents, at least `threshold` agents in the day. Only the requests of
-the (client, rule) pairs that pass become candidates: tagged with their rule, their distinct key and
+rule), but few clients come near a threshold. A window (t - W, t] touches at most W // 60 + 2
+calendar minutes, so a client can only fire a rule when its qualifying requests in some such run of
+minutes reach the threshold (a distinct count never exceeds the row count), and for the rule counting
+distinct user agents, when it has that many agents in the day (`possible_rules`, from the per-minute
+counts). Only the requests of the (client, rule) pairs that pass become candidates: tagged with their
+rule, their distinct key and
 their time scaled to the rule's window, `floor(t * S / W)` with S = 10^6 units per window, so every
 rule's window is (t - S, t] on its axis (to W / 10^6: 10 us for a 10 s window). analytics/windows.py
 evaluates the windows with every other rule's.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, functions
+from pyspark.sql import Column, DataFrame, Window, functions
 
 from analytics import rules, signals
 from analytics.count_rules import COUNT_RULES, DISTINCT_KEYS, NAMED_STATUSES, OTHER_STATUS, Terms, describe, limit
@@ -115,7 +117,7 @@ def count_mask() -> Column:
 
 
 def rule_totals() -> list[Column]:
-    """Per-client aggregates of the counted requests: those qualifying for each rule (`_rule_<i>`)."""
+    """Aggregates of the counted requests: those qualifying for each rule (`_rule_<i>`)."""
     mask = functions.col("count_mask")
     counted = functions.col("counted")
     return [
@@ -125,16 +127,38 @@ def rule_totals() -> list[Column]:
     ]
 
 
-def possible_rules(per_client: DataFrame, settings: SecuritySettings) -> DataFrame:
-    """client_key and `_possible`: the mask of the rules the client has enough requests (and agents) for."""
+def _span_minutes(window_seconds: float) -> int:
+    """The most calendar minutes a window (t - W, t] of W seconds can touch."""
+    return int(window_seconds // 60) + 2
+
+
+def most_in_a_window(per_minute: DataFrame, counts: dict[str, float]) -> DataFrame:
+    """Per client: for each count column of `per_minute` (name -> its window in seconds), the most of
+    it in the calendar minutes any one window can touch (`_most_<name>`): an upper bound of what a
+    window ending at any request of the client holds."""
+    order = Window.partitionBy("client_key").orderBy("minute_us")
+    spans = {
+        name: functions.sum(name).over(order.rangeBetween(0, (_span_minutes(window) - 1) * 60_000_000))
+        for name, window in counts.items()
+    }
+    return per_minute.select("client_key", *[column.alias(f"_span_{name}") for name, column in spans.items()]) \
+        .groupBy("client_key").agg(*[functions.max(f"_span_{name}").alias(f"_most_{name}") for name in counts])
+
+
+def possible_rules(per_client: DataFrame, per_minute: DataFrame, settings: SecuritySettings) -> DataFrame:
+    """client_key and `_possible`: the mask of the rules the client can fire, as far as its counts tell:
+    enough qualifying requests in the minutes one window can touch (a distinct count never exceeds the
+    row count), and for the rule counting distinct user agents, enough agents in the day."""
+    windows = {f"_rule_{index}": limit(rule, settings).window_seconds for index, rule in enumerate(COUNT_RULES)}
+    most = most_in_a_window(per_minute, windows).join(per_client.select("client_key", "agents"), "client_key")
     bits = []
     for index, rule in enumerate(COUNT_RULES):
-        enough = functions.col(f"_rule_{index}") >= limit(rule, settings).threshold
+        enough = functions.col(f"_most__rule_{index}") >= limit(rule, settings).threshold
         if rule.distinct == "agent":
             enough = enough & (functions.col("agents") >= limit(rule, settings).threshold)
         bits.append(functions.when(enough, functions.lit(1 << index)).otherwise(functions.lit(0)))
     possible = reduce(lambda left, right: left.bitwiseOR(right), bits)
-    return per_client.select("client_key", possible.alias("_possible")).where(functions.col("_possible") != 0)
+    return most.select("client_key", possible.alias("_possible")).where(functions.col("_possible") != 0)
 
 
 def _scaled_time(window_us: Column) -> Column:

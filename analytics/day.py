@@ -122,17 +122,22 @@ class DayAnalysis:
         self.keeper = Keeper()
 
     @cached_property
-    def _first(self) -> tuple[lookups.Lookups, DataFrame]:
-        """(the day's lookups, the day's requests counted per (referer, vhost)), kept."""
+    def _first(self) -> tuple[lookups.Lookups, dict[str, DataFrame]]:
+        """(the day's lookups, the day's requests counted per (referer, vhost), per (request line,
+        status, latency) and per (minute, latency)), kept. The counts read the facts' few columns they
+        need, beside the lookups' regex work."""
         plans = lookups.day_lookups(self.facts, self.user_agents, self.detection)
-        day_rows = self.facts.rows.where(_within("requested_at", self.day))
-        referer_counts = day_rows.groupBy(
-            lookups.key_or_null("referer_key").alias("referer_key"), lookups.key_or_null("vhost_key").alias(
-                "vhost_key")).count()
-        kept = dict(zip([*plans, "_referer_counts"], self.keeper.keep_all([*plans.values(), referer_counts]),
-                        strict=True))
-        counts = kept.pop("_referer_counts")
-        return lookups.Lookups(**{"clients": None, **kept}), counts
+        day_rows = self.facts.rows.where(_within("requested_at", self.day)).select(
+            *[lookups.key_or_null(name).alias(name) for name in ("request_key", "referer_key", "vhost_key")],
+            functions.unix_micros("requested_at").alias("t"), "status", "bytes", "request_time_ms")
+        counts = {
+            "referer_counts": day_rows.groupBy("referer_key", "vhost_key").count(),
+            "per_line": performance.lines_per_status_and_latency(day_rows),
+            "per_latency": performance.minutes_per_latency(day_rows),
+        }
+        kept = dict(zip([*plans, *counts], self.keeper.keep_all([*plans.values(), *counts.values()]), strict=True))
+        return (lookups.Lookups(**{"clients": None, **{name: kept[name] for name in plans}}),
+                {name: kept[name] for name in counts})
 
     @property
     def lookups(self) -> lookups.Lookups:
@@ -153,19 +158,17 @@ class DayAnalysis:
     @cached_property
     def site_keys(self) -> list[int]:
         """The host keys of the site's own hosts (internal referers)."""
-        return site_host_keys(self._first[1], self.site_hosts, self.lookups)
+        return site_host_keys(self._first[1]["referer_counts"], self.site_hosts, self.lookups)
 
     @cached_property
     def _counts(self) -> dict[str, DataFrame]:
-        """The day's counts (per_client, per_minute, per_line, per_latency) and session keys, kept."""
+        """The day's counts per client and per (client, minute), and its session keys, kept."""
         in_day = self.in_day
         day_start = request_frame.day_micros(self.day)
         started = functions.col("started_us")
         plans = {
             "per_client": rule_input.per_client(in_day),
             "per_minute": rule_input.per_minute(in_day),
-            "per_line": performance.lines_per_status_and_latency(in_day),
-            "per_latency": performance.minutes_per_latency(in_day),
             "session_keys": sessions.session_keys(self.frame, external_referer(self.site_keys)).where(
                 (started >= day_start) & (started < day_start + request_frame.DAY_US)),
         }
@@ -231,7 +234,7 @@ class DayAnalysis:
         (performance.endpoint_daily's input)."""
         endpoints = self.lookups.requests.select(
             functions.col("key").alias("request_key"), "endpoint_method", "endpoint_template", "foldable")
-        return self._counts["per_line"].join(functions.broadcast(endpoints), "request_key")
+        return self._first[1]["per_line"].join(functions.broadcast(endpoints), "request_key")
 
     def tables(self) -> dict[str, DataFrame]:
         """Every output table, each with `day` and the columns of the SQL contract in order."""
@@ -249,7 +252,7 @@ class DayAnalysis:
             "client_daily": behavior.client_daily(session_rows),
             "referrer_daily": behavior.referrer_daily(session_rows),
             "traffic_minute": anomalies.minute_spikes(
-                performance.traffic_minute(counts["per_latency"], clients_per_minute),
+                performance.traffic_minute(self._first[1]["per_latency"], clients_per_minute),
                 self.settings.security.spike_score),
             "endpoint_daily": performance.endpoint_daily(per_line),
             "status_daily": performance.status_daily(per_line),

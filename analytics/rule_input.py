@@ -4,11 +4,12 @@ The per-request frame (analytics/request_frame.py) already says of each request 
 is a crawler or fakes one, whether it counts for the rules (not allowlisted), the count rules it
 qualifies for, whether it is malformed and whether a payload pattern matched one of its parts.
 
-Only a few requests can become signals: those with a payload match, a malformed line, a count rule
-its client can fire (analytics/count_signals.py), a flooded minute, or an anomalous client
-(analytics/anomalies.py). The counts per client and per (client, minute) decide which (`per_client`,
-`per_minute`: one aggregation each, which also give ip_daily and traffic_minute their client
-counts), and one pass picks them (`candidates`), with their texts (`texts`).
+Only a few requests can become signals: those with a payload match, those a count rule (or the
+malformed rule) can count in a window that reaches its threshold (analytics/count_signals.py), those
+of a flooded minute, or of an anomalous client (analytics/anomalies.py). The counts per client and
+per (client, minute) decide which (`per_client`, `per_minute`: one aggregation each, which also give
+ip_daily and traffic_minute their client counts), and one pass picks them (`candidates`), with their
+texts (`texts`).
 """
 
 from __future__ import annotations
@@ -45,18 +46,21 @@ def per_client(in_day: DataFrame) -> DataFrame:
         functions.max("t").alias("last_us"),
         functions.count(functions.when(human, 1)).alias("requests_counted"),
         functions.count(functions.when(human & status.between(400, 599), 1)).alias("errors"),
-        *count_signals.rule_totals(),
         _distinct(functions.col("device_agent")).alias("agents"),
     )
 
 
 def per_minute(in_day: DataFrame) -> DataFrame:
-    """Per (client, calendar minute) of the day's requests: `requests` (all) and `n` (those that count
-    for the rules and are not a crawler's)."""
-    human = functions.col("counted") & ~functions.col("good_bot")
+    """Per (client, calendar minute) of the day's requests: `requests` (all), `n` (those that count for
+    the rules and are not a crawler's), and of the counted ones those qualifying for each count rule
+    (`_rule_<i>`) and the malformed ones (`_malformed`)."""
+    counted = functions.col("counted")
+    human = counted & ~functions.col("good_bot")
     return in_day.groupBy("client_key", minute_of().alias("minute_us")).agg(
         functions.count(functions.lit(1)).alias("requests"),
         functions.count(functions.when(human, 1)).alias("n"),
+        *count_signals.rule_totals(),
+        functions.count(functions.when(counted & functions.col("malformed"), 1)).alias("_malformed"),
     )
 
 
@@ -67,12 +71,16 @@ def candidates(in_day: DataFrame, per_client_counts: DataFrame, per_minute_count
     `_rate_detail` and `_error_metric` / `_error_detail` (their client is anomalous: analytics/anomalies.py)
     and `_hot_n` (their minute is a flood)."""
     counted_minutes = per_minute_counts.where(functions.col("n") > 0)
-    possible = count_signals.possible_rules(per_client_counts, settings)
+    possible = count_signals.possible_rules(per_client_counts, per_minute_counts, settings)
+    malformed = count_signals.most_in_a_window(per_minute_counts, {"_malformed": settings.window_minutes * 60}).where(
+        functions.col("_most__malformed") >= settings.malformed_requests).select(
+        "client_key", functions.lit(True).alias("_malformed_possible"))
     rate = anomalies.rate_flags(counted_minutes, settings).select(
         "client_key", functions.col("metric").alias("_rate_metric"), functions.col("detail").alias("_rate_detail"))
     error = anomalies.error_ratio_flags(per_client_counts, settings).select(
         "client_key", functions.col("metric").alias("_error_metric"), functions.col("detail").alias("_error_detail"))
-    interest = possible.join(rate, "client_key", "full").join(error, "client_key", "full")
+    interest = possible.join(rate, "client_key", "full").join(error, "client_key", "full").join(
+        malformed, "client_key", "full")
     hot = counted_minutes.where(functions.col("n") >= settings.flood_requests_per_minute).select(
         "client_key", "minute_us", functions.col("n").alias("_hot_n"))
     rows = (
@@ -87,7 +95,7 @@ def candidates(in_day: DataFrame, per_client_counts: DataFrame, per_minute_count
         | (functions.col("_error_metric").isNotNull() & error_answer)
     )
     wanted = (
-        functions.col("payload") | functions.col("malformed")
+        functions.col("payload") | (functions.col("malformed") & functions.col("_malformed_possible").isNotNull())
         | (functions.col("count_mask").bitwiseAND(functions.col("_possible")) != 0) | behaviour
     )
     return rows.where(wanted)
